@@ -1,0 +1,33 @@
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import { loadConfig } from '../config/config';
+import { createLogger, routeTemporalLogs } from '../config/logging';
+import { defaultStackDir } from '../stack/paths';
+import { runWorker } from '../worker/run-worker';
+import { demoCommand } from './demo-command';
+import { progress } from './output';
+import { stackCommand } from './stack-command';
+
+export function buildProgram(): Command {
+  const program = new Command('mj-batch')
+    .description('Turn a manifest of image prompts into finished, stored images, durably, on Temporal.')
+    .option('--log-file <path>', 'structured JSON logs go here; `-` for stderr (default: <stack dir>/logs/mj-batch.log, or $MJ_BATCH_LOG_FILE)')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'))
+    .showHelpAfterError()
+    .hook('preAction', (cmd) => {
+      const opts = cmd.opts<{ logFile?: string; logLevel: 'info' }>();
+      const file = opts.logFile ?? process.env.MJ_BATCH_LOG_FILE ?? path.join(defaultStackDir(), 'logs', 'mj-batch.log');
+      routeTemporalLogs(createLogger({ file, level: opts.logLevel }));
+    });
+  program.addCommand(stackCommand());
+  program.addCommand(demoCommand());
+  program
+    .command('worker')
+    .description('run a worker for the configured Temporal server and S3 bucket until interrupted')
+    .action(async () => runWorker(loadConfig(), progress));
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
+}

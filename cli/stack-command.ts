@@ -1,0 +1,105 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { resolveBinary, TEMPORAL_CLI, VERSITYGW } from '../stack/binaries';
+import { defaultStackDir } from '../stack/paths';
+import { stackDown, stackStatus, stackUp, type StackOptions } from '../stack/stack';
+import { printJson, printLines, progress } from './output';
+
+export function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port number from 1 to 65535');
+  return n;
+}
+
+function parseDays(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 7) throw new InvalidArgumentError('must be a whole number of days, at least 7');
+  return n;
+}
+
+interface CommonFlags {
+  dir?: string;
+  json?: boolean;
+}
+
+function baseOptions(flags: CommonFlags): StackOptions {
+  return { dir: flags.dir ?? defaultStackDir(), log: progress };
+}
+
+export function stackCommand(): Command {
+  const stack = new Command('stack').description('the local stack: Temporal dev server and S3 server (and their data in .mj-batch/)');
+  const dirOption = ['--dir <path>', 'where the stack keeps data, pids and logs (default: ./.mj-batch, or $MJ_BATCH_STACK_DIR)'] as const;
+
+  stack
+    .command('up')
+    .description('install what is missing, start the servers in the background, and wait until they answer')
+    .option(...dirOption)
+    .option('--temporal-port <port>', 'Temporal frontend port (default 7233)', parsePort)
+    .option('--ui-port <port>', 'Temporal Web UI port (default 8233)', parsePort)
+    .option('--s3-port <port>', 'S3 server port (default 7070)', parsePort)
+    .option('--bucket <name>', 'the default bucket to create (default mj-batch, or $S3_BUCKET)')
+    .option('--retention-days <days>', 'how long Temporal keeps closed workflows (default 14, at least 7)', parseDays)
+    .option('--json', 'print one JSON object with the endpoints')
+    .action(async (flags: CommonFlags & { temporalPort?: number; uiPort?: number; s3Port?: number; bucket?: string; retentionDays?: number }) => {
+      const started = Date.now();
+      const endpoints = await stackUp({
+        ...baseOptions(flags),
+        temporalPort: flags.temporalPort,
+        uiPort: flags.uiPort,
+        s3Port: flags.s3Port,
+        bucket: flags.bucket,
+        retentionDays: flags.retentionDays,
+      });
+      if (flags.json) return printJson(endpoints);
+      printLines([
+        `stack is up (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+        `  Temporal     ${endpoints.temporalAddress}  namespace ${endpoints.temporalNamespace}  [${endpoints.services.temporal}]`,
+        ...(endpoints.temporalUiUrl ? [`  Web UI       ${endpoints.temporalUiUrl}`] : []),
+        `  S3           ${endpoints.s3Endpoint}  bucket ${endpoints.s3Bucket}  region ${endpoints.s3Region}  [${endpoints.services.s3}]`,
+        ...(endpoints.s3AccessKeyId ? [`  S3 dev keys  ${endpoints.s3AccessKeyId} / ${endpoints.s3SecretAccessKey}  (local stack only)`] : []),
+        `  data         ${endpoints.stackDir}`,
+      ]);
+    });
+
+  stack
+    .command('install')
+    .description('find or build the server binaries (temporal, versitygw) without starting anything')
+    .option('--json', 'print one JSON object with the binary paths')
+    .action(async (flags: CommonFlags) => {
+      const started = Date.now();
+      const [temporal, versitygw] = await Promise.all([
+        resolveBinary(TEMPORAL_CLI, { log: progress }),
+        resolveBinary(VERSITYGW, { log: progress }),
+      ]);
+      const seconds = Number(((Date.now() - started) / 1000).toFixed(1));
+      if (flags.json) return printJson({ temporal, versitygw, seconds });
+      printLines([`  temporal   ${temporal}`, `  versitygw  ${versitygw}`, `  (${seconds} s)`]);
+    });
+
+  stack
+    .command('down')
+    .description('stop the servers `up` started (by recorded pid); their data stays for the next `up`')
+    .option(...dirOption)
+    .option('--json', 'print one JSON object')
+    .action(async (flags: CommonFlags) => {
+      const results = await stackDown(baseOptions(flags));
+      if (flags.json) return printJson({ services: results });
+      if (results.length === 0) return printLines(['no stack recorded here; nothing to stop']);
+      printLines(results.map((r) => `  ${r.name.padEnd(9)} ${r.result}`));
+    });
+
+  stack
+    .command('status')
+    .description('say what runs and whether it answers; exits non-zero when a service is down')
+    .option(...dirOption)
+    .option('--json', 'print one JSON object')
+    .action(async (flags: CommonFlags) => {
+      const services = await stackStatus(baseOptions(flags));
+      const healthy = services.every((s) => s.healthy === true);
+      if (flags.json) printJson({ healthy, services });
+      else printLines(services.map((s) =>
+        `  ${s.name.padEnd(9)} ${s.state.padEnd(15)} ${s.endpoint ?? ''}${s.pid ? `  pid ${s.pid}` : ''}${s.healthy === undefined ? '' : s.healthy ? '  healthy' : '  NOT ANSWERING'}`));
+      if (!healthy) process.exitCode = 1;
+    });
+
+  return stack;
+}

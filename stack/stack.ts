@@ -1,0 +1,281 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { resolveBinary, TEMPORAL_CLI, VERSITYGW } from './binaries';
+import { stackLayout } from './paths';
+import { isPortFree, isRunning, startDetached, stopProcess, type ProcessRecord } from './processes';
+import { readStackState, writeStackState, type StackState } from './state';
+import { checkS3, checkTemporal, ensureBucket, prepareNamespace } from './health';
+import { DEFAULT_BUCKET } from '../config/config';
+
+/** The local stack's development credentials: loopback only, never real ones. */
+export const DEV_S3_ACCESS_KEY = 'mjbatch-dev';
+export const DEV_S3_SECRET_KEY = 'mjbatch-dev-secret-local-only';
+
+export const DEFAULT_PORTS = { temporal: 7233, ui: 8233, s3: 7070 } as const;
+export const DEFAULT_RETENTION_DAYS = 14;
+
+export interface StackOptions {
+  dir: string;
+  env?: NodeJS.ProcessEnv;
+  temporalPort?: number;
+  uiPort?: number;
+  s3Port?: number;
+  namespace?: string;
+  bucket?: string;
+  region?: string;
+  /** At least 7: a redrive next week must still find last week's batch. */
+  retentionDays?: number;
+  healthTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export type ServiceStatus = 'started' | 'already-running' | 'external';
+
+/** What `stack up --json` prints. Secrets of external services are never included. */
+export interface StackEndpoints {
+  temporalAddress: string;
+  temporalNamespace: string;
+  temporalUiUrl: string | null;
+  s3Endpoint: string;
+  s3Region: string;
+  s3Bucket: string;
+  s3AccessKeyId: string | null;
+  s3SecretAccessKey: string | null;
+  stackDir: string;
+  services: { temporal: ServiceStatus; s3: ServiceStatus };
+}
+
+interface Resolved {
+  env: NodeJS.ProcessEnv;
+  log: (line: string) => void;
+  namespace: string;
+  bucket: string;
+  region: string;
+  retentionDays: number;
+  healthTimeoutMs: number;
+}
+
+function resolveOptions(opts: StackOptions): Resolved {
+  const env = opts.env ?? process.env;
+  const retentionDays = opts.retentionDays ?? DEFAULT_RETENTION_DAYS;
+  if (retentionDays < 7) throw new Error(`retention must be at least 7 days (got ${retentionDays})`);
+  return {
+    env,
+    log: opts.log ?? (() => undefined),
+    namespace: opts.namespace ?? env.TEMPORAL_NAMESPACE ?? 'default',
+    bucket: opts.bucket ?? env.S3_BUCKET ?? DEFAULT_BUCKET,
+    region: opts.region ?? env.S3_REGION ?? env.AWS_REGION ?? 'us-east-1',
+    retentionDays,
+    healthTimeoutMs: opts.healthTimeoutMs ?? 60_000,
+  };
+}
+
+async function assertPortFree(port: number, what: string, flagName: string): Promise<void> {
+  if (!(await isPortFree(port))) {
+    throw new Error(`port ${port} (${what}) is already in use by another process; pass ${flagName} to pick another port`);
+  }
+}
+
+function logTail(rec: ProcessRecord): string {
+  try {
+    const text = fs.readFileSync(rec.logFile, 'utf8');
+    return text.split('\n').slice(-15).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** Fails fast, with the server's own last log lines, when a started process dies before it is healthy. */
+async function whileAlive<T>(rec: ProcessRecord | undefined, what: string, check: Promise<T>): Promise<T> {
+  if (!rec) return check;
+  let timer: NodeJS.Timeout | undefined;
+  const died = new Promise<never>((_, reject) => {
+    timer = setInterval(() => {
+      if (!isRunning(rec)) reject(new Error(`${what} exited during start-up; last lines of ${rec.logFile}:\n${logTail(rec)}`));
+    }, 200);
+  });
+  try {
+    return await Promise.race([check, died]);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/**
+ * Starts what is missing of the local stack (Temporal dev server with SQLite persistence and its Web UI, and an
+ * S3 server with a default bucket), waits until both answer, and returns their endpoints. Safe to run twice.
+ */
+export async function stackUp(opts: StackOptions): Promise<StackEndpoints> {
+  const o = resolveOptions(opts);
+  const layout = stackLayout(opts.dir);
+  const previous = readStackState(opts.dir);
+  const externalTemporal = o.env.TEMPORAL_ADDRESS;
+  const externalS3 = o.env.S3_ENDPOINT;
+
+  const temporalRunning = !externalTemporal && previous?.temporal.process && isRunning(previous.temporal.process);
+  const s3Running = !externalS3 && previous?.s3.process && isRunning(previous.s3.process);
+
+  // Build (or find) both binaries at once: on a fresh machine the two `go install` runs overlap.
+  const [temporalBin, s3Bin] = await Promise.all([
+    externalTemporal || temporalRunning ? undefined : resolveBinary(TEMPORAL_CLI, { env: o.env, log: o.log }),
+    externalS3 || s3Running ? undefined : resolveBinary(VERSITYGW, { env: o.env, log: o.log }),
+  ]);
+
+  const temporalPort = opts.temporalPort ?? previous?.temporal.port ?? DEFAULT_PORTS.temporal;
+  const uiPort = opts.uiPort ?? previous?.temporal.uiPort ?? DEFAULT_PORTS.ui;
+  const s3Port = opts.s3Port ?? previous?.s3.port ?? DEFAULT_PORTS.s3;
+
+  // Check every port before starting anything, so a conflict never leaves a half-started, unrecorded stack.
+  const startTemporal = !externalTemporal && !temporalRunning;
+  const startS3 = !externalS3 && !s3Running;
+  if (startTemporal) {
+    await assertPortFree(temporalPort, 'Temporal frontend', '--temporal-port');
+    await assertPortFree(uiPort, 'Temporal Web UI', '--ui-port');
+  }
+  if (startS3) await assertPortFree(s3Port, 'S3 server', '--s3-port');
+
+  let temporalState: StackState['temporal'];
+  let temporalStatus: ServiceStatus;
+  if (externalTemporal) {
+    temporalState = { external: true, address: externalTemporal, namespace: o.namespace };
+    temporalStatus = 'external';
+  } else if (temporalRunning && previous) {
+    temporalState = previous.temporal;
+    temporalStatus = 'already-running';
+  } else {
+    fs.mkdirSync(path.dirname(layout.temporalDb), { recursive: true });
+    const args = ['server', 'start-dev', '--db-filename', layout.temporalDb, '--ip', '127.0.0.1', '--port', String(temporalPort),
+      '--ui-port', String(uiPort), '--namespace', o.namespace, '--log-level', 'warn', '--log-format', 'json'];
+    o.log(`starting Temporal dev server on 127.0.0.1:${temporalPort} (Web UI on ${uiPort}, data in ${layout.temporalDb})`);
+    const proc = startDetached(temporalBin!, args, { env: o.env, logFile: path.join(layout.logsDir, 'temporal.log') });
+    temporalState = {
+      external: false, address: `127.0.0.1:${temporalPort}`, namespace: o.namespace,
+      uiUrl: `http://127.0.0.1:${uiPort}`, port: temporalPort, uiPort, process: proc,
+    };
+    temporalStatus = 'started';
+  }
+
+  let s3State: StackState['s3'];
+  let s3Status: ServiceStatus;
+  if (externalS3) {
+    s3State = { external: true, endpoint: externalS3, region: o.region, bucket: o.bucket };
+    s3Status = 'external';
+  } else if (s3Running && previous) {
+    s3State = { ...previous.s3, bucket: o.bucket };
+    s3Status = 'already-running';
+  } else {
+    for (const d of [layout.s3DataDir, layout.s3MetaDir, layout.s3IamDir]) fs.mkdirSync(d, { recursive: true });
+    // Metadata goes to a sidecar folder, so the data folder works on file systems without xattrs.
+    const args = ['--port', `127.0.0.1:${s3Port}`, '--region', o.region, '--quiet', '--iam-dir', layout.s3IamDir,
+      'posix', '--sidecar', layout.s3MetaDir, layout.s3DataDir];
+    o.log(`starting versitygw S3 server on 127.0.0.1:${s3Port} (data in ${layout.s3DataDir})`);
+    // Credentials travel by environment, not argv, so they never show in the process list.
+    const env = { ...o.env, ROOT_ACCESS_KEY: DEV_S3_ACCESS_KEY, ROOT_SECRET_KEY: DEV_S3_SECRET_KEY };
+    const proc = startDetached(s3Bin!, args, { env, logFile: path.join(layout.logsDir, 's3.log') });
+    s3State = {
+      external: false, endpoint: `http://127.0.0.1:${s3Port}`, region: o.region, bucket: o.bucket, port: s3Port,
+      accessKeyId: DEV_S3_ACCESS_KEY, secretAccessKey: DEV_S3_SECRET_KEY, process: proc,
+    };
+    s3Status = 'started';
+  }
+
+  // Record before the health checks, so `stack down` can stop what was started even if a check fails.
+  writeStackState(opts.dir, { version: 1, temporal: temporalState, s3: s3State });
+
+  const s3Settings = {
+    endpoint: s3State.endpoint,
+    region: s3State.region,
+    bucket: s3State.bucket,
+    accessKeyId: s3State.external ? o.env.AWS_ACCESS_KEY_ID : s3State.accessKeyId,
+    secretAccessKey: s3State.external ? o.env.AWS_SECRET_ACCESS_KEY : s3State.secretAccessKey,
+    forcePathStyle: true,
+  };
+  await Promise.all([
+    whileAlive(temporalState.process, 'the Temporal dev server', (async () => {
+      await checkTemporal(temporalState.address, o.healthTimeoutMs, temporalState.uiUrl);
+      await prepareNamespace(temporalState.address, temporalState.namespace, {
+        retentionDays: temporalState.external ? undefined : o.retentionDays,
+        log: o.log,
+      });
+    })()),
+    whileAlive(s3State.process, 'the S3 server', (async () => {
+      await checkS3(s3Settings, o.healthTimeoutMs);
+      await ensureBucket(s3Settings);
+    })()),
+  ]);
+
+  return endpointsOf({ version: 1, temporal: temporalState, s3: s3State }, opts.dir, { temporal: temporalStatus, s3: s3Status });
+}
+
+export function endpointsOf(state: StackState, dir: string, services: StackEndpoints['services']): StackEndpoints {
+  return {
+    temporalAddress: state.temporal.address,
+    temporalNamespace: state.temporal.namespace,
+    temporalUiUrl: state.temporal.uiUrl ?? null,
+    s3Endpoint: state.s3.endpoint,
+    s3Region: state.s3.region,
+    s3Bucket: state.s3.bucket,
+    s3AccessKeyId: state.s3.external ? null : state.s3.accessKeyId ?? null,
+    s3SecretAccessKey: state.s3.external ? null : state.s3.secretAccessKey ?? null,
+    stackDir: dir,
+    services,
+  };
+}
+
+export interface ServiceReport {
+  name: 'temporal' | 's3';
+  state: 'running' | 'stopped' | 'external' | 'not-configured';
+  pid?: number;
+  endpoint?: string;
+  healthy?: boolean;
+  log?: string;
+}
+
+/** What runs now, with a quick health check of each endpoint. */
+export async function stackStatus(opts: StackOptions): Promise<ServiceReport[]> {
+  const state = readStackState(opts.dir);
+  if (!state) return [{ name: 'temporal', state: 'not-configured' }, { name: 's3', state: 'not-configured' }];
+  const env = opts.env ?? process.env;
+  const quick = 3_000;
+  const temporal: ServiceReport = {
+    name: 'temporal',
+    state: state.temporal.external ? 'external' : state.temporal.process && isRunning(state.temporal.process) ? 'running' : 'stopped',
+    pid: state.temporal.process?.pid,
+    endpoint: state.temporal.address,
+    log: state.temporal.process?.logFile,
+  };
+  const s3: ServiceReport = {
+    name: 's3',
+    state: state.s3.external ? 'external' : state.s3.process && isRunning(state.s3.process) ? 'running' : 'stopped',
+    pid: state.s3.process?.pid,
+    endpoint: state.s3.endpoint,
+    log: state.s3.process?.logFile,
+  };
+  const s3Settings = {
+    endpoint: state.s3.endpoint, region: state.s3.region, bucket: state.s3.bucket, forcePathStyle: true,
+    accessKeyId: state.s3.external ? env.AWS_ACCESS_KEY_ID : state.s3.accessKeyId,
+    secretAccessKey: state.s3.external ? env.AWS_SECRET_ACCESS_KEY : state.s3.secretAccessKey,
+  };
+  [temporal.healthy, s3.healthy] = await Promise.all([
+    temporal.state === 'stopped' ? false : checkTemporal(state.temporal.address, quick).then(() => true, () => false),
+    s3.state === 'stopped' ? false : checkS3(s3Settings, quick).then(() => true, () => false),
+  ]);
+  return [temporal, s3];
+}
+
+/** Stops the servers this stack started, by their recorded pids. Data stays on disk for the next `up`. */
+export async function stackDown(
+  opts: StackOptions & { only?: ('temporal' | 's3')[] },
+): Promise<{ name: string; result: 'stopped' | 'not-running' | 'external' }[]> {
+  const state = readStackState(opts.dir);
+  if (!state) return [];
+  const wanted = (name: 'temporal' | 's3') => !opts.only || opts.only.includes(name);
+  const stop = async (name: 'temporal' | 's3', external: boolean, rec?: ProcessRecord) => ({
+    name,
+    result: external ? ('external' as const) : rec ? await stopProcess(rec) : ('not-running' as const),
+  });
+  return Promise.all([
+    ...(wanted('temporal') ? [stop('temporal', state.temporal.external, state.temporal.process)] : []),
+    ...(wanted('s3') ? [stop('s3', state.s3.external, state.s3.process)] : []),
+  ]);
+}

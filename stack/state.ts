@@ -1,0 +1,45 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ProcessRecord } from './processes';
+import { stackLayout } from './paths';
+
+/** The file `stack up` writes: the endpoints it serves and the processes it started. */
+export interface StackState {
+  version: 1;
+  temporal: {
+    /** True when TEMPORAL_ADDRESS pointed at a server this stack did not start. */
+    external: boolean;
+    address: string;
+    namespace: string;
+    uiUrl?: string;
+    port?: number;
+    uiPort?: number;
+    process?: ProcessRecord;
+  };
+  s3: {
+    external: boolean;
+    endpoint: string;
+    region: string;
+    bucket: string;
+    port?: number;
+    /** Only the local server's development credentials are recorded; credentials of an external S3 never are. */
+    accessKeyId?: string;
+    secretAccessKey?: string;
+    process?: ProcessRecord;
+  };
+}
+
+export function readStackState(dir: string): StackState | undefined {
+  const file = stackLayout(dir).stateFile;
+  if (!fs.existsSync(file)) return undefined;
+  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as StackState;
+  return parsed.version === 1 ? parsed : undefined;
+}
+
+export function writeStackState(dir: string, state: StackState): void {
+  const file = stackLayout(dir).stateFile;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}

@@ -1,0 +1,24 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { WORKFLOWS_PATH } from '../../worker/worker';
+
+// Histories recorded from the real dev server by `npm run record-histories`; replay needs no server.
+const HISTORIES = path.resolve(__dirname, '..', 'fixtures', 'histories');
+
+beforeAll(() => Runtime.install({ logger: new DefaultLogger('WARN') }));
+
+function loadHistory(name: string) {
+  return historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORIES, name), 'utf8')));
+}
+
+test.each(fs.readdirSync(HISTORIES).filter((f) => f.endsWith('.json')))('recorded history %s replays against the current workflow code', async (file) => {
+  await expect(Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, loadHistory(file))).resolves.toBeUndefined();
+}, 60_000);
+
+test('a reordered workflow fails replay with a determinism violation', async () => {
+  const changed = path.resolve(__dirname, '..', 'fixtures', 'changed-workflows', 'index.ts');
+  await expect(Worker.runReplayHistory({ workflowsPath: changed }, loadHistory('smoke-workflow.json'))).rejects.toBeInstanceOf(DeterminismViolationError);
+}, 60_000);

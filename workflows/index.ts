@@ -1,0 +1,2 @@
+// Every workflow the worker registers. Workflow code is deterministic: no I/O here, only in activities.
+export { smokeWorkflow } from './smoke';
