@@ -5,6 +5,7 @@ import { createLogger, routeTemporalLogs } from '../config/logging';
 import { defaultStackDir } from '../stack/paths';
 import { runWorker } from '../worker/run-worker';
 import { demoCommand } from './demo-command';
+import { simCommand } from './sim-command';
 import { progress } from './output';
 import { stackCommand } from './stack-command';
 
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     });
   program.addCommand(stackCommand());
   program.addCommand(demoCommand());
+  program.addCommand(simCommand());
   program
     .command('worker')
     .description('run a worker for the configured Temporal server and S3 bucket until interrupted')

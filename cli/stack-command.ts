@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolveBinary, TEMPORAL_CLI, VERSITYGW } from '../stack/binaries';
 import { defaultStackDir } from '../stack/paths';
 import { stackDown, stackStatus, stackUp, type StackOptions } from '../stack/stack';
@@ -26,7 +26,7 @@ function baseOptions(flags: CommonFlags): StackOptions {
 }
 
 export function stackCommand(): Command {
-  const stack = new Command('stack').description('the local stack: Temporal dev server and S3 server (and their data in .mj-batch/)');
+  const stack = new Command('stack').description('the local stack: Temporal dev server, S3 server and Midjourney simulator (data in .mj-batch/)');
   const dirOption = ['--dir <path>', 'where the stack keeps data, pids and logs (default: ./.mj-batch, or $MJ_BATCH_STACK_DIR)'] as const;
 
   stack
@@ -36,16 +36,29 @@ export function stackCommand(): Command {
     .option('--temporal-port <port>', 'Temporal frontend port (default 7233)', parsePort)
     .option('--ui-port <port>', 'Temporal Web UI port (default 8233)', parsePort)
     .option('--s3-port <port>', 'S3 server port (default 7070)', parsePort)
+    .option('--sim-port <port>', 'Midjourney simulator port (default 7080)', parsePort)
+    .option('--sim-speed <factor>', 'simulator speed: every job duration is divided by this (default 1)', (v) => {
+      const n = Number(v);
+      if (!(n > 0)) throw new InvalidArgumentError('must be a positive number');
+      return n;
+    })
+    .addOption(new Option('--sim-profile <profile>', 'simulate a Plus proxy or a new-api gateway (default plus)').choices(['plus', 'gateway']))
     .option('--bucket <name>', 'the default bucket to create (default mj-batch, or $S3_BUCKET)')
     .option('--retention-days <days>', 'how long Temporal keeps closed workflows (default 14, at least 7)', parseDays)
     .option('--json', 'print one JSON object with the endpoints')
-    .action(async (flags: CommonFlags & { temporalPort?: number; uiPort?: number; s3Port?: number; bucket?: string; retentionDays?: number }) => {
+    .action(async (flags: CommonFlags & {
+      temporalPort?: number; uiPort?: number; s3Port?: number; simPort?: number; simSpeed?: number; simProfile?: 'plus' | 'gateway';
+      bucket?: string; retentionDays?: number;
+    }) => {
       const started = Date.now();
       const endpoints = await stackUp({
         ...baseOptions(flags),
         temporalPort: flags.temporalPort,
         uiPort: flags.uiPort,
         s3Port: flags.s3Port,
+        simPort: flags.simPort,
+        simSpeed: flags.simSpeed,
+        simProfile: flags.simProfile,
         bucket: flags.bucket,
         retentionDays: flags.retentionDays,
       });
@@ -56,6 +69,7 @@ export function stackCommand(): Command {
         ...(endpoints.temporalUiUrl ? [`  Web UI       ${endpoints.temporalUiUrl}`] : []),
         `  S3           ${endpoints.s3Endpoint}  bucket ${endpoints.s3Bucket}  region ${endpoints.s3Region}  [${endpoints.services.s3}]`,
         ...(endpoints.s3AccessKeyId ? [`  S3 dev keys  ${endpoints.s3AccessKeyId} / ${endpoints.s3SecretAccessKey}  (local stack only)`] : []),
+        `  Midjourney   ${endpoints.simulatorUrl}${endpoints.simulatorApiKey ? `  key ${endpoints.simulatorApiKey} (simulator)` : ''}  [${endpoints.services.simulator}]`,
         `  data         ${endpoints.stackDir}`,
       ]);
     });

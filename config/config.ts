@@ -13,9 +13,18 @@ export interface TemporalSettings {
 /** Where each setting came from, so `config` output and error messages can say it. */
 export type Source = 'env' | 'stack' | 'default';
 
+export interface MjApiSettings {
+  /** The Midjourney-proxy or gateway root; the local simulator when nothing else is configured. */
+  baseUrl?: string;
+  /** Never logged, never passed into workflows. */
+  apiKey?: string;
+  auth: 'bearer' | 'mj-api-secret';
+}
+
 export interface EffectiveConfig {
   temporal: TemporalSettings & { source: Source };
   s3: S3Settings & { source: Source };
+  mj: MjApiSettings & { source: Source };
   taskQueue: string;
   stackDir: string;
 }
@@ -59,5 +68,13 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, cwd = proces
     source: s3FromEnv ? 'env' : stack ? 'stack' : 'default',
   };
 
-  return { temporal, s3, taskQueue: env.MJ_BATCH_TASK_QUEUE ?? DEFAULT_TASK_QUEUE, stackDir };
+  const useStackSim = !env.MJ_BASE_URL && stack?.simulator !== undefined && !stack.simulator.external;
+  const mj: EffectiveConfig['mj'] = {
+    baseUrl: env.MJ_BASE_URL ?? stack?.simulator?.url,
+    apiKey: env.MJ_API_KEY ?? (useStackSim ? stack?.simulator?.apiKey : undefined),
+    auth: env.MJ_AUTH_HEADER === 'mj-api-secret' ? 'mj-api-secret' : 'bearer',
+    source: env.MJ_BASE_URL ? 'env' : stack?.simulator ? 'stack' : 'default',
+  };
+
+  return { temporal, s3, mj, taskQueue: env.MJ_BATCH_TASK_QUEUE ?? DEFAULT_TASK_QUEUE, stackDir };
 }

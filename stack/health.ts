@@ -103,3 +103,11 @@ export async function ensureBucket(settings: S3Settings): Promise<void> {
     s3.destroy();
   }
 }
+
+/** Waits until the simulator answers its health endpoint. */
+export async function checkSimulator(url: string, timeoutMs: number): Promise<void> {
+  await waitUntil(`the Midjourney simulator at ${url}`, async () => {
+    const res = await fetch(`${url}/_sim/health`, { signal: AbortSignal.timeout(2_000) });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+  }, timeoutMs);
+}

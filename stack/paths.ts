@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -33,4 +34,12 @@ export function stackLayout(dir: string): StackLayout {
     s3MetaDir: path.join(dir, 's3', 'meta'),
     s3IamDir: path.join(dir, 's3', 'iam'),
   };
+}
+
+/** The folder holding mj-batch's package.json, from compiled (dist/) or source (ts) code alike. */
+export function packageRoot(from = __dirname): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'bin', 'mj-batch.js'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`cannot find the mj-batch package above ${from}`);
+  }
 }

@@ -1,18 +1,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveBinary, TEMPORAL_CLI, VERSITYGW } from './binaries';
-import { stackLayout } from './paths';
+import { packageRoot, stackLayout } from './paths';
 import { isPortFree, isRunning, startDetached, stopProcess, type ProcessRecord } from './processes';
 import { readStackState, writeStackState, type StackState } from './state';
-import { checkS3, checkTemporal, ensureBucket, prepareNamespace } from './health';
+import { checkS3, checkSimulator, checkTemporal, ensureBucket, prepareNamespace } from './health';
+import { DEFAULT_SIM_API_KEY } from '../simulator/options';
 import { DEFAULT_BUCKET } from '../config/config';
 
 /** The local stack's development credentials: loopback only, never real ones. */
 export const DEV_S3_ACCESS_KEY = 'mjbatch-dev';
 export const DEV_S3_SECRET_KEY = 'mjbatch-dev-secret-local-only';
 
-export const DEFAULT_PORTS = { temporal: 7233, ui: 8233, s3: 7070 } as const;
+export const DEFAULT_PORTS = { temporal: 7233, ui: 8233, s3: 7070, simulator: 7080 } as const;
 export const DEFAULT_RETENTION_DAYS = 14;
+export const SIM_API_KEY = DEFAULT_SIM_API_KEY;
 
 export interface StackOptions {
   dir: string;
@@ -20,6 +22,10 @@ export interface StackOptions {
   temporalPort?: number;
   uiPort?: number;
   s3Port?: number;
+  simPort?: number;
+  /** The simulator's speed factor (default 1, or what the running simulator was started with). */
+  simSpeed?: number;
+  simProfile?: 'plus' | 'gateway';
   namespace?: string;
   bucket?: string;
   region?: string;
@@ -41,8 +47,11 @@ export interface StackEndpoints {
   s3Bucket: string;
   s3AccessKeyId: string | null;
   s3SecretAccessKey: string | null;
+  simulatorUrl: string;
+  /** The simulator's key; null when MJ_BASE_URL points at a real API, whose key is never printed. */
+  simulatorApiKey: string | null;
   stackDir: string;
-  services: { temporal: ServiceStatus; s3: ServiceStatus };
+  services: { temporal: ServiceStatus; s3: ServiceStatus; simulator: ServiceStatus };
 }
 
 interface Resolved {
@@ -114,6 +123,8 @@ export async function stackUp(opts: StackOptions): Promise<StackEndpoints> {
 
   const temporalRunning = !externalTemporal && previous?.temporal.process && isRunning(previous.temporal.process);
   const s3Running = !externalS3 && previous?.s3.process && isRunning(previous.s3.process);
+  const externalMj = o.env.MJ_BASE_URL;
+  const simRunning = !externalMj && previous?.simulator?.process && isRunning(previous.simulator.process);
 
   // Build (or find) both binaries at once: on a fresh machine the two `go install` runs overlap.
   const [temporalBin, s3Bin] = await Promise.all([
@@ -124,6 +135,7 @@ export async function stackUp(opts: StackOptions): Promise<StackEndpoints> {
   const temporalPort = opts.temporalPort ?? previous?.temporal.port ?? DEFAULT_PORTS.temporal;
   const uiPort = opts.uiPort ?? previous?.temporal.uiPort ?? DEFAULT_PORTS.ui;
   const s3Port = opts.s3Port ?? previous?.s3.port ?? DEFAULT_PORTS.s3;
+  const simPort = opts.simPort ?? previous?.simulator?.port ?? DEFAULT_PORTS.simulator;
 
   // Check every port before starting anything, so a conflict never leaves a half-started, unrecorded stack.
   const startTemporal = !externalTemporal && !temporalRunning;
@@ -133,6 +145,8 @@ export async function stackUp(opts: StackOptions): Promise<StackEndpoints> {
     await assertPortFree(uiPort, 'Temporal Web UI', '--ui-port');
   }
   if (startS3) await assertPortFree(s3Port, 'S3 server', '--s3-port');
+  const startSim = !externalMj && !simRunning;
+  if (startSim) await assertPortFree(simPort, 'Midjourney simulator', '--sim-port');
 
   let temporalState: StackState['temporal'];
   let temporalStatus: ServiceStatus;
@@ -179,8 +193,32 @@ export async function stackUp(opts: StackOptions): Promise<StackEndpoints> {
     s3Status = 'started';
   }
 
+  let simState: NonNullable<StackState['simulator']>;
+  let simStatus: ServiceStatus;
+  if (externalMj) {
+    simState = { external: true, url: externalMj.replace(/\/+$/, '') };
+    simStatus = 'external';
+  } else if (simRunning && previous?.simulator) {
+    simState = previous.simulator;
+    simStatus = 'already-running';
+    if (opts.simSpeed !== undefined && opts.simSpeed !== simState.speed) {
+      o.log(`the simulator already runs at speed ${simState.speed}; run \`mj-batch stack down\` first to change it to ${opts.simSpeed}`);
+    }
+  } else {
+    const speed = opts.simSpeed ?? previous?.simulator?.speed ?? 1;
+    const profile = opts.simProfile ?? (previous?.simulator?.profile as 'plus' | 'gateway' | undefined) ?? 'plus';
+    const cli = path.join(packageRoot(), 'bin', 'mj-batch.js');
+    const args = [cli, '--log-file', path.join(layout.logsDir, 'simulator.json.log'), 'sim', '--port', String(simPort), '--speed', String(speed),
+      '--profile', profile, '--api-key', SIM_API_KEY];
+    o.log(`starting the Midjourney simulator on 127.0.0.1:${simPort} (${profile} profile, speed ×${speed})`);
+    const proc = startDetached(process.execPath, args, { env: o.env, logFile: path.join(layout.logsDir, 'simulator.log') });
+    simState = { external: false, url: `http://127.0.0.1:${simPort}`, port: simPort, speed, profile, apiKey: SIM_API_KEY, process: proc };
+    simStatus = 'started';
+  }
+
   // Record before the health checks, so `stack down` can stop what was started even if a check fails.
-  writeStackState(opts.dir, { version: 1, temporal: temporalState, s3: s3State });
+  const state: StackState = { version: 1, temporal: temporalState, s3: s3State, simulator: simState };
+  writeStackState(opts.dir, state);
 
   const s3Settings = {
     endpoint: s3State.endpoint,
@@ -202,9 +240,11 @@ export async function stackUp(opts: StackOptions): Promise<StackEndpoints> {
       await checkS3(s3Settings, o.healthTimeoutMs);
       await ensureBucket(s3Settings);
     })()),
+    // An external API is not probed: a real gateway may charge or rate-limit even a health check.
+    simState.external ? undefined : whileAlive(simState.process, 'the Midjourney simulator', checkSimulator(simState.url, o.healthTimeoutMs)),
   ]);
 
-  return endpointsOf({ version: 1, temporal: temporalState, s3: s3State }, opts.dir, { temporal: temporalStatus, s3: s3Status });
+  return endpointsOf(state, opts.dir, { temporal: temporalStatus, s3: s3Status, simulator: simStatus });
 }
 
 export function endpointsOf(state: StackState, dir: string, services: StackEndpoints['services']): StackEndpoints {
@@ -217,13 +257,15 @@ export function endpointsOf(state: StackState, dir: string, services: StackEndpo
     s3Bucket: state.s3.bucket,
     s3AccessKeyId: state.s3.external ? null : state.s3.accessKeyId ?? null,
     s3SecretAccessKey: state.s3.external ? null : state.s3.secretAccessKey ?? null,
+    simulatorUrl: state.simulator?.url ?? '',
+    simulatorApiKey: state.simulator && !state.simulator.external ? state.simulator.apiKey ?? null : null,
     stackDir: dir,
     services,
   };
 }
 
 export interface ServiceReport {
-  name: 'temporal' | 's3';
+  name: 'temporal' | 's3' | 'simulator';
   state: 'running' | 'stopped' | 'external' | 'not-configured';
   pid?: number;
   endpoint?: string;
@@ -234,7 +276,7 @@ export interface ServiceReport {
 /** What runs now, with a quick health check of each endpoint. */
 export async function stackStatus(opts: StackOptions): Promise<ServiceReport[]> {
   const state = readStackState(opts.dir);
-  if (!state) return [{ name: 'temporal', state: 'not-configured' }, { name: 's3', state: 'not-configured' }];
+  if (!state) return (['temporal', 's3', 'simulator'] as const).map((name) => ({ name, state: 'not-configured' }));
   const env = opts.env ?? process.env;
   const quick = 3_000;
   const temporal: ServiceReport = {
@@ -256,26 +298,36 @@ export async function stackStatus(opts: StackOptions): Promise<ServiceReport[]> 
     accessKeyId: state.s3.external ? env.AWS_ACCESS_KEY_ID : state.s3.accessKeyId,
     secretAccessKey: state.s3.external ? env.AWS_SECRET_ACCESS_KEY : state.s3.secretAccessKey,
   };
-  [temporal.healthy, s3.healthy] = await Promise.all([
+  const sim = state.simulator;
+  const simulator: ServiceReport = {
+    name: 'simulator',
+    state: !sim ? 'not-configured' : sim.external ? 'external' : sim.process && isRunning(sim.process) ? 'running' : 'stopped',
+    pid: sim?.process?.pid,
+    endpoint: sim?.url,
+    log: sim?.process?.logFile,
+  };
+  [temporal.healthy, s3.healthy, simulator.healthy] = await Promise.all([
     temporal.state === 'stopped' ? false : checkTemporal(state.temporal.address, quick).then(() => true, () => false),
     s3.state === 'stopped' ? false : checkS3(s3Settings, quick).then(() => true, () => false),
+    simulator.state === 'running' ? checkSimulator(sim!.url, quick).then(() => true, () => false) : simulator.state === 'stopped' ? false : undefined,
   ]);
-  return [temporal, s3];
+  return [temporal, s3, simulator];
 }
 
 /** Stops the servers this stack started, by their recorded pids. Data stays on disk for the next `up`. */
 export async function stackDown(
-  opts: StackOptions & { only?: ('temporal' | 's3')[] },
+  opts: StackOptions & { only?: ('temporal' | 's3' | 'simulator')[] },
 ): Promise<{ name: string; result: 'stopped' | 'not-running' | 'external' }[]> {
   const state = readStackState(opts.dir);
   if (!state) return [];
-  const wanted = (name: 'temporal' | 's3') => !opts.only || opts.only.includes(name);
-  const stop = async (name: 'temporal' | 's3', external: boolean, rec?: ProcessRecord) => ({
+  const wanted = (name: 'temporal' | 's3' | 'simulator') => !opts.only || opts.only.includes(name);
+  const stop = async (name: 'temporal' | 's3' | 'simulator', external: boolean, rec?: ProcessRecord) => ({
     name,
     result: external ? ('external' as const) : rec ? await stopProcess(rec) : ('not-running' as const),
   });
   return Promise.all([
     ...(wanted('temporal') ? [stop('temporal', state.temporal.external, state.temporal.process)] : []),
     ...(wanted('s3') ? [stop('s3', state.s3.external, state.s3.process)] : []),
+    ...(wanted('simulator') && state.simulator ? [stop('simulator', state.simulator.external, state.simulator.process)] : []),
   ]);
 }

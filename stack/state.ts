@@ -27,6 +27,17 @@ export interface StackState {
     secretAccessKey?: string;
     process?: ProcessRecord;
   };
+  /** The Midjourney-proxy simulator, or (external) the API that MJ_BASE_URL names. */
+  simulator?: {
+    external: boolean;
+    url: string;
+    port?: number;
+    speed?: number;
+    profile?: string;
+    /** Only the simulator's own key is recorded; a real API key never is. */
+    apiKey?: string;
+    process?: ProcessRecord;
+  };
 }
 
 export function readStackState(dir: string): StackState | undefined {

@@ -8,7 +8,7 @@ export default async function globalTeardown(): Promise<void> {
   const dir = defaultStackDir();
   const marker = path.join(dir, 'started-by-tests');
   if (!fs.existsSync(marker)) return;
-  const ours = JSON.parse(fs.readFileSync(marker, 'utf8')) as ('temporal' | 's3')[];
+  const ours = JSON.parse(fs.readFileSync(marker, 'utf8')) as ('temporal' | 's3' | 'simulator')[];
   fs.rmSync(marker);
   if (ours.length > 0 && process.env.MJ_BATCH_KEEP_STACK !== '1') await stackDown({ dir, only: ours });
 }

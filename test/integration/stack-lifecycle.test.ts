@@ -10,11 +10,12 @@ import { unique } from './helpers';
 
 // A second, private stack on free ports, so killing its servers never disturbs the shared one the other tests use.
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mj-batch-stack-'));
-const env = { MJ_BATCH_STACK_DIR: dir, TEMPORAL_ADDRESS: '', S3_ENDPOINT: '' };
+const env = { MJ_BATCH_STACK_DIR: dir, TEMPORAL_ADDRESS: '', S3_ENDPOINT: '', MJ_BASE_URL: '' };
 let ports: string[];
 
 beforeAll(async () => {
-  ports = ['--temporal-port', String(await freePort()), '--ui-port', String(await freePort()), '--s3-port', String(await freePort())];
+  ports = ['--temporal-port', String(await freePort()), '--ui-port', String(await freePort()), '--s3-port', String(await freePort()),
+    '--sim-port', String(await freePort()), '--sim-speed', '25'];
 });
 
 afterAll(async () => {
@@ -41,8 +42,12 @@ test('stack up --json, up again, kill the dev server, up brings back the same st
     s3Bucket: 'mj-batch',
     s3AccessKeyId: expect.any(String),
     s3SecretAccessKey: expect.any(String),
-    services: { temporal: 'started', s3: 'started' },
+    simulatorApiKey: 'sk-sim',
+    services: { temporal: 'started', s3: 'started', simulator: 'started' },
   });
+  expect(endpoints.simulatorUrl).toBe(`http://127.0.0.1:${ports[7]}`);
+  const health = await (await fetch(`${endpoints.simulatorUrl}/_sim/health`)).json();
+  expect(health).toMatchObject({ ok: true, speed: 25, profile: 'plus' });
   expect(endpoints.temporalAddress).toBe(`127.0.0.1:${ports[1]}`);
   expect(endpoints.temporalUiUrl).toBe(`http://127.0.0.1:${ports[3]}`);
   expect(endpoints.s3Endpoint).toBe(`http://127.0.0.1:${ports[5]}`);
@@ -57,7 +62,7 @@ test('stack up --json, up again, kill the dev server, up brings back the same st
 
   const again = await runCli(['stack', 'up', '--dir', dir, '--json'], { env });
   expect(again.code).toBe(0);
-  expect(JSON.parse(again.stdout).services).toEqual({ temporal: 'already-running', s3: 'already-running' });
+  expect(JSON.parse(again.stdout).services).toEqual({ temporal: 'already-running', s3: 'already-running', simulator: 'already-running' });
 
   const before = readStackState(dir)!;
   process.kill(before.temporal.process!.pid, 'SIGKILL');
@@ -67,7 +72,10 @@ test('stack up --json, up again, kill the dev server, up brings back the same st
 
   const restarted = await runCli(['stack', 'up', '--dir', dir, '--json'], { env });
   expect(restarted.code).toBe(0);
-  expect(JSON.parse(restarted.stdout)).toMatchObject({ temporalAddress: endpoints.temporalAddress, services: { temporal: 'started', s3: 'already-running' } });
+  expect(JSON.parse(restarted.stdout)).toMatchObject({
+    temporalAddress: endpoints.temporalAddress,
+    services: { temporal: 'started', s3: 'already-running', simulator: 'already-running' },
+  });
   const listed = await withClient(endpoints.temporalAddress, async (c) => {
     const found: string[] = [];
     for await (const wf of c.workflow.list({ query: `WorkflowId = '${workflowId}'` })) found.push(`${wf.workflowId}:${wf.status.name}`);
@@ -82,9 +90,12 @@ test('stack up --json, up again, kill the dev server, up brings back the same st
   const after = readStackState(dir)!;
   const stopped = await runCli(['stack', 'down', '--dir', dir, '--json'], { env });
   expect(stopped.code).toBe(0);
-  expect(JSON.parse(stopped.stdout).services).toEqual([{ name: 'temporal', result: 'stopped' }, { name: 's3', result: 'stopped' }]);
+  expect(JSON.parse(stopped.stdout).services).toEqual([
+    { name: 'temporal', result: 'stopped' }, { name: 's3', result: 'stopped' }, { name: 'simulator', result: 'stopped' },
+  ]);
   expect(isRunning(after.temporal.process!)).toBe(false);
   expect(isRunning(after.s3.process!)).toBe(false);
+  expect(isRunning(after.simulator!.process!)).toBe(false);
 });
 
 test('a port taken by another program is a clear error, not a half-started stack', async () => {
@@ -94,7 +105,8 @@ test('a port taken by another program is a clear error, not a half-started stack
   await new Promise((r) => server.once('listening', r));
   const busy = (server.address() as { port: number }).port;
   try {
-    const run = await runCli(['stack', 'up', '--dir', otherDir, '--temporal-port', String(busy), '--ui-port', String(await freePort()), '--s3-port', String(await freePort())], { env: { ...env, MJ_BATCH_STACK_DIR: otherDir } });
+    const run = await runCli(['stack', 'up', '--dir', otherDir, '--temporal-port', String(busy), '--ui-port', String(await freePort()),
+      '--s3-port', String(await freePort()), '--sim-port', String(await freePort())], { env: { ...env, MJ_BATCH_STACK_DIR: otherDir } });
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`port ${busy} (Temporal frontend) is already in use`);
     expect(run.stderr).toContain('--temporal-port');

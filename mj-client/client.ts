@@ -1,0 +1,195 @@
+import type { Dispatcher } from 'undici';
+import { z } from 'zod';
+import { classifyHttpStatus, classifySubmitCode, isTaskNotFoundBody, MjApiError, parseErrorBody, parseRetryAfter } from './errors';
+import { buildUrl, type Mode, type ModePrefixStyle, type RouteOptions } from './routing';
+import {
+  imageSeedSchema, submitResultSchema, taskSchema,
+  type ActionRequest, type BlendRequest, type DescribeRequest, type ImagineRequest, type ModalRequest, type MjTask, type ShortenRequest,
+} from './schemas';
+import { createDispatcher, send, type RawResponse } from './transport';
+
+export interface MjClientOptions {
+  /** The gateway or proxy root, e.g. `https://gw.example.com` (the client appends `[/mode]/mj/...`). */
+  baseUrl: string;
+  apiKey: string;
+  /** `Authorization: Bearer <key>` (default) or `mj-api-secret: <key>`. */
+  auth?: 'bearer' | 'mj-api-secret';
+  /** Default speed mode for every call; unset leaves it to the account, the token or the prompt's flags. */
+  mode?: Mode;
+  modePrefix?: ModePrefixStyle;
+  /** Per-call timeout (connect to last byte). Default 30 s. */
+  timeoutMs?: number;
+  dispatcher?: Dispatcher;
+}
+
+export interface CallOptions extends RouteOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** A submit the server accepted: a task exists (and, for a paid action, is charged). */
+export interface SubmitAccepted {
+  taskId: string;
+  /** Several ids where one submit created several tasks (e.g. PicReader "all"). */
+  taskIds: string[];
+  code: 1 | 21 | 22;
+  /** Code 22: waiting behind `numberOfQueues` other tasks. */
+  queued: boolean;
+  numberOfQueues?: number;
+  /** Code 21: the task is MODAL and waits for `/submit/modal`. */
+  modal: boolean;
+  description?: string;
+  properties: Record<string, unknown>;
+}
+
+const taskListSchema = z.array(taskSchema);
+
+/**
+ * A typed client for the Midjourney-proxy "Plus" API and the gateways that relay it. Every answer is validated;
+ * every failure is an MjApiError whose `kind` says what a caller may do next.
+ */
+export class MjClient {
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+
+  constructor(private readonly opts: MjClientOptions) {
+    if (!/^https?:\/\//.test(opts.baseUrl)) throw new Error(`baseUrl must be an http(s) URL, got "${opts.baseUrl}"`);
+    if (!opts.apiKey) throw new Error('apiKey is required');
+    this.ownsDispatcher = !opts.dispatcher;
+    this.dispatcher = opts.dispatcher ?? createDispatcher();
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+
+  submitImagine(req: ImagineRequest, call?: CallOptions): Promise<SubmitAccepted> {
+    return this.submit('/submit/imagine', req, call);
+  }
+
+  submitBlend(req: BlendRequest, call?: CallOptions): Promise<SubmitAccepted> {
+    return this.submit('/submit/blend', req, call);
+  }
+
+  submitDescribe(req: DescribeRequest, call?: CallOptions): Promise<SubmitAccepted> {
+    return this.submit('/submit/describe', req, call);
+  }
+
+  submitShorten(req: ShortenRequest, call?: CallOptions): Promise<SubmitAccepted> {
+    return this.submit('/submit/shorten', req, call);
+  }
+
+  /** Presses a button of a finished task by its `customId`. A MODAL answer (code 21 or status MODAL) needs `submitModal`. */
+  submitAction(req: ActionRequest, call?: CallOptions): Promise<SubmitAccepted> {
+    return this.submit('/submit/action', req, call);
+  }
+
+  submitModal(req: ModalRequest, call?: CallOptions): Promise<SubmitAccepted> {
+    return this.submit('/submit/modal', req, call);
+  }
+
+  /** The task as the server sees it now. Unknown ids (empty 200, 204, 400 task_no_found) throw kind `not-found`. */
+  async fetchTask(taskId: string, call?: CallOptions): Promise<MjTask> {
+    const path = `/task/${encodeURIComponent(taskId)}/fetch`;
+    const endpoint = `GET /mj${path}`;
+    const raw = await this.request('GET', path, undefined, call, endpoint, false);
+    const notFound = () => new MjApiError({ endpoint, kind: 'not-found', reason: 'task-not-found', httpStatus: raw.status, description: `task ${taskId}` });
+    if (raw.status === 204 || isTaskNotFoundBody(raw.status, raw.text)) throw notFound();
+    this.throwUnlessOk(raw, endpoint, false);
+    if (!raw.text.trim() || raw.text.trim() === 'null') throw notFound();
+    return this.parse(taskSchema, raw, endpoint, false);
+  }
+
+  /** Several tasks in one call; unknown ids are left out of the answer. */
+  async listByCondition(ids: string[], call?: CallOptions): Promise<MjTask[]> {
+    const path = '/task/list-by-condition';
+    const endpoint = `POST /mj${path}`;
+    const raw = await this.request('POST', path, { ids }, call, endpoint, false);
+    this.throwUnlessOk(raw, endpoint, false);
+    if (!raw.text.trim()) return [];
+    return this.parse(taskListSchema, raw, endpoint, false);
+  }
+
+  /** The Midjourney seed of a finished task. */
+  async imageSeed(taskId: string, call?: CallOptions): Promise<string> {
+    const path = `/task/${encodeURIComponent(taskId)}/image-seed`;
+    const endpoint = `GET /mj${path}`;
+    const raw = await this.request('GET', path, undefined, call, endpoint, false);
+    if (raw.status === 204 || isTaskNotFoundBody(raw.status, raw.text)) {
+      throw new MjApiError({ endpoint, kind: 'not-found', reason: 'task-not-found', httpStatus: raw.status, description: `task ${taskId}` });
+    }
+    this.throwUnlessOk(raw, endpoint, false);
+    const body = this.parse(imageSeedSchema, raw, endpoint, false);
+    if (body.code !== 1 || !body.result) {
+      const parsed = parseErrorBody(raw.text);
+      throw new MjApiError({ endpoint, httpStatus: raw.status, code: body.code, description: body.description ?? undefined, ...classifySubmitCode(body.code, parsed) });
+    }
+    return body.result;
+  }
+
+  private async submit(path: string, payload: object, call: CallOptions | undefined): Promise<SubmitAccepted> {
+    const endpoint = `POST /mj${path}`;
+    const raw = await this.request('POST', path, payload, call, endpoint, true);
+    this.throwUnlessOk(raw, endpoint, true);
+    // A 2xx we cannot read may still be an acceptance: the job may exist, so it is ambiguous, not retryable.
+    const body = this.parse(submitResultSchema, raw, endpoint, true);
+    const parsedBody = parseErrorBody(raw.text);
+    const description = parsedBody.description;
+    if (body.code === 1 || body.code === 21 || body.code === 22) {
+      const ids = body.result === null || body.result === undefined ? [] : Array.isArray(body.result) ? body.result : body.result.split(',').map((s) => s.trim()).filter(Boolean);
+      if (ids.length === 0) {
+        throw new MjApiError({ endpoint, kind: 'ambiguous', reason: 'invalid-response', httpStatus: raw.status, code: body.code, description: `accepted without a task id: ${raw.text.slice(0, 200)}` });
+      }
+      const properties = body.properties ?? {};
+      const queues = Number(properties.numberOfQueues);
+      return {
+        taskId: ids[0]!,
+        taskIds: ids,
+        code: body.code,
+        queued: body.code === 22,
+        numberOfQueues: body.code === 22 && Number.isFinite(queues) ? queues : undefined,
+        modal: body.code === 21,
+        description,
+        properties,
+      };
+    }
+    throw new MjApiError({ endpoint, httpStatus: raw.status, code: body.code, description, ...classifySubmitCode(body.code, { ...parsedBody, properties: body.properties ?? undefined }) });
+  }
+
+  private async request(method: 'GET' | 'POST', path: string, payload: object | undefined, call: CallOptions | undefined, endpoint: string, createsJob: boolean): Promise<RawResponse> {
+    const route: RouteOptions = { mode: call?.mode ?? this.opts.mode, modePrefix: call?.modePrefix ?? this.opts.modePrefix };
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if ((this.opts.auth ?? 'bearer') === 'bearer') headers.authorization = `Bearer ${this.opts.apiKey}`;
+    else headers['mj-api-secret'] = this.opts.apiKey;
+    if (payload) headers['content-type'] = 'application/json';
+    return send(buildUrl(this.opts.baseUrl, path, route), {
+      method,
+      headers,
+      body: payload ? JSON.stringify(payload) : undefined,
+      timeoutMs: call?.timeoutMs ?? this.opts.timeoutMs ?? 30_000,
+      signal: call?.signal,
+      dispatcher: this.dispatcher,
+    }, { endpoint, createsJob });
+  }
+
+  private throwUnlessOk(raw: RawResponse, endpoint: string, createsJob: boolean): void {
+    if (raw.status >= 200 && raw.status < 300) return;
+    throw classifyHttpStatus(raw.status, raw.text, parseRetryAfter(raw.headers['retry-after']), { endpoint, createsJob });
+  }
+
+  private parse<T extends z.ZodType>(schema: T, raw: RawResponse, endpoint: string, createsJob: boolean): z.output<T> {
+    const fail = (why: string) => new MjApiError({
+      endpoint, kind: createsJob ? 'ambiguous' : 'retryable', reason: 'invalid-response', httpStatus: raw.status,
+      description: `${why}; body: ${raw.text.slice(0, 200)}`,
+    });
+    let json: unknown;
+    try {
+      json = JSON.parse(raw.text);
+    } catch {
+      throw fail('not JSON');
+    }
+    const result = schema.safeParse(json);
+    if (!result.success) throw fail(result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).slice(0, 5).join('; '));
+    return result.data;
+  }
+}
