@@ -1,4 +1,4 @@
-// Two projects: `unit` needs no server; `integration` runs against the real local stack
+// Three projects: `unit` needs no server; `api` starts the simulator in-process; `integration` runs against the real local stack
 // (Temporal dev server + S3 server), which its global setup starts or reuses.
 const transform = {
   '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
@@ -15,6 +15,8 @@ module.exports = {
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   projects: [
     { ...common, displayName: 'unit', roots: ['<rootDir>/test/unit'] },
+    // The client against the simulator (in-process, both profiles), and a real gateway when MJ_BASE_URL is set.
+    { ...common, displayName: 'api', roots: ['<rootDir>/test/api'], setupFilesAfterEnv: ['<rootDir>/test/api/setup.ts'] },
     {
       ...common,
       displayName: 'integration',

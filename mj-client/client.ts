@@ -56,7 +56,8 @@ export class MjClient {
     if (!/^https?:\/\//.test(opts.baseUrl)) throw new Error(`baseUrl must be an http(s) URL, got "${opts.baseUrl}"`);
     if (!opts.apiKey) throw new Error('apiKey is required');
     this.ownsDispatcher = !opts.dispatcher;
-    this.dispatcher = opts.dispatcher ?? createDispatcher();
+    // Connecting must give up before a call's own timeout would, so an unreachable host reads as "never sent".
+    this.dispatcher = opts.dispatcher ?? createDispatcher({ connectTimeoutMs: Math.min(10_000, Math.max(100, (opts.timeoutMs ?? 30_000) / 2)) });
   }
 
   async close(): Promise<void> {

@@ -174,7 +174,9 @@ export function classifyHttpStatus(status: number, text: string, retryAfterMs: n
   if (status === 401) return new MjApiError({ ...base, kind: 'not-retryable', reason: 'unauthorized' });
   if (status === 403) return new MjApiError({ ...base, kind: 'not-retryable', reason: 'forbidden' });
   if (status === 429) return new MjApiError({ ...base, kind: 'retryable', reason: 'rate-limited' });
-  if (status === 404 && body.code === 3) return new MjApiError({ ...base, kind: 'not-retryable', reason: 'parent-missing' });
+  if ((status === 404 || status === 400) && body.code === 3) return new MjApiError({ ...base, ...classifySubmitCode(3, body) });
+  // A gateway's own check that the parent task exists (before /action or /modal).
+  if (status === 400 && body.code === 4 && /task_not_found/.test(body.description ?? '')) return new MjApiError({ ...base, kind: 'not-retryable', reason: 'parent-missing' });
   if (status >= 500) {
     // A gateway timing out on its upstream (504) cannot say whether the upstream created the job.
     if (status === 504 && ctx.createsJob) return new MjApiError({ ...base, kind: 'ambiguous', reason: 'timeout' });

@@ -32,7 +32,12 @@ export const taskSchema = z.looseObject({
   imageUrl: nullableString,
   progress: nullableString,
   failReason: nullableString,
-  buttons: z.array(buttonSchema).nullish(),
+  // Link buttons and other entries without a customId cannot be pressed: they are dropped, not fatal.
+  buttons: z.array(z.unknown()).nullish().transform((list) =>
+    list === null || list === undefined ? list : list.flatMap((b) => {
+      const parsed = buttonSchema.safeParse(b);
+      return parsed.success ? [parsed.data] : [];
+    })),
   properties: z.record(z.string(), z.unknown()).nullish(),
 });
 

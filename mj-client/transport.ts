@@ -48,7 +48,9 @@ export async function send(url: string, opts: SendOptions, ctx: HttpFailureConte
     return { status: res.statusCode, headers: res.headers, text };
   } catch (err) {
     if (opts.signal?.aborted) {
-      throw new MjApiError({ endpoint: ctx.endpoint, kind: 'cancelled', reason: 'cancelled', description: 'aborted by the caller', cause: err });
+      // A submit cancelled by its caller may already have reached the server: the job may exist and be paid for.
+      const kind = ctx.createsJob ? 'ambiguous' : 'cancelled';
+      throw new MjApiError({ endpoint: ctx.endpoint, kind, reason: 'cancelled', description: 'aborted by the caller', cause: err });
     }
     if (timeout.aborted) throw classifyNetworkError(Object.assign(new Error(`no answer within ${opts.timeoutMs} ms`), { code: 'TIMEOUT' }), 'after-send', ctx);
     const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code;

@@ -75,6 +75,7 @@ export type Press =
   | { kind: 'pan'; direction: string }
   | { kind: 'bookmark' }
   | { kind: 'pic-reader'; index: number }
+  | { kind: 'describe-retry' }
   | { kind: 'prompt-analyzer'; index: number };
 
 export function parsePress(customId: string): Press | undefined {
@@ -92,6 +93,7 @@ export function parsePress(customId: string): Press | undefined {
   if ((m = /^MJ::JOB::pan_(left|right|up|down)::/.exec(customId))) return { kind: 'pan', direction: m[1]! };
   if (/^MJ::BOOKMARK::/.test(customId)) return { kind: 'bookmark' };
   if ((m = /^MJ::Job::PicReader::([1-4])$/.exec(customId))) return { kind: 'pic-reader', index: Number(m[1]) };
+  if (customId === 'MJ::Picread::Retry') return { kind: 'describe-retry' };
   if ((m = /^MJ::Job::PromptAnalyzer::.*::(\d+)$/.exec(customId))) return { kind: 'prompt-analyzer', index: Number(m[1]) };
   return undefined;
 }

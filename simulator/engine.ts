@@ -36,6 +36,8 @@ export interface SimJob {
   gatewayAction: string;
   status: JobStatus;
   prompt: string;
+  /** The prompt a gateway records at submit (for actions, the parent's) and never updates. */
+  gatewayPrompt: string;
   promptEn: string;
   finalPrompt: string;
   description: string;
@@ -119,7 +121,12 @@ export class Engine {
   private readonly listeners: ((job: SimJob) => void)[] = [];
   readonly counters = { queueFullRefusals: 0, bannedRefusals: 0, validationRefusals: 0 };
 
-  constructor(private readonly opts: SimulatorOptions, private readonly imageUrl: (job: SimJob, file: string) => string) {
+  constructor(
+    private readonly opts: SimulatorOptions,
+    private readonly imageUrl: (job: SimJob, file: string) => string,
+    /** Four prompts for an image key (Describe's answer). */
+    private readonly describer: (key: string) => string[],
+  ) {
     this.rng = new SeededRandom(opts.seed);
     this.accounts = Array.from({ length: opts.accounts }, (_, i) => ({ id: i + 1, running: new Set(), queue: [], busyMs: 0 }));
   }
@@ -158,7 +165,9 @@ export class Engine {
       dispatchMs += s(r.between(0, 120)); // relax jobs wait in the proxy before they start
     } else runMs = s(r.between(30, 60));
     const count = r.int(4, 6);
-    const steps = Array.from({ length: count }, () => r.int(3, 97)).sort((a, b) => a - b).filter((v, i, a) => i === 0 || v > a[i - 1]!);
+    const distinct = new Set<number>();
+    while (distinct.size < count) distinct.add(r.int(3, 97));
+    const steps = [...distinct].sort((a, b) => a - b);
     const f = this.opts.faults;
     const imageFault: ImageFault = r.chance(f.corruptImage) ? 'corrupt' : r.chance(f.truncatedImage) ? 'truncated' : r.chance(f.oversizedImage) ? 'oversized' : null;
     return { dispatchMs, runMs, steps, stall: r.chance(f.stall), fail: r.chance(f.failure), imageFault };
@@ -205,7 +214,7 @@ export class Engine {
     const gateway = this.opts.profile === 'gateway';
     if (!parent) throw gateway ? new Refusal(4, 'task_not_found', {}, 400) : new Refusal(3, '关联任务不存在或已失效', {}, 404);
     const press = parsePress(customId);
-    if (gateway && (!press || ['bookmark', 'pic-reader', 'prompt-analyzer'].includes(press.kind))) throw new Refusal(4, `unknown_action:${customId}`, {}, 400);
+    if (gateway && (!press || ['bookmark', 'pic-reader', 'prompt-analyzer', 'describe-retry'].includes(press.kind))) throw new Refusal(4, `unknown_action:${customId}`, {}, 400);
     if (parent.status !== 'SUCCESS') throw gateway ? new Refusal(4, 'task_status_not_success', {}, 400) : new Refusal(4, '关联任务状态错误');
     if (!press || !parent.buttons.some((b) => b.customId === customId)) throw new Refusal(4, '未知的 Action 类型');
     if (press.kind === 'bookmark') return { status: 200, code: 1, description: '提交成功', result: parent.id, properties: {} };
@@ -220,6 +229,7 @@ export class Engine {
     const job = this.createJob({ action, gatewayAction, prompt, mode, account, parentId: parent.id, customId, common, press });
     job.description = `/up ${parent.id} ${shortLabel(press)}`;
     job.image = nextImage(press, parent, job);
+    if (press.kind === 'describe-retry') job.describePrompts = this.describer(`${parent.image?.key}|retry|${job.hash}`);
     if (modal) {
       job.status = 'MODAL';
       job.charged = false;
@@ -227,6 +237,8 @@ export class Engine {
       job.properties = { finalPrompt: prompt, remix: true };
       if (press.kind === 'vary-region') job.prompt = '';
       job.submitDescription = 'Waiting for window confirm';
+      // Like CS, a window never confirmed expires (after 60 min at speed 1).
+      if (this.opts.modalTimeoutMs > 0) this.at(job, this.opts.modalTimeoutMs, () => this.finish(job, 'FAILURE', '任务提交超时'));
       this.changed(job);
       return { status: 200, code: 21, description: 'Waiting for window confirm', result: job.id, properties: { finalPrompt: prompt, remix: true }, job };
     }
@@ -251,6 +263,8 @@ export class Engine {
     job.prompt = finalPrompt;
     job.promptEn = finalPrompt;
     job.finalPrompt = finalPrompt;
+    for (const timer of job.timers) clearTimeout(timer);
+    job.timers = [];
     job.status = 'NOT_START';
     job.charged = true;
     job.plan = this.plan(job.action, undefined, job.mode);
@@ -268,6 +282,7 @@ export class Engine {
       gatewayAction: a.gatewayAction,
       status: 'NOT_START',
       prompt: a.prompt,
+      gatewayPrompt: a.prompt,
       promptEn: a.prompt,
       finalPrompt: a.prompt,
       description: '',
@@ -301,8 +316,8 @@ export class Engine {
       job.submitDescription = '提交成功';
       return { status: 200, code: 1, description: '提交成功', result: job.id, properties: { discordInstanceId: String(account.id) }, job };
     }
-    account.queue.push(job.id);
     const ahead = account.queue.length;
+    account.queue.push(job.id);
     job.submitDescription = `排队中，前面还有${ahead}个任务`;
     this.changed(job);
     return { status: 200, code: 22, description: job.submitDescription, result: job.id, properties: { numberOfQueues: ahead, discordInstanceId: String(account.id) }, job };
@@ -360,7 +375,11 @@ export class Engine {
         notifyHook: job.notifyHook,
       };
       if (job.action === 'DESCRIBE') job.promptEn = (job.describePrompts ?? []).join('\n\n');
-      if (job.action === 'SHORTEN') job.description = shortenAnalysis(job.prompt);
+      if (job.action === 'SHORTEN') {
+        // CS puts Midjourney's analysis in both; a gateway keeps only properties.finalPrompt.
+        job.description = shortenAnalysis(job.prompt);
+        job.properties.finalPrompt = job.description;
+      }
     } else {
       job.progress = '';
       job.failReason = failReason ?? 'failed';
@@ -369,9 +388,11 @@ export class Engine {
     this.changed(job);
   }
 
+  /** Frees the job's slot (if it held one) and starts the next waiting job in it. */
   private release(job: SimJob): void {
     const account = this.accounts[job.accountId - 1]!;
-    if (account.running.delete(job.id) && job.slotSince !== undefined) account.busyMs += Date.now() - job.slotSince;
+    if (!account.running.delete(job.id)) return;
+    if (job.slotSince !== undefined) account.busyMs += Date.now() - job.slotSince;
     const next = account.queue.shift();
     if (next) this.start(this.jobs.get(next)!, account);
   }
@@ -428,6 +449,7 @@ function actionNames(press: Press, parent: SimJob): { action: string; gatewayAct
     case 'custom-zoom': return { action: 'ZOOM', gatewayAction: 'CUSTOM_ZOOM' };
     case 'pan': return { action: 'PAN', gatewayAction: 'PAN' };
     case 'pic-reader': case 'prompt-analyzer': return { action: 'IMAGINE', gatewayAction: 'IMAGINE' };
+    case 'describe-retry': return { action: 'DESCRIBE', gatewayAction: 'DESCRIBE' };
     case 'bookmark': return { action: 'ACTION', gatewayAction: 'ACTION' };
   }
 }
@@ -453,6 +475,7 @@ function nextImage(press: Press, parent: SimJob, job: SimJob): ImageSpec | undef
   switch (press.kind) {
     case 'upscale': return { kind: 'tile', key: base.key, aspect: base.aspect, index: press.index };
     case 'hd-upscale': return { kind: 'upscale', key: base.key, aspect: base.aspect, index: base.index ?? 1, factor: press.factor };
+    case 'describe-retry': return parent.image;
     case 'bookmark': return undefined;
     default: return { kind: 'grid', key: `${base.key}|${press.kind}|${job.hash}`, aspect: base.aspect };
   }

@@ -48,6 +48,8 @@ export interface SimulatorOptions {
   apiKey: string;
   /** Running longer than this (5 min, divided by speed) fails a task. 0 disables the timeout. */
   taskTimeoutMs: number;
+  /** A MODAL window never confirmed fails after this (12 task timeouts, as CS does: 60 min at speed 1). */
+  modalTimeoutMs: number;
   /** How long image URLs stay valid (24 h, divided by speed); afterwards they answer 403. */
   imageUrlTtlMs: number;
   /** The gateway profile's upstream poll interval (15 s, divided by speed). */
@@ -59,7 +61,10 @@ export interface SimulatorOptions {
 
 export const DEFAULT_SIM_API_KEY = 'sk-sim';
 
-export function simulatorOptions(partial: Partial<SimulatorOptions> = {}): SimulatorOptions {
+/** Options as callers give them: anything left out takes its default, faults included. */
+export type SimulatorSettings = Partial<Omit<SimulatorOptions, 'faults'>> & { faults?: Partial<Faults> };
+
+export function simulatorOptions(partial: SimulatorSettings = {}): SimulatorOptions {
   const speed = partial.speed ?? 1;
   if (!(speed > 0)) throw new Error(`speed must be a positive number, got ${speed}`);
   const accounts = partial.accounts ?? 1;
@@ -75,6 +80,7 @@ export function simulatorOptions(partial: Partial<SimulatorOptions> = {}): Simul
     seed: partial.seed ?? 'mj-batch',
     apiKey: partial.apiKey ?? DEFAULT_SIM_API_KEY,
     taskTimeoutMs: partial.taskTimeoutMs ?? (5 * 60_000) / speed,
+    modalTimeoutMs: partial.modalTimeoutMs ?? (12 * 5 * 60_000) / speed,
     imageUrlTtlMs: partial.imageUrlTtlMs ?? (24 * 3_600_000) / speed,
     gatewayPollMs: partial.gatewayPollMs ?? 15_000 / speed,
     publicUrl: partial.publicUrl,

@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Engine, Refusal, aspectOf, type ImageSpec, type SimJob, type SimMode, type SubmitAnswer } from './engine';
 import { corrupt, renderGrid, renderOversized, renderPreview, renderTile, renderUpscale, truncate } from './images';
-import { NO_FAULTS, simulatorOptions, type Faults, type SimulatorOptions } from './options';
+import { NO_FAULTS, simulatorOptions, type Faults, type SimulatorOptions, type SimulatorSettings } from './options';
 import { SeededRandom } from './random';
 import { gatewayView, plusView, type PlusView } from './views';
 
@@ -39,7 +39,8 @@ class ImageCache {
       this.entries.set(key, hit);
       return hit;
     }
-    const p = render().then((buf) => {
+    const p: Promise<Buffer> = render().then((buf) => {
+      if (this.entries.get(key) !== p) return buf; // evicted while rendering: never counted
       this.sizes.set(key, buf.length);
       this.total += buf.length;
       for (const [k] of this.entries) {
@@ -57,7 +58,7 @@ class ImageCache {
 }
 
 /** Starts the simulator on host:port (port 0 picks a free one). */
-export async function startSimulator(partial: Partial<SimulatorOptions> = {}): Promise<RunningSimulator> {
+export async function startSimulator(partial: SimulatorSettings = {}): Promise<RunningSimulator> {
   const options = simulatorOptions(partial);
   const faults: Faults = { ...NO_FAULTS, ...options.faults };
   options.faults = faults;
@@ -77,7 +78,7 @@ export async function startSimulator(partial: Partial<SimulatorOptions> = {}): P
     const ex = (Date.now() + options.imageUrlTtlMs).toString(16);
     return `${publicUrl}${path}?ex=${ex}&is=${Date.now().toString(16)}&hm=${sign(path, parseInt(ex, 16))}`;
   };
-  const engine = new Engine(options, imageUrl);
+  const engine = new Engine(options, imageUrl, describePrompts);
 
   // notifyHook: the whole task, POSTed on every change, one at a time per task so they arrive in order.
   engine.onChange((job) => {
@@ -250,7 +251,7 @@ export async function startSimulator(partial: Partial<SimulatorOptions> = {}): P
         return engine.submitAction(taskId, customId, common(body), pathMode);
       }
       case 'modal': {
-        const taskId = text(body.taskId) ?? '';
+        const taskId = text(body.taskId) ?? (typeof body.taskId === 'number' ? String(body.taskId) : '');
         if (!taskId) throw gateway ? new Refusal(4, 'task_id_is_required', {}, 400) : new Refusal(4, 'taskId不能为空');
         const mask = text(body.maskBase64);
         if (mask && !DATA_URL.test(mask)) throw new Refusal(4, 'maskBase64格式错误');

@@ -38,7 +38,7 @@ export function gatewayView(job: SimJob, polled: PlusView | undefined, publicUrl
     action: job.gatewayAction,
     customId: job.customId ?? '',
     botType: '',
-    prompt: job.prompt,
+    prompt: job.gatewayPrompt,
     description: job.submitDescription,
     videoUrl: '',
     videoUrls: null,
