@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { NO_FAULTS, type Faults, type Profile } from '../simulator/options';
+import { NO_FAULTS, type Faults, type SimulatorOptions } from '../simulator/options';
 import { startSimulator } from '../simulator/server';
 import { printJson, printLines, progress } from './output';
 import { parsePort } from './stack-command';
@@ -22,19 +22,9 @@ function share(value: string): number {
   return n;
 }
 
-interface SimFlags {
-  port: number;
-  host: string;
-  speed: number;
-  profile: Profile;
-  accounts: number;
-  concurrency: number;
-  queueSize: number;
-  seed: string;
-  apiKey: string;
-  taskTimeoutMs?: number;
+type SimFlags = Pick<SimulatorOptions, 'port' | 'host' | 'speed' | 'profile' | 'accounts' | 'concurrency' | 'queueSize' | 'seed' | 'apiKey'>
+  & Partial<Pick<SimulatorOptions, 'taskTimeoutMs' | 'publicUrl'>> & {
   imageTtlMs?: number;
-  publicUrl?: string;
   json?: boolean;
   fault5xx?: number;
   fault429?: number;
@@ -48,7 +38,7 @@ interface SimFlags {
   faultOversizedImage?: number;
   slowImages?: number;
   bannedWords?: string;
-}
+};
 
 export function faultsFromFlags(f: SimFlags): Faults {
   return {

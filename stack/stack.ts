@@ -7,6 +7,7 @@ import { readStackState, writeStackState, type StackState } from './state';
 import { checkS3, checkSimulator, checkTemporal, ensureBucket, prepareNamespace } from './health';
 import { DEFAULT_SIM_API_KEY } from '../simulator/options';
 import { DEFAULT_BUCKET } from '../config/config';
+import type { S3Settings } from '../storage/s3-client';
 
 /** The local stack's development credentials: loopback only, never real ones. */
 export const DEV_S3_ACCESS_KEY = 'mjbatch-dev';
@@ -220,14 +221,7 @@ export async function stackUp(opts: StackOptions): Promise<StackEndpoints> {
   const state: StackState = { version: 1, temporal: temporalState, s3: s3State, simulator: simState };
   writeStackState(opts.dir, state);
 
-  const s3Settings = {
-    endpoint: s3State.endpoint,
-    region: s3State.region,
-    bucket: s3State.bucket,
-    accessKeyId: s3State.external ? o.env.AWS_ACCESS_KEY_ID : s3State.accessKeyId,
-    secretAccessKey: s3State.external ? o.env.AWS_SECRET_ACCESS_KEY : s3State.secretAccessKey,
-    forcePathStyle: true,
-  };
+  const s3Settings = s3SettingsOf(s3State, o.env);
   await Promise.all([
     whileAlive(temporalState.process, 'the Temporal dev server', (async () => {
       await checkTemporal(temporalState.address, o.healthTimeoutMs, temporalState.uiUrl);
@@ -273,39 +267,30 @@ export interface ServiceReport {
   log?: string;
 }
 
+function serviceReport(name: ServiceReport['name'], external: boolean, rec: ProcessRecord | undefined, endpoint: string): ServiceReport {
+  return { name, state: external ? 'external' : rec && isRunning(rec) ? 'running' : 'stopped', pid: rec?.pid, endpoint, log: rec?.logFile };
+}
+
+/** S3 settings for the recorded server: its dev keys, or for an external one the caller's own credentials. */
+function s3SettingsOf(s3: StackState['s3'], env: NodeJS.ProcessEnv): S3Settings {
+  return {
+    endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, forcePathStyle: true,
+    accessKeyId: s3.external ? env.AWS_ACCESS_KEY_ID : s3.accessKeyId,
+    secretAccessKey: s3.external ? env.AWS_SECRET_ACCESS_KEY : s3.secretAccessKey,
+  };
+}
+
 /** What runs now, with a quick health check of each endpoint. */
 export async function stackStatus(opts: StackOptions): Promise<ServiceReport[]> {
   const state = readStackState(opts.dir);
   if (!state) return (['temporal', 's3', 'simulator'] as const).map((name) => ({ name, state: 'not-configured' }));
   const env = opts.env ?? process.env;
   const quick = 3_000;
-  const temporal: ServiceReport = {
-    name: 'temporal',
-    state: state.temporal.external ? 'external' : state.temporal.process && isRunning(state.temporal.process) ? 'running' : 'stopped',
-    pid: state.temporal.process?.pid,
-    endpoint: state.temporal.address,
-    log: state.temporal.process?.logFile,
-  };
-  const s3: ServiceReport = {
-    name: 's3',
-    state: state.s3.external ? 'external' : state.s3.process && isRunning(state.s3.process) ? 'running' : 'stopped',
-    pid: state.s3.process?.pid,
-    endpoint: state.s3.endpoint,
-    log: state.s3.process?.logFile,
-  };
-  const s3Settings = {
-    endpoint: state.s3.endpoint, region: state.s3.region, bucket: state.s3.bucket, forcePathStyle: true,
-    accessKeyId: state.s3.external ? env.AWS_ACCESS_KEY_ID : state.s3.accessKeyId,
-    secretAccessKey: state.s3.external ? env.AWS_SECRET_ACCESS_KEY : state.s3.secretAccessKey,
-  };
+  const temporal = serviceReport('temporal', state.temporal.external, state.temporal.process, state.temporal.address);
+  const s3 = serviceReport('s3', state.s3.external, state.s3.process, state.s3.endpoint);
   const sim = state.simulator;
-  const simulator: ServiceReport = {
-    name: 'simulator',
-    state: !sim ? 'not-configured' : sim.external ? 'external' : sim.process && isRunning(sim.process) ? 'running' : 'stopped',
-    pid: sim?.process?.pid,
-    endpoint: sim?.url,
-    log: sim?.process?.logFile,
-  };
+  const simulator: ServiceReport = sim ? serviceReport('simulator', sim.external, sim.process, sim.url) : { name: 'simulator', state: 'not-configured' };
+  const s3Settings = s3SettingsOf(state.s3, env);
   [temporal.healthy, s3.healthy, simulator.healthy] = await Promise.all([
     temporal.state === 'stopped' ? false : checkTemporal(state.temporal.address, quick).then(() => true, () => false),
     s3.state === 'stopped' ? false : checkS3(s3Settings, quick).then(() => true, () => false),
