@@ -10,11 +10,3 @@ export function printJson(value: unknown): void {
 export function printLines(lines: string[]): void {
   process.stdout.write(lines.map((l) => `${l}\n`).join(''));
 }
-
-/** An error whose message is meant for the user as is, with the exit code to end on. */
-export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
-    super(message);
-    this.name = 'CliError';
-  }
-}

@@ -94,10 +94,8 @@ export class MjClient {
     const path = `/task/${encodeURIComponent(taskId)}/fetch`;
     const endpoint = `GET /mj${path}`;
     const raw = await this.request('GET', path, undefined, call, endpoint, false);
-    const notFound = () => new MjApiError({ endpoint, kind: 'not-found', reason: 'task-not-found', httpStatus: raw.status, description: `task ${taskId}` });
-    if (raw.status === 204 || isTaskNotFoundBody(raw.status, raw.text)) throw notFound();
+    this.throwIfTaskNotFound(raw, endpoint, taskId, true);
     this.throwUnlessOk(raw, endpoint, false);
-    if (!raw.text.trim() || raw.text.trim() === 'null') throw notFound();
     return this.parse(taskSchema, raw, endpoint, false);
   }
 
@@ -116,9 +114,7 @@ export class MjClient {
     const path = `/task/${encodeURIComponent(taskId)}/image-seed`;
     const endpoint = `GET /mj${path}`;
     const raw = await this.request('GET', path, undefined, call, endpoint, false);
-    if (raw.status === 204 || isTaskNotFoundBody(raw.status, raw.text)) {
-      throw new MjApiError({ endpoint, kind: 'not-found', reason: 'task-not-found', httpStatus: raw.status, description: `task ${taskId}` });
-    }
+    this.throwIfTaskNotFound(raw, endpoint, taskId, false);
     this.throwUnlessOk(raw, endpoint, false);
     const body = this.parse(imageSeedSchema, raw, endpoint, false);
     if (body.code !== 1 || !body.result) {
@@ -171,6 +167,15 @@ export class MjClient {
       signal: call?.signal,
       dispatcher: this.dispatcher,
     }, { endpoint, createsJob });
+  }
+
+  /** "No such task" in each layer's words: 204 (CS), 400 task_no_found (gateway), and for fetch an empty 200 (Java). */
+  private throwIfTaskNotFound(raw: RawResponse, endpoint: string, taskId: string, emptyOkMeansNotFound: boolean): void {
+    const body = raw.text.trim();
+    const emptyOk = emptyOkMeansNotFound && raw.status >= 200 && raw.status < 300 && (body === '' || body === 'null');
+    if (raw.status === 204 || emptyOk || isTaskNotFoundBody(raw.status, raw.text)) {
+      throw new MjApiError({ endpoint, kind: 'not-found', reason: 'task-not-found', httpStatus: raw.status, description: `task ${taskId}` });
+    }
   }
 
   private throwUnlessOk(raw: RawResponse, endpoint: string, createsJob: boolean): void {

@@ -54,6 +54,6 @@ export async function send(url: string, opts: SendOptions, ctx: HttpFailureConte
     }
     if (timeout.aborted) throw classifyNetworkError(Object.assign(new Error(`no answer within ${opts.timeoutMs} ms`), { code: 'TIMEOUT' }), 'after-send', ctx);
     const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code;
-    return Promise.reject(classifyNetworkError(err, code && BEFORE_SEND_CODES.has(code) ? 'before-send' : 'after-send', ctx));
+    throw classifyNetworkError(err, code && BEFORE_SEND_CODES.has(code) ? 'before-send' : 'after-send', ctx);
   }
 }

@@ -99,7 +99,7 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
 }
 
 /** Polls `check` until it resolves, or throws the last error once `timeoutMs` has passed. */
-export async function waitUntil<T>(what: string, check: () => Promise<T>, timeoutMs: number, isAlive?: () => boolean): Promise<T> {
+export async function waitUntil<T>(what: string, check: () => Promise<T>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -108,7 +108,6 @@ export async function waitUntil<T>(what: string, check: () => Promise<T>, timeou
     } catch (err) {
       lastError = err;
     }
-    if (isAlive && !isAlive()) break;
     await delay(250);
   }
   const reason = lastError instanceof Error ? lastError.message : String(lastError);
