@@ -8,6 +8,7 @@ import { demoCommand } from './demo-command';
 import { simCommand } from './sim-command';
 import { progress } from './output';
 import { stackCommand } from './stack-command';
+import { validateCommand } from './validate-command';
 
 export function buildProgram(): Command {
   const program = new Command('mj-batch')
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   program.addCommand(stackCommand());
   program.addCommand(demoCommand());
   program.addCommand(simCommand());
+  program.addCommand(validateCommand());
   program
     .command('worker')
     .description('run a worker for the configured Temporal server and S3 bucket until interrupted')

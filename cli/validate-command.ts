@@ -1,0 +1,61 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadConfig } from '../config/config';
+import { forecast } from '../manifest/forecast';
+import { parseS3Uri, ManifestSourceError } from '../manifest/source';
+import { validateManifest } from '../manifest/validate';
+import type { Mode } from '../mj-client/routing';
+import { createS3Client } from '../storage/s3-client';
+import { printJson, printLines } from './output';
+
+/** Exit codes: 0 valid, 1 the manifest has errors, 2 it could not be read. */
+export function validateCommand(): Command {
+  return new Command('validate')
+    .description('check every row of a manifest (nothing is submitted) and forecast its paid jobs and duration')
+    .argument('<manifest>', 'a CSV, JSON or JSONL file, or an s3://bucket/key URI')
+    .option('--slots <n>', 'concurrent jobs the account runs, for the duration forecast', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number >= 1');
+      return n;
+    }, 3)
+    .addOption(new Option('--mode <mode>', 'speed mode of rows that name none').choices(['fast', 'relax', 'turbo']).default('fast'))
+    .option('--json', 'print one JSON object')
+    .action(async (manifest: string, flags: { slots: number; mode: Mode; json?: boolean }) => {
+      const s3 = parseS3Uri(manifest) ? createS3Client(loadConfig().s3) : undefined;
+      let result;
+      try {
+        result = await validateManifest(manifest, s3);
+      } catch (err) {
+        if (!(err instanceof ManifestSourceError)) throw err;
+        if (flags.json) printJson({ manifest, valid: false, readable: false, error: err.message });
+        else process.stderr.write(`mj-batch: cannot read the manifest: ${err.message}\n`);
+        process.exitCode = 2;
+        return;
+      } finally {
+        s3?.destroy();
+      }
+      const valid = result.issues.length === 0;
+      const plan = forecast(result.rows, flags.slots, flags.mode);
+      if (flags.json) {
+        printJson({
+          manifest, valid, format: result.format, sha256: result.sha256, records: result.recordCount, rows: result.rows.length,
+          errors: result.issues, forecast: plan,
+        });
+      } else {
+        const lines = result.issues.map((i) => `  line ${i.line}, ${i.field}: ${i.message}`);
+        printLines([
+          ...(valid ? [] : [`${manifest}: ${result.issues.length} error(s); nothing will be submitted until they are fixed`, ...lines, '']),
+          `${manifest}: ${result.format.toUpperCase()}, ${result.recordCount} row(s) read, ${result.rows.length} valid`,
+          `  paid jobs   ${plan.paidJobs.total} (${Object.entries(plan.paidJobs.byKind).map(([k, n]) => `${n} ${k}`).join(', ') || 'none'}; ${plan.paidJobs.followUps} follow-ups)`,
+          `  by mode     ${Object.entries(plan.paidJobs.byMode).map(([m, n]) => `${m} ${n}`).join(', ') || '-'}`,
+          `  duration    about ${formatDuration(plan.wallClockSeconds)} with ${plan.slots} slot(s) kept busy`,
+        ]);
+      }
+      if (!valid) process.exitCode = 1;
+    });
+}
+
+function formatDuration(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.round((seconds % 3600) / 60);
+  return h > 0 ? `${h} h ${m} min` : m > 0 ? `${m} min` : `${seconds} s`;
+}
