@@ -1,16 +1,33 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { Dispatcher } from 'undici';
+import type { DownloadPolicy } from '../media/download';
+import type { MjClient } from '../mj-client/client';
+import { createManifestActivities } from './manifest';
+import { createMediaActivities } from './media';
+import { createMjActivities } from './mj';
+import { createResultActivities } from './results';
 import { createSmokeActivities } from './smoke';
 
 export interface ActivityDeps {
   s3: S3Client;
   bucket: string;
+  mj?: MjClient;
+  downloadPolicy?: DownloadPolicy;
+  dispatcher?: Dispatcher;
+  callbackUrl?: string;
 }
 
-/** All activities, built from their dependencies so tests can hand in real local servers without module mocking. */
+/** Orchestration activities: light HTTP and S3 calls, on the main task queue. */
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createSmokeActivities(deps),
+    ...createManifestActivities(deps),
+    ...createResultActivities(deps),
+    ...(deps.mj && deps.downloadPolicy && deps.dispatcher
+      ? createMjActivities({ client: deps.mj, s3: deps.s3, downloadPolicy: deps.downloadPolicy, dispatcher: deps.dispatcher, callbackUrl: deps.callbackUrl })
+      : {}),
   };
 }
 
-export type Activities = ReturnType<typeof createActivities>;
+export { createMediaActivities };
+export type Activities = ReturnType<typeof createActivities> & ReturnType<typeof createMjActivities>;

@@ -7,6 +7,8 @@ import { runWorker } from '../worker/run-worker';
 import { demoCommand } from './demo-command';
 import { simCommand } from './sim-command';
 import { progress } from './output';
+import { redriveCommand } from './redrive-command';
+import { runCommand } from './run-command';
 import { stackCommand } from './stack-command';
 import { validateCommand } from './validate-command';
 
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
   program.addCommand(demoCommand());
   program.addCommand(simCommand());
   program.addCommand(validateCommand());
+  program.addCommand(runCommand());
+  program.addCommand(redriveCommand());
   program
     .command('worker')
     .description('run a worker for the configured Temporal server and S3 bucket until interrupted')

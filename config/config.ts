@@ -19,6 +19,8 @@ export interface MjApiSettings {
   /** Never logged, never passed into workflows. */
   apiKey?: string;
   auth: 'bearer' | 'mj-api-secret';
+  /** How the speed mode appears in URLs: `/mj-fast/mj/...` (default), `/fast/mj/...`, or not at all. */
+  modePrefix: 'mj-dash' | 'plain' | 'none';
 }
 
 export interface EffectiveConfig {
@@ -73,6 +75,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, cwd = proces
     baseUrl: env.MJ_BASE_URL ?? stack?.simulator?.url,
     apiKey: env.MJ_API_KEY ?? (useStackSim ? stack?.simulator?.apiKey : undefined),
     auth: env.MJ_AUTH_HEADER === 'mj-api-secret' ? 'mj-api-secret' : 'bearer',
+    modePrefix: env.MJ_MODE_PREFIX === 'plain' || env.MJ_MODE_PREFIX === 'none' ? env.MJ_MODE_PREFIX : 'mj-dash',
     source: env.MJ_BASE_URL ? 'env' : stack?.simulator ? 'stack' : 'default',
   };
 

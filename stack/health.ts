@@ -1,4 +1,6 @@
-import { CreateBucketCommand, HeadBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CreateBucketCommand, HeadBucketCommand, HeadObjectCommand, ListBucketsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { SearchAttributeType } from '@temporalio/common';
@@ -99,6 +101,23 @@ export async function ensureBucket(settings: S3Settings): Promise<void> {
     const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     if (status !== 404) throw err;
     await s3.send(new CreateBucketCommand({ Bucket: settings.bucket }));
+  } finally {
+    s3.destroy();
+  }
+}
+
+/**
+ * Copies the bundled example inputs (examples/inputs/*) to `examples/inputs/` in the local stack's bucket, where the
+ * example manifests' blend and describe rows point. Only for the stack's own S3 server, never a user's bucket.
+ */
+export async function seedExampleInputs(settings: S3Settings, dir: string): Promise<void> {
+  const s3 = createS3Client(settings);
+  try {
+    for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+      const key = `examples/inputs/${name}`;
+      const exists = await s3.send(new HeadObjectCommand({ Bucket: settings.bucket, Key: key })).then(() => true, () => false);
+      if (!exists) await s3.send(new PutObjectCommand({ Bucket: settings.bucket, Key: key, Body: fs.readFileSync(path.join(dir, name)) }));
+    }
   } finally {
     s3.destroy();
   }

@@ -4,7 +4,7 @@ import { resolveBinary, TEMPORAL_CLI, VERSITYGW } from './binaries';
 import { packageRoot, stackLayout } from './paths';
 import { isPortFree, isRunning, startDetached, stopProcess, type ProcessRecord } from './processes';
 import { readStackState, writeStackState, type StackState } from './state';
-import { checkS3, checkSimulator, checkTemporal, ensureBucket, prepareNamespace } from './health';
+import { checkS3, checkSimulator, checkTemporal, ensureBucket, prepareNamespace, seedExampleInputs } from './health';
 import { DEFAULT_SIM_API_KEY } from '../simulator/options';
 import { DEFAULT_BUCKET } from '../config/config';
 import type { S3Settings } from '../storage/s3-client';
@@ -233,6 +233,7 @@ export async function stackUp(opts: StackOptions): Promise<StackEndpoints> {
     whileAlive(s3State.process, 'the S3 server', (async () => {
       await checkS3(s3Settings, o.healthTimeoutMs);
       await ensureBucket(s3Settings);
+      if (!s3State.external) await seedExampleInputs(s3Settings, path.join(packageRoot(), 'examples', 'inputs'));
     })()),
     // An external API is not probed: a real gateway may charge or rate-limit even a health check.
     simState.external ? undefined : whileAlive(simState.process, 'the Midjourney simulator', checkSimulator(simState.url, o.healthTimeoutMs)),

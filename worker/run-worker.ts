@@ -1,23 +1,108 @@
+import type { Worker, WorkflowBundleOption } from '@temporalio/worker';
 import type { EffectiveConfig } from '../config/config';
-import { connectWorker } from '../config/temporal';
+import { downloadPolicyFrom, mediaConcurrencyFrom } from '../config/media';
+import { connectClient, connectWorker } from '../config/temporal';
+import { createDownloadDispatcher } from '../media/download';
+import { MjClient } from '../mj-client/client';
 import { createS3Client } from '../storage/s3-client';
-import { createWorker } from './worker';
+import { startCallbackReceiver, type CallbackReceiver } from './callback-receiver';
+import { createMediaWorker, createWorker, mediaTaskQueue } from './worker';
 
-/** Runs a worker until SIGINT/SIGTERM (the SDK's Runtime handles those signals and drains in-flight work). */
-export async function runWorker(config: EffectiveConfig, log: (line: string) => void): Promise<void> {
-  const connection = await connectWorker(config.temporal);
-  const s3 = createS3Client(config.s3);
-  try {
-    const worker = await createWorker({
-      connection,
-      namespace: config.temporal.namespace,
-      taskQueue: config.taskQueue,
-      deps: { s3, bucket: config.s3.bucket },
-    });
-    log(`worker polling task queue ${config.taskQueue} on ${config.temporal.address} (namespace ${config.temporal.namespace})`);
-    await worker.run();
-  } finally {
-    s3.destroy();
-    await connection.close();
+export interface RunningWorkers {
+  workers: Worker[];
+  callbacks?: CallbackReceiver;
+  /** Resolves when both workers have stopped (after `shutdown()` or SIGINT/SIGTERM). */
+  run(): Promise<void>;
+  /** Polls until `fn` settles, then drains and stops, as Worker.runUntil does. */
+  runUntil<T>(fn: () => Promise<T>): Promise<T>;
+  shutdown(): void;
+}
+
+export interface WorkerStartOptions {
+  taskQueue?: string;
+  workflowBundle?: WorkflowBundleOption;
+  env?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
+}
+
+/**
+ * The orchestration worker and the media worker, wired to the configured API, S3 and (unless MJ_CALLBACKS=0) a
+ * callback receiver. Credentials come from this process's configuration only; workflows never see them.
+ */
+export async function startWorkers(config: EffectiveConfig, opts: WorkerStartOptions = {}): Promise<RunningWorkers> {
+  const env = opts.env ?? process.env;
+  const taskQueue = opts.taskQueue ?? config.taskQueue;
+  if (!config.mj.baseUrl || !config.mj.apiKey) {
+    throw new Error('no Midjourney API configured: set MJ_BASE_URL and MJ_API_KEY, or run `mj-batch stack up` for the local simulator');
   }
+  const connection = await connectWorker(config.temporal);
+  const s3 = createS3Client(config.s3, { maxSockets: 64 });
+  const downloadPolicy = downloadPolicyFrom(config, env);
+  const dispatcher = createDownloadDispatcher(downloadPolicy);
+  const mj = new MjClient({ baseUrl: config.mj.baseUrl, apiKey: config.mj.apiKey, auth: config.mj.auth, modePrefix: config.mj.modePrefix });
+  const closers: (() => Promise<unknown> | unknown)[] = [() => mj.close(), () => dispatcher.close(), () => s3.destroy(), () => connection.close()];
+
+  let callbacks: CallbackReceiver | undefined;
+  if (env.MJ_CALLBACKS !== '0') {
+    const client = await connectClient(config.temporal);
+    closers.unshift(() => client.connection.close());
+    const [host, port] = (env.MJ_CALLBACK_LISTEN ?? '127.0.0.1:0').split(/:(?=\d+$)/);
+    callbacks = await startCallbackReceiver({
+      client, host: host || '127.0.0.1', port: Number(port ?? 0), publicUrl: env.MJ_CALLBACK_PUBLIC_URL, secret: env.MJ_CALLBACK_SECRET, log: opts.log,
+    });
+    closers.unshift(() => callbacks!.close());
+  }
+
+  const setup = {
+    connection, namespace: config.temporal.namespace, taskQueue, workflowBundle: opts.workflowBundle,
+    deps: { s3, bucket: config.s3.bucket, mj, downloadPolicy, dispatcher, callbackUrl: callbacks?.hookUrl },
+    mediaConcurrency: mediaConcurrencyFrom(env),
+    orchestrationConcurrency: Number(env.MJ_BATCH_ACTIVITY_CONCURRENCY) || undefined,
+  };
+  let workers: Worker[];
+  try {
+    workers = await Promise.all([createWorker(setup), createMediaWorker(setup)]);
+  } catch (err) {
+    for (const close of closers) await close();
+    throw err;
+  }
+  opts.log?.(`worker polling ${taskQueue} and ${mediaTaskQueue(taskQueue)} on ${config.temporal.address} (namespace ${config.temporal.namespace})`);
+  if (callbacks) opts.log?.(`callback receiver listening (notifyHook ${callbacks.hookUrl.replace(/\/mj\/callback\/.*/, '/mj/callback/***')})`);
+
+  let running: Promise<void> | undefined;
+  const run = () => {
+    running ??= (async () => {
+      try {
+        // If either worker fails, stop the other so the process does not limp on with half a pipeline.
+        await Promise.all(workers.map((w) => w.run().catch((err: unknown) => {
+          for (const other of workers) if (other.getState() === 'RUNNING') other.shutdown();
+          throw err;
+        })));
+      } finally {
+        for (const close of closers) await Promise.resolve(close()).catch(() => undefined);
+      }
+    })();
+    return running;
+  };
+  const shutdown = () => {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+  };
+  return {
+    workers, callbacks, run, shutdown,
+    async runUntil<T>(fn: () => Promise<T>): Promise<T> {
+      const done = run();
+      try {
+        return await fn();
+      } finally {
+        shutdown();
+        await done;
+      }
+    },
+  };
+}
+
+/** `mj-batch worker`: runs until SIGINT/SIGTERM (the SDK's Runtime handles those and drains in-flight work). */
+export async function runWorker(config: EffectiveConfig, log: (line: string) => void): Promise<void> {
+  const workers = await startWorkers(config, { log });
+  await workers.run();
 }

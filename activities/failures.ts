@@ -1,0 +1,28 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { MediaError } from '../media/errors';
+import { MjApiError } from '../mj-client/errors';
+import type { SubmitPolicy } from '../workflows/shared';
+
+/**
+ * Turns the client's and the media stage's errors into Temporal failures: the `type` names the class the workflow
+ * branches on (`Mj.banned-prompt`, `Media.download`, ...), and `nonRetryable` is decided here, once.
+ */
+export function toFailure(err: unknown, policy: SubmitPolicy = 'at-least-once'): unknown {
+  if (err instanceof MjApiError) {
+    if (err.kind === 'ambiguous') {
+      // The job may exist and be paid for: at-most-once stops here for a person to look; at-least-once tries again.
+      return ApplicationFailure.create({ message: err.message, type: 'Mj.ambiguous', nonRetryable: policy === 'at-most-once', details: [err.reason] });
+    }
+    return ApplicationFailure.create({
+      message: err.message,
+      type: `Mj.${err.reason}`,
+      nonRetryable: err.kind !== 'retryable',
+      nextRetryDelay: err.kind === 'retryable' && err.retryAfterMs ? err.retryAfterMs : undefined,
+      details: err.bannedWord ? [err.bannedWord] : undefined,
+    });
+  }
+  if (err instanceof MediaError) {
+    return ApplicationFailure.create({ message: err.message, type: `Media.${err.failureClass}`, nonRetryable: !err.retryable });
+  }
+  return err;
+}

@@ -1,0 +1,19 @@
+import { Context } from '@temporalio/activity';
+import { storeImage, type MediaDeps, type StoreImageInput, type StoredImage } from '../media/store-image';
+import { toFailure } from './failures';
+
+export function createMediaActivities(deps: MediaDeps) {
+  return {
+    /** Download → thumbnails → S3, heartbeating as it goes so a dead worker is noticed and the step moves elsewhere. */
+    async storeImage(input: StoreImageInput): Promise<StoredImage> {
+      const ctx = Context.current();
+      try {
+        return await storeImage(deps, input, (stage, detail) => ctx.heartbeat({ stage, detail }), ctx.cancellationSignal);
+      } catch (err) {
+        throw toFailure(err);
+      }
+    },
+  };
+}
+
+export type MediaActivities = ReturnType<typeof createMediaActivities>;

@@ -1,0 +1,156 @@
+import * as path from 'node:path';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { readManifestBytes, parseS3Uri } from '../manifest/source';
+import { validateManifestBytes, type ValidatedManifest } from '../manifest/validate';
+import type { ThumbnailSpec } from '../media/thumbnails';
+import { batchWorkflow, type BatchInput, type BatchResult } from '../workflows/batch';
+import { mediaTaskQueue } from '../worker/worker';
+import type { BatchProgress, SubmitPolicy } from '../workflows/shared';
+
+export interface BatchOptions {
+  batchId?: string;
+  /** Where rows, images and the report go in the bucket; the same prefix on a re-run skips finished rows. */
+  outputPrefix?: string;
+  concurrency: number;
+  submitPolicy: SubmitPolicy;
+  maxFailed?: number;
+  maxFailedPercent?: number;
+  callbacks: boolean;
+  thumbnails?: ThumbnailSpec[];
+  jobDeadlineMs?: number;
+  pollMinMs?: number;
+  pollMaxMs?: number;
+  rowsPerRun?: number;
+  onlyKeys?: string[];
+}
+
+/** What `run` records per batch at `_batches/<batchId>.json`, so `redrive` knows the manifest and the options. */
+export interface BatchRecord {
+  batchId: string;
+  manifest: string;
+  input: BatchInput;
+  startedAt: string;
+  taskQueue: string;
+}
+
+export class InvalidManifestError extends Error {
+  constructor(readonly manifest: ValidatedManifest, ref: string) {
+    super(`${ref}: ${manifest.issues.length} invalid row(s); nothing was submitted`);
+  }
+}
+
+const stem = (ref: string) => path.basename(parseS3Uri(ref)?.key ?? ref).replace(/\.(csv|jsonl?|ndjson)$/i, '').replace(/[^A-Za-z0-9._-]/g, '_') || 'manifest';
+
+export const batchRecordKey = (batchId: string) => `_batches/${batchId}.json`;
+
+/**
+ * Validates the whole manifest, copies a local one into the bucket (the worker may run elsewhere), and builds the
+ * workflow input. The batch id defaults to `<manifest name>-<sha256 prefix>`: starting the same file twice while it
+ * runs is refused by Temporal, and after it finished the new run skips the rows already done.
+ */
+export async function prepareBatch(ref: string, s3: S3Client, bucket: string, taskQueue: string, opts: BatchOptions): Promise<{ input: BatchInput; manifest: ValidatedManifest }> {
+  const { bytes, sha256 } = await readManifestBytes(ref, s3);
+  const manifest = validateManifestBytes(ref, bytes, sha256);
+  if (manifest.issues.length > 0) throw new InvalidManifestError(manifest, ref);
+  let stored = ref;
+  if (!parseS3Uri(ref)) {
+    const key = `_manifests/${sha256.slice(0, 16)}/${path.basename(ref)}`;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes }));
+    stored = `s3://${bucket}/${key}`;
+  }
+  const batchId = opts.batchId ?? `${stem(ref)}-${sha256.slice(0, 10)}`;
+  if (!/^[A-Za-z0-9._-]{1,120}$/.test(batchId)) throw new Error(`batch id "${batchId}" may use only letters, digits, '.', '_' and '-' (at most 120)`);
+  const input: BatchInput = {
+    batchId,
+    manifest: { ref: stored, sha256 },
+    outputPrefix: (opts.outputPrefix ?? `out/${stem(ref)}`).replace(/^\/+|\/+$/g, ''),
+    concurrency: opts.concurrency,
+    maxFailed: opts.maxFailed,
+    maxFailedPercent: opts.maxFailedPercent,
+    onlyKeys: opts.onlyKeys,
+    rowsPerRun: opts.rowsPerRun,
+    item: {
+      submitPolicy: opts.submitPolicy,
+      pollMinMs: opts.pollMinMs ?? 5_000,
+      pollMaxMs: opts.pollMaxMs ?? 30_000,
+      jobDeadlineMs: opts.jobDeadlineMs ?? 30 * 60_000,
+      thumbnails: opts.thumbnails,
+      callbacks: opts.callbacks,
+      skipDone: true,
+      mediaTaskQueue: mediaTaskQueue(taskQueue),
+    },
+  };
+  return { input, manifest };
+}
+
+export async function saveBatchRecord(s3: S3Client, bucket: string, record: BatchRecord): Promise<void> {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: batchRecordKey(record.batchId), Body: Buffer.from(`${JSON.stringify(record, null, 2)}\n`), ContentType: 'application/json' }));
+}
+
+export async function loadBatchRecord(s3: S3Client, bucket: string, batchId: string): Promise<BatchRecord | null> {
+  try {
+    const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: batchRecordKey(batchId) }));
+    return JSON.parse(await res.Body!.transformToString()) as BatchRecord;
+  } catch (err) {
+    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return null;
+    throw err;
+  }
+}
+
+export class BatchAlreadyRunningError extends Error {}
+
+/** Starts the batch workflow (its id is the batch id) and records the batch for redrive. */
+export async function startBatch(client: Client, s3: S3Client, bucket: string, taskQueue: string, manifestRef: string, input: BatchInput) {
+  try {
+    const handle = await client.workflow.start(batchWorkflow, { workflowId: input.batchId, taskQueue, args: [input] });
+    await saveBatchRecord(s3, bucket, { batchId: input.batchId, manifest: manifestRef, input, startedAt: new Date().toISOString(), taskQueue });
+    return handle;
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new BatchAlreadyRunningError(`batch ${input.batchId} is already running; follow it with \`mj-batch watch ${input.batchId}\` or start another with --batch-id`);
+    }
+    throw err;
+  }
+}
+
+export type BatchOutcome = { result: BatchResult; ok: boolean };
+
+/** Waits for the batch (across continue-as-new), calling `onProgress` every `everyMs`. A threshold failure still returns its report. */
+export async function waitForBatch(client: Client, batchId: string, onProgress: (p: BatchProgress) => void, everyMs = 2000): Promise<BatchOutcome> {
+  const handle = client.workflow.getHandle(batchId);
+  let stop = false;
+  const ticker = (async () => {
+    while (!stop) {
+      await new Promise((r) => setTimeout(r, everyMs));
+      if (stop) break;
+      try {
+        onProgress(await handle.query<BatchProgress>('progress'));
+      } catch {
+        // Between runs (continue-as-new) or while a worker restarts a query can fail; the next tick asks again.
+      }
+    }
+  })();
+  try {
+    const result = await handle.result() as BatchResult;
+    return { result, ok: !result.cancelled };
+  } catch (err) {
+    const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
+    if (cause instanceof ApplicationFailure && cause.type === 'FailureThresholdExceeded' && cause.details?.[0]) {
+      return { result: cause.details[0] as BatchResult, ok: false };
+    }
+    throw err;
+  } finally {
+    stop = true;
+    await ticker;
+  }
+}
+
+export function progressLine(p: BatchProgress): string {
+  const c = p.counts;
+  const done = c.succeeded + c.skipped;
+  const stages = Object.entries(p.stages).filter(([, n]) => n).map(([s, n]) => `${s} ${n}`).join(', ');
+  const eta = p.etaSeconds === null ? '-' : p.etaSeconds < 90 ? `${p.etaSeconds} s` : `${Math.round(p.etaSeconds / 60)} min`;
+  return `${p.batchId} [${p.state}] ${done + c.failed + c.unknownSubmit + c.cancelled}/${c.total} finished (${done} ok, ${c.failed} failed${c.unknownSubmit ? `, ${c.unknownSubmit} unknown` : ''}); in flight ${p.inFlight}/${p.concurrency}${stages ? ` (${stages})` : ''}; ${p.ratePerMinute}/min; ETA ${eta}`;
+}

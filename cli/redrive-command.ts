@@ -1,0 +1,78 @@
+import { Command } from 'commander';
+import { loadConfig } from '../config/config';
+import { readManifestBytes } from '../manifest/source';
+import { validateManifestBytes } from '../manifest/validate';
+import { loadRowRecord } from '../report/row-results';
+import { createS3Client } from '../storage/s3-client';
+import type { FailureClass } from '../workflows/shared';
+import { loadBatchRecord } from './batches';
+import { addBatchOptions, EXIT, launch, reportStartError, type RunFlags } from './run-command';
+import { printJson } from './output';
+
+export const FAILURE_CLASSES: readonly FailureClass[] = ['validation', 'banned', 'generation', 'timeout', 'submit', 'ambiguous', 'download', 'image', 'storage', 'cancelled'];
+
+/** Rows a redrive takes: every unfinished row, except UNKNOWN_SUBMIT ones (they may have been paid) unless `ambiguous` is asked for. */
+export function wantsRow(status: string | undefined, failureClass: FailureClass | undefined, classes: FailureClass[] | undefined): boolean {
+  if (status === 'SUCCESS' || status === 'SKIPPED') return false;
+  if (status === undefined) return !classes; // never recorded: the batch stopped before it
+  if (classes) return failureClass !== undefined && classes.includes(failureClass);
+  return failureClass !== 'ambiguous';
+}
+
+/** `mj-batch redrive <batchId>`: a new batch over the failed rows of an earlier one, into the same output prefix. */
+export function redriveCommand(): Command {
+  return addBatchOptions(new Command('redrive')
+    .description('start a batch from the failed rows of an earlier batch (same manifest, same output prefix)')
+    .argument('<batchId>', 'the batch to redrive')
+    .option('--class <classes>', `only these failure classes, comma-separated (${FAILURE_CLASSES.join(', ')}); UNKNOWN_SUBMIT rows are only taken with "ambiguous"`))
+    .action(async (batchId: string, flags: RunFlags & { class?: string }) => {
+      const config = loadConfig();
+      const s3 = createS3Client(config.s3);
+      try {
+        const classes = flags.class?.split(',').map((c) => c.trim()).filter(Boolean) as FailureClass[] | undefined;
+        const unknown = classes?.filter((c) => !FAILURE_CLASSES.includes(c));
+        if (unknown?.length) {
+          process.stderr.write(`mj-batch: unknown failure class ${unknown.join(', ')}; known: ${FAILURE_CLASSES.join(', ')}\n`);
+          process.exitCode = EXIT.invalid;
+          return;
+        }
+        const record = await loadBatchRecord(s3, config.s3.bucket, batchId);
+        if (!record) {
+          const message = `no batch ${batchId} in s3://${config.s3.bucket}/_batches/ (was it started with mj-batch run against this bucket?)`;
+          if (flags.json) printJson({ error: message });
+          else process.stderr.write(`mj-batch: ${message}\n`);
+          process.exitCode = EXIT.unreadable;
+          return;
+        }
+        const previous = record.input;
+        const { bytes, sha256 } = await readManifestBytes(previous.manifest.ref, s3);
+        const manifest = validateManifestBytes(previous.manifest.ref, bytes, sha256);
+        const candidates = manifest.rows.filter((r) => !previous.onlyKeys || previous.onlyKeys.includes(r.key));
+        const keys: string[] = [];
+        for (const row of candidates) {
+          const stored = await loadRowRecord(s3, config.s3.bucket, previous.outputPrefix, row.key);
+          if (wantsRow(stored?.result.status, stored?.result.failureClass, classes)) keys.push(row.key);
+        }
+        if (keys.length === 0) {
+          if (flags.json) printJson({ batchId, rows: 0, message: 'nothing to redrive' });
+          else process.stdout.write(`batch ${batchId}: no failed rows${classes ? ` of class ${classes.join(', ')}` : ''} to redrive\n`);
+          return;
+        }
+        const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+        const input = {
+          ...previous,
+          batchId: flags.batchId ?? `${batchId}-redrive-${stamp}`,
+          onlyKeys: keys,
+          carried: undefined,
+          concurrency: flags.concurrency,
+          item: { ...previous.item, submitPolicy: flags.submitPolicy, callbacks: flags.callbacks },
+        };
+        if (!flags.json) process.stderr.write(`redriving ${keys.length} row(s) of ${batchId} as ${input.batchId}\n`);
+        await launch(config, record.manifest, input, flags);
+      } catch (err) {
+        reportStartError(err, flags.json);
+      } finally {
+        s3.destroy();
+      }
+    });
+}

@@ -1,0 +1,142 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadConfig, type EffectiveConfig } from '../config/config';
+import { connectClient } from '../config/temporal';
+import { ManifestSourceError } from '../manifest/source';
+import { parseThumbnailProfile } from '../media/thumbnails';
+import { createS3Client } from '../storage/s3-client';
+import type { BatchInput } from '../workflows/batch';
+import type { SubmitPolicy } from '../workflows/shared';
+import {
+  BatchAlreadyRunningError, InvalidManifestError, prepareBatch, progressLine, startBatch, waitForBatch, type BatchOptions,
+} from './batches';
+import { printJson, printLines, progress } from './output';
+
+export const EXIT = { ok: 0, invalid: 1, unreadable: 2, overThreshold: 3, cancelled: 4, running: 5 } as const;
+
+const wholeNumber = (min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`must be a whole number >= ${min}`);
+  return n;
+};
+
+export interface RunFlags {
+  wait?: boolean;
+  json?: boolean;
+  batchId?: string;
+  output?: string;
+  concurrency: number;
+  submitPolicy: SubmitPolicy;
+  maxFailed?: number;
+  maxFailedPercent?: number;
+  callbacks: boolean;
+  thumbnails?: string;
+  deadlineMinutes: number;
+}
+
+/** The flags `run` and `redrive` share. */
+export function addBatchOptions(cmd: Command): Command {
+  return cmd
+    .option('--wait', 'follow the batch until it ends; the exit code says how it ended')
+    .option('--json', 'print one JSON object (with --wait, the final result)')
+    .option('--batch-id <id>', 'the batch (and workflow) id; default <manifest name>-<sha256 prefix>')
+    .option('--concurrency <n>', 'rows in flight at once: the account\'s job slots', wholeNumber(1), Number(process.env.MJ_SLOTS) || 3)
+    .addOption(new Option('--submit-policy <policy>', 'what an ambiguous submit does: retry (may pay twice) or mark the row UNKNOWN_SUBMIT')
+      .choices(['at-least-once', 'at-most-once']).default('at-most-once'))
+    .option('--max-failed <n>', 'fail the batch early when more rows than this have failed', wholeNumber(0))
+    .option('--max-failed-percent <p>', 'fail the batch early when more than this percent of rows have failed', (v) => {
+      const n = Number(v);
+      if (!(n >= 0 && n <= 100)) throw new InvalidArgumentError('must be a percentage from 0 to 100');
+      return n;
+    })
+    .option('--no-callbacks', 'poll only; do not ask the API to POST task updates to the worker')
+    .option('--thumbnails <profile>', 'thumbnail sizes and formats, e.g. "512:webp,256:webp" (default)', (v) => {
+      try {
+        parseThumbnailProfile(v);
+        return v;
+      } catch (err) {
+        throw new InvalidArgumentError((err as Error).message);
+      }
+    })
+    .option('--deadline-minutes <n>', 'give up on a job that has not finished after this long', wholeNumber(1), 30);
+}
+
+export function batchOptionsOf(flags: RunFlags): BatchOptions {
+  return {
+    batchId: flags.batchId, outputPrefix: flags.output, concurrency: flags.concurrency, submitPolicy: flags.submitPolicy,
+    maxFailed: flags.maxFailed, maxFailedPercent: flags.maxFailedPercent, callbacks: flags.callbacks,
+    thumbnails: flags.thumbnails ? parseThumbnailProfile(flags.thumbnails) : undefined, jobDeadlineMs: flags.deadlineMinutes * 60_000,
+  };
+}
+
+/** Starts a prepared batch, then (with --wait) follows it to the end and prints the summary. */
+export async function launch(config: EffectiveConfig, manifestRef: string, input: BatchInput, flags: Pick<RunFlags, 'wait' | 'json'>): Promise<void> {
+  const client = await connectClient(config.temporal);
+  const s3 = createS3Client(config.s3);
+  try {
+    const handle = await startBatch(client, s3, config.s3.bucket, config.taskQueue, manifestRef, input);
+    const started = { batchId: input.batchId, workflowId: handle.workflowId, runId: handle.firstExecutionRunId, outputPrefix: input.outputPrefix, manifest: manifestRef };
+    if (!flags.wait) {
+      if (flags.json) printJson(started);
+      else printLines([`batch ${input.batchId} started (output s3://${config.s3.bucket}/${input.outputPrefix}/)`, `  follow it with: mj-batch watch ${input.batchId}`]);
+      return;
+    }
+    progress(`batch ${input.batchId} started; waiting for it to finish (Ctrl-C stops waiting, not the batch)`);
+    const { result, ok } = await waitForBatch(client, input.batchId, (p) => progress(progressLine(p)));
+    const summary = {
+      ...started, rows: result.rows, succeeded: result.counts.succeeded + result.counts.skipped, failed: result.counts.failed,
+      unknownSubmit: result.counts.unknownSubmit, skipped: result.counts.skipped, cancelled: result.counts.cancelled,
+      failedEarly: result.failedEarly, resultsCsv: result.resultsCsv, resultsJsonl: result.resultsJsonl, contactSheet: result.contactSheet,
+    };
+    if (flags.json) printJson(summary);
+    else {
+      printLines([
+        `batch ${input.batchId} ${result.cancelled ? 'was cancelled' : result.failedEarly ? 'stopped: too many failed rows' : 'finished'}`,
+        `  rows      ${summary.rows}: ${summary.succeeded} succeeded (${summary.skipped} already done), ${summary.failed} failed, ${summary.unknownSubmit} unknown submit`,
+        `  results   ${summary.resultsCsv}`,
+        `            ${summary.resultsJsonl}`,
+        `  sheet     ${summary.contactSheet}`,
+      ]);
+    }
+    process.exitCode = result.cancelled ? EXIT.cancelled : !ok || result.failedEarly ? EXIT.overThreshold : EXIT.ok;
+  } finally {
+    s3.destroy();
+    await client.connection.close();
+  }
+}
+
+/** Turns the errors a user can fix into a message and an exit code; anything else is a bug and is rethrown. */
+export function reportStartError(err: unknown, json: boolean | undefined): void {
+  if (err instanceof InvalidManifestError) {
+    if (json) printJson({ error: err.message, errors: err.manifest.issues });
+    else process.stderr.write(`mj-batch: ${err.message}\n${err.manifest.issues.map((i) => `  line ${i.line}, ${i.field}: ${i.message}\n`).join('')}`);
+    process.exitCode = EXIT.invalid;
+  } else if (err instanceof ManifestSourceError) {
+    if (json) printJson({ error: err.message });
+    else process.stderr.write(`mj-batch: cannot read the manifest: ${err.message}\n`);
+    process.exitCode = EXIT.unreadable;
+  } else if (err instanceof BatchAlreadyRunningError) {
+    if (json) printJson({ error: err.message });
+    else process.stderr.write(`mj-batch: ${err.message}\n`);
+    process.exitCode = EXIT.running;
+  } else throw err;
+}
+
+/** `mj-batch run <manifest>`: validate everything, then start the batch. */
+export function runCommand(): Command {
+  return addBatchOptions(new Command('run')
+    .description('validate a manifest and run it as a batch (a worker must be running: `mj-batch worker`)')
+    .argument('<manifest>', 'a CSV, JSON or JSONL file, or an s3://bucket/key URI')
+    .option('--output <prefix>', 'output prefix in the bucket (default out/<manifest name>); re-running into the same prefix skips finished rows'))
+    .action(async (manifest: string, flags: RunFlags) => {
+      const config = loadConfig();
+      const s3 = createS3Client(config.s3);
+      try {
+        const { input } = await prepareBatch(manifest, s3, config.s3.bucket, config.taskQueue, batchOptionsOf(flags));
+        await launch(config, manifest, input, flags);
+      } catch (err) {
+        reportStartError(err, flags.json);
+      } finally {
+        s3.destroy();
+      }
+    });
+}

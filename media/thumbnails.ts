@@ -1,0 +1,71 @@
+import sharp from 'sharp';
+import { MediaError } from './errors';
+
+export interface ThumbnailSpec {
+  /** Longest side in pixels (`fit: inside`, never enlarged). */
+  size: number;
+  format: 'webp' | 'jpeg' | 'png' | 'avif';
+  quality?: number;
+}
+
+export const DEFAULT_THUMBNAILS: ThumbnailSpec[] = [{ size: 512, format: 'webp' }, { size: 256, format: 'webp' }];
+export const DEFAULT_PIXEL_LIMIT = 8192 * 8192;
+const ACCEPTED = new Set(['png', 'jpeg', 'webp']);
+
+// One libvips cache per process is wasted on images that are each read once.
+sharp.cache(false);
+
+export interface ImageInfo {
+  format: 'png' | 'jpeg' | 'webp';
+  width: number;
+  height: number;
+}
+
+export interface Thumbnail {
+  spec: ThumbnailSpec;
+  bytes: Buffer;
+  width: number;
+  height: number;
+}
+
+/** Parses "512:webp,256:webp" (or "512,256") into thumbnail specs. */
+export function parseThumbnailProfile(text: string): ThumbnailSpec[] {
+  return text.split(',').map((part) => {
+    const [sizeText, format = 'webp'] = part.trim().split(':');
+    const size = Number(sizeText);
+    if (!Number.isInteger(size) || size < 16 || size > 4096) throw new Error(`thumbnail size "${sizeText}" must be a whole number from 16 to 4096`);
+    if (!['webp', 'jpeg', 'png', 'avif'].includes(format)) throw new Error(`thumbnail format "${format}" must be webp, jpeg, png or avif`);
+    return { size, format: format as ThumbnailSpec['format'] };
+  });
+}
+
+/** Checks the bytes really are a PNG, JPEG or WebP within the pixel limit, whatever the server called them. */
+export async function inspectImage(bytes: Buffer, pixelLimit = DEFAULT_PIXEL_LIMIT): Promise<ImageInfo> {
+  let meta: sharp.Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw new MediaError('image', `not a readable image: ${(err as Error).message}`, false);
+  }
+  if (!meta.format || !ACCEPTED.has(meta.format)) throw new MediaError('image', `format "${meta.format ?? 'unknown'}" is not accepted (png, jpeg or webp)`, false);
+  if (!meta.width || !meta.height) throw new MediaError('image', 'the image has no dimensions', false);
+  if (meta.width * meta.height > pixelLimit) throw new MediaError('image', `${meta.width}×${meta.height} pixels is over the limit of ${pixelLimit}`, false);
+  return { format: meta.format as ImageInfo['format'], width: meta.width, height: meta.height };
+}
+
+/** Makes every thumbnail of the profile; a corrupt or truncated image fails here rather than yielding grey pixels. */
+export async function makeThumbnails(bytes: Buffer, specs: ThumbnailSpec[], pixelLimit = DEFAULT_PIXEL_LIMIT): Promise<Thumbnail[]> {
+  const out: Thumbnail[] = [];
+  for (const spec of specs) {
+    try {
+      const { data, info } = await sharp(bytes, { limitInputPixels: pixelLimit, failOn: 'error' })
+        .resize({ width: spec.size, height: spec.size, fit: 'inside', withoutEnlargement: true })
+        .toFormat(spec.format, { quality: spec.quality ?? 80 })
+        .toBuffer({ resolveWithObject: true });
+      out.push({ spec, bytes: data, width: info.width, height: info.height });
+    } catch (err) {
+      throw new MediaError('image', `cannot decode the image: ${(err as Error).message}`, false);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,173 @@
+import {
+  ActivityFailure, ApplicationFailure, CancellationScope, ChildWorkflowFailure, condition, getExternalWorkflowHandle, isCancellation,
+  proxyActivities, setHandler, upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { createMjActivities } from '../activities/mj';
+import type { createMediaActivities } from '../activities/media';
+import type { createResultActivities } from '../activities/results';
+import type { StoredImage } from '../media/store-image';
+import { RowKeyKey } from './search-attributes';
+import { taskUpdateSignal, type FailureClass, type ItemInput, type ItemResult, type ItemStage, type TaskSnapshot } from './shared';
+
+type MjActivities = ReturnType<typeof createMjActivities>;
+
+export const MEDIA_TASK_QUEUE_SUFFIX = '-media';
+
+const TERMINAL = new Set(['SUCCESS', 'FAILURE', 'CANCEL']);
+const isTerminal = (s: TaskSnapshot | undefined) => !!s && TERMINAL.has(s.status);
+
+/** A row that cannot finish, with the class the report and redrive use. */
+class RowFailure extends Error {
+  constructor(readonly failureClass: FailureClass, message: string) {
+    super(message);
+  }
+}
+
+const results = proxyActivities<ReturnType<typeof createResultActivities>>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10 },
+});
+
+// Submits: retried only where the activity says a retry cannot pay twice (it marks the rest non-retryable).
+const submitter = proxyActivities<MjActivities>({
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 12 },
+});
+
+const poller = proxyActivities<MjActivities>({
+  startToCloseTimeout: '45s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
+});
+
+/** What a failure of an activity means for the row. */
+function classify(err: unknown): { status: ItemResult['status']; failureClass: FailureClass; reason: string } {
+  if (err instanceof RowFailure) return { status: 'FAILED', failureClass: err.failureClass, reason: err.message };
+  if (isCancellation(err)) return { status: 'CANCELLED', failureClass: 'cancelled', reason: 'the batch was cancelled' };
+  const cause = err instanceof ActivityFailure || err instanceof ChildWorkflowFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) {
+    const type = cause.type ?? '';
+    const reason = cause.message;
+    if (type === 'Mj.ambiguous') return { status: 'UNKNOWN_SUBMIT', failureClass: 'ambiguous', reason: `the submit may or may not have created a paid job; check before re-running (${reason})` };
+    if (type === 'Mj.banned-prompt') return { status: 'FAILED', failureClass: 'banned', reason };
+    if (type === 'Mj.validation' || type === 'Mj.parent-missing') return { status: 'FAILED', failureClass: 'validation', reason };
+    if (type === 'Media.download') return { status: 'FAILED', failureClass: 'download', reason };
+    if (type === 'Media.image') return { status: 'FAILED', failureClass: 'image', reason };
+    if (type === 'Media.storage') return { status: 'FAILED', failureClass: 'storage', reason };
+    return { status: 'FAILED', failureClass: 'submit', reason };
+  }
+  return { status: 'FAILED', failureClass: 'submit', reason: err instanceof Error ? err.message : String(err) };
+}
+
+/**
+ * One manifest row: submit, wait (polling, woken early by callbacks), press the plan's buttons, store every image.
+ * The row always ends with a recorded result; a failure is data for the report, not a failed workflow.
+ */
+export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
+  const { row, options } = input;
+  const media = proxyActivities<ReturnType<typeof createMediaActivities>>({
+    taskQueue: options.mediaTaskQueue,
+    startToCloseTimeout: '10m',
+    heartbeatTimeout: '60s',
+    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 6 },
+  });
+  upsertSearchAttributes([{ key: RowKeyKey, value: row.key }]);
+
+  const pushed = new Map<string, TaskSnapshot>();
+  setHandler(taskUpdateSignal, (snap) => {
+    // Callbacks can arrive late or twice: a finished state is never replaced.
+    if (!isTerminal(pushed.get(snap.taskId))) pushed.set(snap.taskId, snap);
+  });
+
+  const reportStage = (stage: ItemStage) => {
+    if (!options.parentWorkflowId) return;
+    getExternalWorkflowHandle(options.parentWorkflowId).signal('itemStage', row.key, stage).catch(() => undefined);
+  };
+
+  const taskIds: string[] = [];
+  const images: StoredImage[] = [];
+  let text: string | undefined;
+  const base = { state: row.key, policy: options.submitPolicy, callbacks: options.callbacks, mode: row.mode };
+
+  /** Waits until the task is terminal; confirms a MODAL window once with `modalPrompt`. */
+  async function waitFor(taskId: string, modalPrompt: string): Promise<TaskSnapshot> {
+    const deadline = Date.now() + options.jobDeadlineMs;
+    let interval = options.pollMinMs;
+    let modalSent = false;
+    for (;;) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new RowFailure('timeout', `task ${taskId} did not finish within ${Math.round(options.jobDeadlineMs / 1000)} s`);
+      const woke = await condition(() => isTerminal(pushed.get(taskId)) || pushed.get(taskId)?.status === 'MODAL', Math.min(interval, remaining));
+      const current = woke ? pushed.get(taskId)! : await poller.fetchTask({ taskId, mode: row.mode });
+      if (isTerminal(current)) return current;
+      if (current.status === 'MODAL' && !modalSent) {
+        modalSent = true;
+        await submitter.submitJob({ op: 'modal', taskId, prompt: modalPrompt, ...base });
+      }
+      if (!woke) interval = Math.min(options.pollMaxMs, Math.round(interval * 1.5));
+    }
+  }
+
+  async function store(role: string, snap: TaskSnapshot, chain: string[]): Promise<void> {
+    if (!snap.imageUrl) throw new RowFailure('generation', `task ${snap.taskId} finished without an image URL`);
+    reportStage('media');
+    images.push(await media.storeImage({
+      batchId: input.batchId, rowKey: row.key, prefix: row.prefix, role, taskId: snap.taskId, imageUrl: snap.imageUrl, prompt: row.prompt,
+      parentChain: chain, thumbnails: options.thumbnails,
+    }));
+  }
+
+  let result: ItemResult;
+  try {
+    if (options.skipDone) {
+      const previous = await results.loadRowResult({ outputPrefix: input.outputPrefix, rowKey: row.key });
+      if (previous && (previous.status === 'SUCCESS' || previous.status === 'SKIPPED')) {
+        reportStage('done');
+        return { ...previous, status: 'SKIPPED' };
+      }
+    }
+    if (row.imageUrl || row.taskId) {
+      // Media only: the image exists already (new thumbnail sizes, a lost upload).
+      const snap = row.taskId ? await poller.fetchTask({ taskId: row.taskId, mode: row.mode }) : { taskId: '', status: 'SUCCESS', progress: 100, buttons: [], imageUrl: row.imageUrl };
+      if (row.taskId) taskIds.push(row.taskId);
+      await store('grid', snap, taskIds);
+    } else {
+      reportStage('submitting');
+      const first = await submitter.submitJob({ op: 'new', kind: row.kind, prompt: row.prompt, images: row.images, ...base });
+      taskIds.push(first.taskId);
+      reportStage('generating');
+      const grid = await waitFor(first.taskId, row.prompt);
+      if (grid.status !== 'SUCCESS') throw new RowFailure('generation', grid.failReason ?? `task ${grid.taskId} ended ${grid.status}`);
+      if (row.kind === 'describe' || row.kind === 'shorten') text = grid.text;
+      else await store('grid', grid, [grid.taskId]);
+
+      for (const chain of row.plan) {
+        let parent = grid;
+        const path: string[] = [];
+        const chainIds = [grid.taskId];
+        for (const step of chain) {
+          reportStage('follow-ups');
+          const button = parent.buttons.find((b) => b.intent === step.intent);
+          if (!button) throw new RowFailure('generation', `task ${parent.taskId} offers no ${step.intent} button`);
+          const accepted = await submitter.submitJob({ op: 'action', taskId: parent.taskId, customId: button.customId, ...base });
+          taskIds.push(accepted.taskId);
+          const modalPrompt = step.zoom !== undefined ? `${parent.finalPrompt ?? row.prompt} --zoom ${step.zoom}` : parent.finalPrompt ?? row.prompt;
+          if (accepted.modal) await submitter.submitJob({ op: 'modal', taskId: accepted.taskId, prompt: modalPrompt, ...base });
+          const done = await waitFor(accepted.taskId, modalPrompt);
+          if (done.status !== 'SUCCESS') throw new RowFailure('generation', done.failReason ?? `task ${done.taskId} ended ${done.status}`);
+          path.push(step.zoom !== undefined ? `${step.intent}=${step.zoom}` : step.intent);
+          chainIds.push(done.taskId);
+          await store(path.join('>'), done, [...chainIds]);
+          parent = done;
+        }
+      }
+    }
+    result = { rowKey: row.key, line: row.line, status: 'SUCCESS', taskIds, images, text };
+    reportStage('done');
+  } catch (err) {
+    result = { rowKey: row.key, line: row.line, ...classify(err), taskIds, images, text };
+    reportStage('failed');
+  }
+  // Recorded even when the batch is being cancelled: the report and the next run rely on it.
+  await CancellationScope.nonCancellable(() => results.saveRowResult({ batchId: input.batchId, outputPrefix: input.outputPrefix, row, result }));
+  return result;
+}

@@ -1,0 +1,118 @@
+// Types and handler definitions shared by the workflows, the activities and the CLI. No I/O, no Node imports:
+// workflow code imports this file.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Kind } from '../manifest/row';
+import type { FollowUpPlan } from '../manifest/plan';
+import type { StoredImage } from '../media/store-image';
+import type { ThumbnailSpec } from '../media/thumbnails';
+import type { Mode } from '../mj-client/routing';
+
+/** at-least-once retries an ambiguous submit (it may pay twice); at-most-once marks the row UNKNOWN_SUBMIT instead. */
+export type SubmitPolicy = 'at-least-once' | 'at-most-once';
+
+export type ItemStatus = 'SUCCESS' | 'FAILED' | 'UNKNOWN_SUBMIT' | 'SKIPPED' | 'CANCELLED';
+
+/** Why a row failed; `redrive --class` selects by these. */
+export type FailureClass = 'validation' | 'banned' | 'generation' | 'timeout' | 'submit' | 'ambiguous' | 'download' | 'image' | 'storage' | 'cancelled';
+
+export type ItemStage = 'queued' | 'submitting' | 'generating' | 'follow-ups' | 'media' | 'done' | 'failed';
+
+/** A manifest row as the workflows carry it: checked, with its S3 folder resolved. */
+export interface RowRef {
+  key: string;
+  line: number;
+  id?: string;
+  kind: Kind;
+  prompt: string;
+  images: string[];
+  mode?: Mode;
+  actions: string;
+  plan: FollowUpPlan;
+  /** The row's folder in the bucket. */
+  prefix: string;
+  taskId?: string;
+  imageUrl?: string;
+  extra: Record<string, string>;
+}
+
+/** What the item workflow needs to know about a task (kept small: it is recorded in history). */
+export interface TaskSnapshot {
+  taskId: string;
+  status: string;
+  progress: number;
+  imageUrl?: string;
+  failReason?: string;
+  /** The buttons' customIds with what they do. */
+  buttons: { customId: string; intent?: string }[];
+  finalPrompt?: string;
+  /** Describe's suggestions or Shorten's analysis. */
+  text?: string;
+}
+
+export interface ItemOptions {
+  submitPolicy: SubmitPolicy;
+  /** Adaptive poll interval bounds and the deadline per job. */
+  pollMinMs: number;
+  pollMaxMs: number;
+  jobDeadlineMs: number;
+  thumbnails?: ThumbnailSpec[];
+  /** Ask the proxy to POST task changes to the worker's callback receiver. */
+  callbacks: boolean;
+  /** Where to report stage changes (the batch's workflow id). */
+  parentWorkflowId?: string;
+  /** Skip rows whose stored result says they already succeeded. */
+  skipDone: boolean;
+  /** The task queue of the media worker (CPU-heavy sharp work kept apart from orchestration). */
+  mediaTaskQueue: string;
+}
+
+export interface ItemInput {
+  batchId: string;
+  /** Where per-row results live: `<outputPrefix>/_rows/<key>.json`. */
+  outputPrefix: string;
+  row: RowRef;
+  options: ItemOptions;
+}
+
+export interface ItemResult {
+  rowKey: string;
+  line: number;
+  status: ItemStatus;
+  failureClass?: FailureClass;
+  reason?: string;
+  taskIds: string[];
+  images: StoredImage[];
+  text?: string;
+}
+
+export interface BatchCounts {
+  total: number;
+  succeeded: number;
+  failed: number;
+  unknownSubmit: number;
+  skipped: number;
+  cancelled: number;
+}
+
+export interface BatchProgress {
+  batchId: string;
+  state: 'running' | 'paused' | 'cancelling' | 'finished';
+  counts: BatchCounts;
+  /** Rows in flight, by stage. */
+  stages: Partial<Record<ItemStage, number>>;
+  inFlight: number;
+  concurrency: number;
+  queued: number;
+  startedAt: number;
+  ratePerMinute: number;
+  etaSeconds: number | null;
+  runs: number;
+}
+
+export const taskUpdateSignal = defineSignal<[TaskSnapshot]>('taskUpdate');
+export const itemStageSignal = defineSignal<[string, ItemStage]>('itemStage');
+export const cancelBatchSignal = defineSignal('cancelBatch');
+export const progressQuery = defineQuery<BatchProgress>('progress');
+export const pauseUpdate = defineUpdate<void>('pause');
+export const resumeUpdate = defineUpdate<void>('resume');
+export const setConcurrencyUpdate = defineUpdate<number, [number]>('setConcurrency');
