@@ -24,8 +24,12 @@ export interface ManifestPage {
 
 /** The row's folder: `<outputPrefix>/<output column, templated>`, or `<outputPrefix>/<key>`. */
 export function rowPrefix(outputPrefix: string, row: ManifestRow): string {
-  const values: Record<string, string> = { ...row.extra, key: row.key, id: row.id ?? row.key, kind: row.kind, mode: row.mode ?? '' };
-  const sub = row.output ? row.output.replace(/\{([^}]*)\}/g, (_, name: string) => (values[name] ?? '').replace(/[^A-Za-z0-9._-]/g, '_')) : row.key;
+  // Every column validate accepts in a template has a value here; a value is one safe path segment, never "." or "..".
+  const values: Record<string, string> = {
+    ...row.extra, key: row.key, id: row.id ?? row.key, kind: row.kind, mode: row.mode ?? '', prompt: row.prompt, images: row.images.join('|'),
+    actions: row.actions, taskId: row.taskId ?? '', imageUrl: row.imageUrl ?? '',
+  };
+  const sub = row.output ? row.output.replace(/\{([^}]*)\}/g, (_, name: string) => (values[name] ?? '').replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.{1,2}$/, (d) => '_'.repeat(d.length))) : row.key;
   return [outputPrefix.replace(/\/+$/, ''), sub.replace(/^\/+|\/+$/g, '')].filter(Boolean).join('/');
 }
 

@@ -7,7 +7,8 @@ import { validateManifestBytes, type ValidatedManifest } from '../manifest/valid
 import type { ThumbnailSpec } from '../media/thumbnails';
 import { batchWorkflow, type BatchInput, type BatchResult } from '../workflows/batch';
 import { mediaTaskQueue } from '../worker/worker';
-import type { BatchProgress, SubmitPolicy } from '../workflows/shared';
+import { RowStageKey } from '../workflows/search-attributes';
+import type { BatchProgress, ItemStage, SubmitPolicy } from '../workflows/shared';
 
 export interface BatchOptions {
   batchId?: string;
@@ -115,10 +116,23 @@ export async function startBatch(client: Client, s3: S3Client, bucket: string, t
   }
 }
 
+/** Rows in flight by stage, from the rows' own search attributes (visibility lags by a moment). */
+export async function rowStages(client: Client, batchId: string): Promise<Partial<Record<ItemStage, number>>> {
+  const stages: Partial<Record<ItemStage, number>> = {};
+  const query = `WorkflowType = 'itemWorkflow' AND ExecutionStatus = 'Running' AND BatchId = '${batchId.replace(/'/g, '')}'`;
+  for await (const wf of client.workflow.list({ query, pageSize: 200 })) {
+    const stage = wf.typedSearchAttributes.get(RowStageKey) as ItemStage | undefined;
+    if (stage) stages[stage] = (stages[stage] ?? 0) + 1;
+  }
+  return stages;
+}
+
 export type BatchOutcome = { result: BatchResult; ok: boolean };
 
 /** Waits for the batch (across continue-as-new), calling `onProgress` every `everyMs`. A threshold failure still returns its report. */
-export async function waitForBatch(client: Client, batchId: string, onProgress: (p: BatchProgress) => void, everyMs = 2000): Promise<BatchOutcome> {
+export async function waitForBatch(
+  client: Client, batchId: string, onProgress: (p: BatchProgress, stages?: Partial<Record<ItemStage, number>>) => void, everyMs = 2000, withStages = false,
+): Promise<BatchOutcome> {
   const handle = client.workflow.getHandle(batchId);
   let stop = false;
   const ticker = (async () => {
@@ -126,7 +140,8 @@ export async function waitForBatch(client: Client, batchId: string, onProgress: 
       await new Promise((r) => setTimeout(r, everyMs));
       if (stop) break;
       try {
-        onProgress(await handle.query<BatchProgress>('progress'));
+        const p = await handle.query<BatchProgress>('progress');
+        onProgress(p, withStages ? await rowStages(client, batchId).catch(() => undefined) : undefined);
       } catch {
         // Between runs (continue-as-new) or while a worker restarts a query can fail; the next tick asks again.
       }
@@ -147,10 +162,10 @@ export async function waitForBatch(client: Client, batchId: string, onProgress: 
   }
 }
 
-export function progressLine(p: BatchProgress): string {
+export function progressLine(p: BatchProgress, byStage: Partial<Record<ItemStage, number>> = {}): string {
   const c = p.counts;
   const done = c.succeeded + c.skipped;
-  const stages = Object.entries(p.stages).filter(([, n]) => n).map(([s, n]) => `${s} ${n}`).join(', ');
+  const stages = Object.entries(byStage).filter(([, n]) => n).map(([s, n]) => `${s} ${n}`).join(', ');
   const eta = p.etaSeconds === null ? '-' : p.etaSeconds < 90 ? `${p.etaSeconds} s` : `${Math.round(p.etaSeconds / 60)} min`;
   return `${p.batchId} [${p.state}] ${done + c.failed + c.unknownSubmit + c.cancelled}/${c.total} finished (${done} ok, ${c.failed} failed${c.unknownSubmit ? `, ${c.unknownSubmit} unknown` : ''}); in flight ${p.inFlight}/${p.concurrency}${stages ? ` (${stages})` : ''}; ${p.ratePerMinute}/min; ETA ${eta}`;
 }

@@ -15,8 +15,9 @@ export const FAILURE_CLASSES: readonly FailureClass[] = ['validation', 'banned',
 export function wantsRow(status: string | undefined, failureClass: FailureClass | undefined, classes: FailureClass[] | undefined): boolean {
   if (status === 'SUCCESS' || status === 'SKIPPED') return false;
   if (status === undefined) return !classes; // never recorded: the batch stopped before it
-  if (classes) return failureClass !== undefined && classes.includes(failureClass);
-  return failureClass !== 'ambiguous';
+  const cls = status === 'UNKNOWN_SUBMIT' ? 'ambiguous' : failureClass;
+  if (classes) return cls !== undefined && classes.includes(cls);
+  return cls !== 'ambiguous';
 }
 
 /** `mj-batch redrive <batchId>`: a new batch over the failed rows of an earlier one, into the same output prefix. */

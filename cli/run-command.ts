@@ -81,7 +81,7 @@ export async function launch(config: EffectiveConfig, manifestRef: string, input
       return;
     }
     progress(`batch ${input.batchId} started; waiting for it to finish (Ctrl-C stops waiting, not the batch)`);
-    const { result, ok } = await waitForBatch(client, input.batchId, (p) => progress(progressLine(p)));
+    const { result, ok } = await waitForBatch(client, input.batchId, (p, stages) => progress(progressLine(p, stages)), 2000, true);
     const summary = {
       ...started, rows: result.rows, succeeded: result.counts.succeeded + result.counts.skipped, failed: result.counts.failed,
       unknownSubmit: result.counts.unknownSubmit, skipped: result.counts.skipped, cancelled: result.counts.cancelled,

@@ -13,6 +13,16 @@ export type ImageSpec =
   | { kind: 'upscale'; key: string; aspect: string; index: number; factor: number };
 
 /** How a job will run, decided when it is accepted. */
+/**
+ * Faults a test can ask for per job, in the prompt: `[sim:fail]`, `[sim:stall]`, `[sim:corrupt]`, `[sim:truncated]`,
+ * `[sim:oversized]`, `[sim:expired-url]`. They apply to the job and to the jobs made from it (U1 of a grid...).
+ */
+export type Directive = 'fail' | 'stall' | 'corrupt' | 'truncated' | 'oversized' | 'expired-url';
+
+export function directivesOf(prompt: string): Set<Directive> {
+  return new Set([...prompt.matchAll(/\[sim:(fail|stall|corrupt|truncated|oversized|expired-url)\]/g)].map((m) => m[1] as Directive));
+}
+
 interface Plan {
   dispatchMs: number;
   runMs: number;
@@ -151,8 +161,9 @@ export class Engine {
     return String(this.lastId);
   }
 
-  private plan(action: string, press: Press | undefined, mode: SimMode): Plan {
+  private plan(action: string, press: Press | undefined, mode: SimMode, prompt: string): Plan {
     const r = this.rng;
+    const asked = directivesOf(prompt);
     const s = (sec: number) => this.scaled(sec * 1000);
     let runMs: number;
     let dispatchMs = s(r.between(0.3, 1.2));
@@ -169,8 +180,9 @@ export class Engine {
     while (distinct.size < count) distinct.add(r.int(3, 97));
     const steps = [...distinct].sort((a, b) => a - b);
     const f = this.opts.faults;
-    const imageFault: ImageFault = r.chance(f.corruptImage) ? 'corrupt' : r.chance(f.truncatedImage) ? 'truncated' : r.chance(f.oversizedImage) ? 'oversized' : null;
-    return { dispatchMs, runMs, steps, stall: r.chance(f.stall), fail: r.chance(f.failure), imageFault };
+    const imageFault: ImageFault = asked.has('corrupt') || r.chance(f.corruptImage) ? 'corrupt'
+      : asked.has('truncated') || r.chance(f.truncatedImage) ? 'truncated' : asked.has('oversized') || r.chance(f.oversizedImage) ? 'oversized' : null;
+    return { dispatchMs, runMs, steps, stall: r.chance(f.stall) || asked.has('stall'), fail: r.chance(f.failure) || asked.has('fail'), imageFault };
   }
 
   private bannedWord(prompt: string): string | undefined {
@@ -267,7 +279,7 @@ export class Engine {
     job.timers = [];
     job.status = 'NOT_START';
     job.charged = true;
-    job.plan = this.plan(job.action, undefined, job.mode);
+    job.plan = this.plan(job.action, undefined, job.mode, finalPrompt);
     if (job.afterModal.kind === 'pic-reader' || job.afterModal.kind === 'prompt-analyzer') {
       job.image = { kind: 'grid', key: finalPrompt, aspect: aspectOf(finalPrompt) };
     }
@@ -302,7 +314,7 @@ export class Engine {
       buttons: [],
       properties: {},
       charged: true,
-      plan: this.plan(a.action, a.press, a.mode),
+      plan: this.plan(a.action, a.press, a.mode, a.prompt),
       timers: [],
     };
     this.jobs.set(job.id, job);

@@ -1,7 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Engine, Refusal, aspectOf, type ImageSpec, type SimJob, type SimMode, type SubmitAnswer } from './engine';
+import { Engine, Refusal, aspectOf, directivesOf, type ImageSpec, type SimJob, type SimMode, type SubmitAnswer } from './engine';
 import { corrupt, renderGrid, renderOversized, renderPreview, renderTile, renderUpscale, truncate } from './images';
 import { NO_FAULTS, simulatorOptions, type Faults, type SimulatorOptions, type SimulatorSettings } from './options';
 import { SeededRandom } from './random';
@@ -75,7 +75,9 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
   const sign = (path: string, expires: number) => createHmac('sha256', secret).update(`${path}:${expires}`).digest('hex').slice(0, 32);
   const imageUrl = (job: SimJob, file: string) => {
     const path = `/_sim/images/${job.id}/${file}`;
-    const ex = (Date.now() + options.imageUrlTtlMs).toString(16);
+    // `[sim:expired-url]` hands out a URL that has already expired, as a CDN link past its lifetime does.
+    const ttl = directivesOf(job.prompt).has('expired-url') ? -60_000 : options.imageUrlTtlMs;
+    const ex = (Date.now() + ttl).toString(16);
     return `${publicUrl}${path}?ex=${ex}&is=${Date.now().toString(16)}&hm=${sign(path, parseInt(ex, 16))}`;
   };
   const engine = new Engine(options, imageUrl, describePrompts);

@@ -40,8 +40,9 @@ function readBody(req: http.IncomingMessage): Promise<Buffer | null> {
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > MAX_BODY_BYTES) {
+        // Keep reading (and dropping) the rest: destroying the request here would cut the socket before the 413 is sent.
+        chunks.length = 0;
         resolve(null);
-        req.destroy();
       } else chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
@@ -64,7 +65,13 @@ export async function startCallbackReceiver(opts: CallbackReceiverOptions): Prom
       const url = new URL(req.url ?? '/', 'http://receiver');
       const match = /^\/mj\/callback\/([^/]+)$/.exec(url.pathname);
       if (req.method !== 'POST' || !match) return reply(404, 'not found');
-      if (!sameSecret(decodeURIComponent(match[1]!), secret)) {
+      let given: string;
+      try {
+        given = decodeURIComponent(match[1]!);
+      } catch {
+        given = '';
+      }
+      if (!sameSecret(given, secret)) {
         stats.rejected++;
         return reply(403, 'forbidden');
       }

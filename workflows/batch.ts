@@ -7,8 +7,8 @@ import type { createResultActivities, ReportResult } from '../activities/results
 import { itemWorkflow } from './item';
 import { BatchIdKey, BatchStateKey, ItemsDoneKey, ItemsFailedKey, ItemsTotalKey } from './search-attributes';
 import {
-  cancelBatchSignal, itemStageSignal, pauseUpdate, progressQuery, resumeUpdate, setConcurrencyUpdate,
-  type BatchCounts, type BatchProgress, type ItemOptions, type ItemResult, type ItemStage,
+  cancelBatchSignal, pauseUpdate, progressQuery, resumeUpdate, setConcurrencyUpdate,
+  type BatchCounts, type BatchProgress, type ItemOptions, type ItemResult,
 } from './shared';
 
 export interface BatchInput {
@@ -17,7 +17,7 @@ export interface BatchInput {
   outputPrefix: string;
   /** Jobs the account may run at once: the batch never has more rows in flight. */
   concurrency: number;
-  item: Omit<ItemOptions, 'parentWorkflowId'>;
+  item: ItemOptions;
   /** Fail the batch early when more rows than this have failed (a count, or a percent of the rows). */
   maxFailed?: number;
   maxFailedPercent?: number;
@@ -73,7 +73,6 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
   let offset = carried?.offset ?? 0;
   let queued = 0;
   const inFlight = new Map<string, Promise<void>>();
-  const stages = new Map<string, ItemStage>();
   const scope = new CancellationScope();
   const pageSize = input.pageSize ?? 50;
   const rowsPerRun = input.rowsPerRun ?? 400;
@@ -90,16 +89,11 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
     const done = counts.succeeded + counts.failed + counts.unknownSubmit + counts.skipped + counts.cancelled;
     const minutes = Math.max(1 / 60, (Date.now() - startedAt) / 60_000);
     const rate = done / minutes;
-    const byStage: Partial<Record<ItemStage, number>> = {};
-    for (const stage of stages.values()) byStage[stage] = (byStage[stage] ?? 0) + 1;
     return {
-      batchId: input.batchId, state: cancelled ? 'cancelling' : paused ? 'paused' : 'running', counts: { ...counts }, stages: byStage,
+      batchId: input.batchId, state: cancelled ? 'cancelling' : paused ? 'paused' : 'running', counts: { ...counts },
       inFlight: inFlight.size, concurrency, queued: Math.max(0, counts.total - done - inFlight.size), startedAt, ratePerMinute: Math.round(rate * 10) / 10,
       etaSeconds: rate > 0 ? Math.round(((counts.total - done) / rate) * 60) : null, runs,
     };
-  });
-  setHandler(itemStageSignal, (rowKey, stage) => {
-    if (inFlight.has(rowKey)) stages.set(rowKey, stage);
   });
   setHandler(pauseUpdate, () => {
     paused = true;
@@ -143,10 +137,9 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
     for (const row of page.rows) {
       await condition(() => cancelled || failedEarly || (!paused && inFlight.size < concurrency));
       if (cancelled || failedEarly) break;
-      stages.set(row.key, 'queued');
       const child = scope.run(() => executeChild(itemWorkflow, {
         workflowId: `${input.batchId}/${row.key}`,
-        args: [{ batchId: input.batchId, outputPrefix: input.outputPrefix, row, options: { ...input.item, parentWorkflowId: workflowInfo().workflowId } }],
+        args: [{ batchId: input.batchId, outputPrefix: input.outputPrefix, row, options: input.item }],
       }));
       const lost = (err: unknown): ItemResult => isCancellation(err)
         ? { rowKey: row.key, line: row.line, status: 'CANCELLED', failureClass: 'cancelled', reason: 'the batch was cancelled', taskIds: [], images: [] }
@@ -154,7 +147,6 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
       inFlight.set(row.key, child.then(record, (err: unknown) => record(lost(err)))
         .finally(() => {
           inFlight.delete(row.key);
-          stages.delete(row.key);
         }));
       offset++;
       queued--;

@@ -1,12 +1,12 @@
 import {
-  ActivityFailure, ApplicationFailure, CancellationScope, ChildWorkflowFailure, condition, getExternalWorkflowHandle, isCancellation,
+  ActivityFailure, ApplicationFailure, CancellationScope, ChildWorkflowFailure, condition, isCancellation,
   proxyActivities, setHandler, upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { createMjActivities } from '../activities/mj';
 import type { createMediaActivities } from '../activities/media';
 import type { createResultActivities } from '../activities/results';
 import type { StoredImage } from '../media/store-image';
-import { RowKeyKey } from './search-attributes';
+import { BatchIdKey, RowKeyKey, RowStageKey } from './search-attributes';
 import { taskUpdateSignal, type FailureClass, type ItemInput, type ItemResult, type ItemStage, type TaskSnapshot } from './shared';
 
 type MjActivities = ReturnType<typeof createMjActivities>;
@@ -70,7 +70,7 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
     heartbeatTimeout: '60s',
     retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 6 },
   });
-  upsertSearchAttributes([{ key: RowKeyKey, value: row.key }]);
+  upsertSearchAttributes([{ key: BatchIdKey, value: input.batchId }, { key: RowKeyKey, value: row.key }, { key: RowStageKey, value: 'queued' }]);
 
   const pushed = new Map<string, TaskSnapshot>();
   setHandler(taskUpdateSignal, (snap) => {
@@ -78,9 +78,13 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
     if (!isTerminal(pushed.get(snap.taskId))) pushed.set(snap.taskId, snap);
   });
 
+  // The stage lives on the row's own workflow (visibility), not in signals to the batch: at thousands of rows,
+  // signals would multiply the batch's history and its workflow tasks.
+  let currentStage: ItemStage = 'queued';
   const reportStage = (stage: ItemStage) => {
-    if (!options.parentWorkflowId) return;
-    getExternalWorkflowHandle(options.parentWorkflowId).signal('itemStage', row.key, stage).catch(() => undefined);
+    if (stage === currentStage) return;
+    currentStage = stage;
+    upsertSearchAttributes([{ key: RowStageKey, value: stage }]);
   };
 
   const taskIds: string[] = [];

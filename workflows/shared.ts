@@ -58,8 +58,6 @@ export interface ItemOptions {
   thumbnails?: ThumbnailSpec[];
   /** Ask the proxy to POST task changes to the worker's callback receiver. */
   callbacks: boolean;
-  /** Where to report stage changes (the batch's workflow id). */
-  parentWorkflowId?: string;
   /** Skip rows whose stored result says they already succeeded. */
   skipDone: boolean;
   /** The task queue of the media worker (CPU-heavy sharp work kept apart from orchestration). */
@@ -98,8 +96,6 @@ export interface BatchProgress {
   batchId: string;
   state: 'running' | 'paused' | 'cancelling' | 'finished';
   counts: BatchCounts;
-  /** Rows in flight, by stage. */
-  stages: Partial<Record<ItemStage, number>>;
   inFlight: number;
   concurrency: number;
   queued: number;
@@ -110,7 +106,6 @@ export interface BatchProgress {
 }
 
 export const taskUpdateSignal = defineSignal<[TaskSnapshot]>('taskUpdate');
-export const itemStageSignal = defineSignal<[string, ItemStage]>('itemStage');
 export const cancelBatchSignal = defineSignal('cancelBatch');
 export const progressQuery = defineQuery<BatchProgress>('progress');
 export const pauseUpdate = defineUpdate<void>('pause');
