@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
@@ -5,6 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { readManifestBytes, parseS3Uri } from '../manifest/source';
 import { validateManifestBytes, type ValidatedManifest } from '../manifest/validate';
 import type { ThumbnailSpec } from '../media/thumbnails';
+import { accountSlotsWorkflow, accountSlotsWorkflowId, setSlotsSignal } from '../workflows/account-slots';
 import { batchWorkflow, type BatchInput, type BatchResult } from '../workflows/batch';
 import { mediaTaskQueue } from '../worker/worker';
 import { RowStageKey } from '../workflows/search-attributes';
@@ -25,6 +27,19 @@ export interface BatchOptions {
   pollMaxMs?: number;
   rowsPerRun?: number;
   onlyKeys?: string[];
+  /** The account's job slots, shared by every batch on the same API key; 0 turns the shared limit off. */
+  accountSlots?: number;
+  /** Which account the slots belong to (see `accountOf`). */
+  account?: string;
+}
+
+/**
+ * A name for the API account that reveals nothing about its key: MJ_ACCOUNT if set, else a short hash of the base
+ * URL and key, so batches on the same key share one slots workflow.
+ */
+export function accountOf(mj: { baseUrl?: string; apiKey?: string }, env: NodeJS.ProcessEnv = process.env): string {
+  if (env.MJ_ACCOUNT) return env.MJ_ACCOUNT.replace(/[^A-Za-z0-9._-]/g, '_');
+  return `acct-${createHash('sha256').update(`${mj.baseUrl ?? ''}\n${mj.apiKey ?? ''}`).digest('hex').slice(0, 12)}`;
 }
 
 /** What `run` records per batch at `_batches/<batchId>.json`, so `redrive` knows the manifest and the options. */
@@ -72,6 +87,7 @@ export async function prepareBatch(ref: string, s3: S3Client, bucket: string, ta
     maxFailedPercent: opts.maxFailedPercent,
     onlyKeys: opts.onlyKeys,
     rowsPerRun: opts.rowsPerRun,
+    accountSlotsWorkflowId: opts.accountSlots && opts.account ? accountSlotsWorkflowId(taskQueue, opts.account) : undefined,
     item: {
       submitPolicy: opts.submitPolicy,
       pollMinMs: opts.pollMinMs ?? 5_000,
@@ -102,9 +118,19 @@ export async function loadBatchRecord(s3: S3Client, bucket: string, batchId: str
 
 export class BatchAlreadyRunningError extends Error {}
 
+/** Starts the account's slots workflow if it is not running, and sets its slot count. */
+export async function ensureAccountSlots(client: Client, taskQueue: string, account: string, slots: number): Promise<void> {
+  await client.workflow.signalWithStart(accountSlotsWorkflow, {
+    workflowId: accountSlotsWorkflowId(taskQueue, account), taskQueue,
+    args: [{ account, slots, leaseTtlMs: 6 * 3_600_000 }],
+    signal: setSlotsSignal, signalArgs: [slots],
+  });
+}
+
 /** Starts the batch workflow (its id is the batch id) and records the batch for redrive. */
-export async function startBatch(client: Client, s3: S3Client, bucket: string, taskQueue: string, manifestRef: string, input: BatchInput) {
+export async function startBatch(client: Client, s3: S3Client, bucket: string, taskQueue: string, manifestRef: string, input: BatchInput, accountSlots?: { account: string; slots: number }) {
   try {
+    if (accountSlots && input.accountSlotsWorkflowId) await ensureAccountSlots(client, taskQueue, accountSlots.account, accountSlots.slots);
     const handle = await client.workflow.start(batchWorkflow, { workflowId: input.batchId, taskQueue, args: [input] });
     await saveBatchRecord(s3, bucket, { batchId: input.batchId, manifest: manifestRef, input, startedAt: new Date().toISOString(), taskQueue });
     return handle;

@@ -5,7 +5,8 @@ import { validateManifestBytes } from '../manifest/validate';
 import { loadRowRecord } from '../report/row-results';
 import { createS3Client } from '../storage/s3-client';
 import type { FailureClass } from '../workflows/shared';
-import { loadBatchRecord } from './batches';
+import { accountSlotsWorkflowId } from '../workflows/account-slots';
+import { accountOf, loadBatchRecord } from './batches';
 import { addBatchOptions, EXIT, launch, reportStartError, type RunFlags } from './run-command';
 import { printJson } from './output';
 
@@ -66,6 +67,7 @@ export function redriveCommand(): Command {
           onlyKeys: keys,
           carried: undefined,
           concurrency: flags.concurrency,
+          accountSlotsWorkflowId: flags.accountSlots > 0 ? accountSlotsWorkflowId(config.taskQueue, accountOf(config.mj)) : undefined,
           item: { ...previous.item, submitPolicy: flags.submitPolicy, callbacks: flags.callbacks },
         };
         if (!flags.json) process.stderr.write(`redriving ${keys.length} row(s) of ${batchId} as ${input.batchId}\n`);

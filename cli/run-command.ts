@@ -7,7 +7,7 @@ import { createS3Client } from '../storage/s3-client';
 import type { BatchInput } from '../workflows/batch';
 import type { SubmitPolicy } from '../workflows/shared';
 import {
-  BatchAlreadyRunningError, InvalidManifestError, prepareBatch, progressLine, startBatch, waitForBatch, type BatchOptions,
+  accountOf, BatchAlreadyRunningError, InvalidManifestError, prepareBatch, progressLine, startBatch, waitForBatch, type BatchOptions,
 } from './batches';
 import { printJson, printLines, progress } from './output';
 
@@ -25,6 +25,7 @@ export interface RunFlags {
   batchId?: string;
   output?: string;
   concurrency: number;
+  accountSlots: number;
   submitPolicy: SubmitPolicy;
   maxFailed?: number;
   maxFailedPercent?: number;
@@ -39,7 +40,9 @@ export function addBatchOptions(cmd: Command): Command {
     .option('--wait', 'follow the batch until it ends; the exit code says how it ended')
     .option('--json', 'print one JSON object (with --wait, the final result)')
     .option('--batch-id <id>', 'the batch (and workflow) id; default <manifest name>-<sha256 prefix>')
-    .option('--concurrency <n>', 'rows in flight at once: the account\'s job slots', wholeNumber(1), Number(process.env.MJ_SLOTS) || 3)
+    .option('--concurrency <n>', 'rows of this batch in flight at once', wholeNumber(1), Number(process.env.MJ_SLOTS) || 3)
+    .option('--account-slots <n>', 'job slots of the API account, shared by every batch on the same key (0: no shared limit)', wholeNumber(0),
+      process.env.MJ_ACCOUNT_SLOTS !== undefined ? Number(process.env.MJ_ACCOUNT_SLOTS) : Number(process.env.MJ_SLOTS) || 3)
     .addOption(new Option('--submit-policy <policy>', 'what an ambiguous submit does: retry (may pay twice) or mark the row UNKNOWN_SUBMIT')
       .choices(['at-least-once', 'at-most-once']).default('at-most-once'))
     .option('--max-failed <n>', 'fail the batch early when more rows than this have failed', wholeNumber(0))
@@ -60,8 +63,9 @@ export function addBatchOptions(cmd: Command): Command {
     .option('--deadline-minutes <n>', 'give up on a job that has not finished after this long', wholeNumber(1), 30);
 }
 
-export function batchOptionsOf(flags: RunFlags): BatchOptions {
+export function batchOptionsOf(flags: RunFlags, config: EffectiveConfig): BatchOptions {
   return {
+    accountSlots: flags.accountSlots, account: accountOf(config.mj),
     batchId: flags.batchId, outputPrefix: flags.output, concurrency: flags.concurrency, submitPolicy: flags.submitPolicy,
     maxFailed: flags.maxFailed, maxFailedPercent: flags.maxFailedPercent, callbacks: flags.callbacks,
     thumbnails: flags.thumbnails ? parseThumbnailProfile(flags.thumbnails) : undefined, jobDeadlineMs: flags.deadlineMinutes * 60_000,
@@ -69,11 +73,11 @@ export function batchOptionsOf(flags: RunFlags): BatchOptions {
 }
 
 /** Starts a prepared batch, then (with --wait) follows it to the end and prints the summary. */
-export async function launch(config: EffectiveConfig, manifestRef: string, input: BatchInput, flags: Pick<RunFlags, 'wait' | 'json'>): Promise<void> {
+export async function launch(config: EffectiveConfig, manifestRef: string, input: BatchInput, flags: Pick<RunFlags, 'wait' | 'json' | 'accountSlots'>): Promise<void> {
   const client = await connectClient(config.temporal);
   const s3 = createS3Client(config.s3);
   try {
-    const handle = await startBatch(client, s3, config.s3.bucket, config.taskQueue, manifestRef, input);
+    const handle = await startBatch(client, s3, config.s3.bucket, config.taskQueue, manifestRef, input, { account: accountOf(config.mj), slots: flags.accountSlots });
     const started = { batchId: input.batchId, workflowId: handle.workflowId, runId: handle.firstExecutionRunId, outputPrefix: input.outputPrefix, manifest: manifestRef };
     if (!flags.wait) {
       if (flags.json) printJson(started);
@@ -131,7 +135,7 @@ export function runCommand(): Command {
       const config = loadConfig();
       const s3 = createS3Client(config.s3);
       try {
-        const { input } = await prepareBatch(manifest, s3, config.s3.bucket, config.taskQueue, batchOptionsOf(flags));
+        const { input } = await prepareBatch(manifest, s3, config.s3.bucket, config.taskQueue, batchOptionsOf(flags, config));
         await launch(config, manifest, input, flags);
       } catch (err) {
         reportStartError(err, flags.json);

@@ -52,14 +52,16 @@ async function main(): Promise<void> {
         { id: 'short', kind: 'shorten', prompt: 'a long recorded prompt about a walnut table in soft light' },
       ].map((r) => JSON.stringify(r)).join('\n'));
       const { input } = await prepareBatch(manifest, s3, config.s3.bucket, batchQueue, {
-        batchId: `record-batch-${Date.now()}`, outputPrefix: `record/${Date.now()}`, concurrency: 2, submitPolicy: 'at-most-once', callbacks: true, pollMinMs: 1000, pollMaxMs: 2000,
+        batchId: `record-batch-${Date.now()}`, outputPrefix: `record/${Date.now()}`, concurrency: 2, submitPolicy: 'at-most-once', callbacks: true, pollMinMs: 1000, pollMaxMs: 2000, accountSlots: 2, account: 'record',
       });
       await workers.runUntil(async () => {
-        await startBatch(client, s3, config.s3.bucket, batchQueue, manifest, input);
+        await startBatch(client, s3, config.s3.bucket, batchQueue, manifest, input, { account: 'record', slots: 2 });
         await waitForBatch(client, input.batchId, () => undefined, 500);
       });
       await save('batch-workflow.json', input.batchId);
       await save('item-workflow.json', `${input.batchId}/picked`);
+      await save('account-slots-workflow.json', input.accountSlotsWorkflowId!);
+      await client.workflow.getHandle(input.accountSlotsWorkflowId!).terminate('recorded');
     } finally {
       await sim.close();
     }

@@ -1,9 +1,10 @@
 import {
-  ApplicationFailure, CancellationScope, allHandlersFinished, condition, continueAsNew, executeChild, isCancellation, proxyActivities, setHandler,
-  upsertSearchAttributes, workflowInfo,
+  ApplicationFailure, CancellationScope, allHandlersFinished, condition, continueAsNew, executeChild, getExternalWorkflowHandle, isCancellation, log,
+  proxyActivities, setHandler, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { createManifestActivities } from '../activities/manifest';
 import type { createResultActivities, ReportResult } from '../activities/results';
+import { acquireSlotSignal, releaseSlotSignal, slotGrantedSignal } from './account-slots';
 import { itemWorkflow } from './item';
 import { BatchIdKey, BatchStateKey, ItemsDoneKey, ItemsFailedKey, ItemsTotalKey } from './search-attributes';
 import {
@@ -24,6 +25,8 @@ export interface BatchInput {
   /** A redrive: only these rows. */
   onlyKeys?: string[];
   pageSize?: number;
+  /** The account's slots workflow (shared by every batch on the same API key); none: only `concurrency` limits. */
+  accountSlotsWorkflowId?: string;
   /** Rows started per run before continue-as-new keeps the history small. */
   rowsPerRun?: number;
   carried?: Carried;
@@ -112,6 +115,32 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
     scope.cancel();
   });
 
+  // Account-wide slots: every row holds a lease of the account's slots workflow while it runs.
+  let slotsId = input.accountSlotsWorkflowId;
+  const granted = new Set<string>();
+  setHandler(slotGrantedSignal, (leaseId) => {
+    granted.add(leaseId);
+  });
+  const release = (leaseId: string) => {
+    granted.delete(leaseId);
+    if (slotsId) getExternalWorkflowHandle(slotsId).signal(releaseSlotSignal, leaseId).catch(() => undefined);
+  };
+  /** Waits for one of the account's slots; false when the batch stops first. */
+  const acquire = async (leaseId: string): Promise<boolean> => {
+    if (!slotsId) return true;
+    try {
+      await getExternalWorkflowHandle(slotsId).signal(acquireSlotSignal, { id: leaseId, holder: workflowInfo().workflowId });
+    } catch (err) {
+      log.warn('the account slots workflow is not running; only this batch\'s concurrency limits it', { slotsId, error: String(err) });
+      slotsId = undefined;
+      return true;
+    }
+    await condition(() => granted.has(leaseId) || cancelled || failedEarly);
+    if (granted.has(leaseId)) return true;
+    release(leaseId);
+    return false;
+  };
+
   const tooManyFailures = () => {
     const failed = counts.failed + counts.unknownSubmit;
     if (input.maxFailed !== undefined && failed > input.maxFailed) return true;
@@ -137,6 +166,8 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
     for (const row of page.rows) {
       await condition(() => cancelled || failedEarly || (!paused && inFlight.size < concurrency));
       if (cancelled || failedEarly) break;
+      const leaseId = `${input.batchId}/${row.key}/${runs}`;
+      if (!(await acquire(leaseId))) break;
       const child = scope.run(() => executeChild(itemWorkflow, {
         workflowId: `${input.batchId}/${row.key}`,
         args: [{ batchId: input.batchId, outputPrefix: input.outputPrefix, row, options: input.item }],
@@ -146,6 +177,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
         : { rowKey: row.key, line: row.line, status: 'FAILED', failureClass: 'submit', reason: `the row's workflow failed: ${(err as Error).message}`, taskIds: [], images: [] };
       inFlight.set(row.key, child.then(record, (err: unknown) => record(lost(err)))
         .finally(() => {
+          release(leaseId);
           inFlight.delete(row.key);
         }));
       offset++;

@@ -2,3 +2,4 @@
 export { smokeWorkflow } from './smoke';
 export { itemWorkflow } from './item';
 export { batchWorkflow } from './batch';
+export { accountSlotsWorkflow } from './account-slots';

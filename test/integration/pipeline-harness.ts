@@ -45,6 +45,10 @@ export async function startPipeline(sim: SimulatorSettings, env: NodeJS.ProcessE
     cliEnv: { MJ_BATCH_TASK_QUEUE: taskQueue },
     ledger: () => simulator.engine.ledger(),
     async stop() {
+      // The account slots workflows never end by themselves; their workers are going away.
+      for await (const wf of client.workflow.list({ query: `WorkflowType = 'accountSlotsWorkflow' AND TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'` })) {
+        await client.workflow.getHandle(wf.workflowId).terminate('test finished').catch(() => undefined);
+      }
       workers.shutdown();
       await running;
       s3.destroy();

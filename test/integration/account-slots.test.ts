@@ -1,0 +1,52 @@
+import { ensureAccountSlots, prepareBatch, startBatch, waitForBatch } from '../../cli/batches';
+import { accountSlotsWorkflowId, slotsQuery } from '../../workflows/account-slots';
+import { unique } from './helpers';
+import { defaultOptions, jsonl, maxOutstandingJobs, startPipeline, writeManifest, type Pipeline } from './pipeline-harness';
+
+let p: Pipeline;
+
+beforeAll(async () => {
+  p = await startPipeline({ speed: 50 });
+});
+afterAll(() => p?.stop());
+
+async function startOne(tag: string, account: string, slots: number) {
+  const rows = Array.from({ length: 6 }, (_, i) => ({ id: `${tag}-${i}`, prompt: `${tag} lamp ${i} ${unique('x')}` }));
+  const manifest = writeManifest(`${tag}.jsonl`, jsonl(rows));
+  const { input } = await prepareBatch(manifest, p.s3, p.config.s3.bucket, p.taskQueue,
+    defaultOptions({ concurrency: 3, accountSlots: slots, account, outputPrefix: unique(`out/${tag}`) }));
+  await startBatch(p.client, p.s3, p.config.s3.bucket, p.taskQueue, manifest, input, { account, slots });
+  return input.batchId;
+}
+
+test('two batches on one account share its slots: never more jobs outstanding than the account has', async () => {
+  const account = unique('acct');
+  const [a, b] = await Promise.all([startOne('share-a', account, 3), startOne('share-b', account, 3)]);
+  const [ra, rb] = await Promise.all([waitForBatch(p.client, a, () => undefined, 500), waitForBatch(p.client, b, () => undefined, 500)]);
+  expect(ra.result.counts.succeeded).toBe(6);
+  expect(rb.result.counts.succeeded).toBe(6);
+
+  const jobs = p.ledger().filter((j) => /^share-[ab]-/.test(j.state ?? ''));
+  expect(jobs).toHaveLength(12);
+  expect(maxOutstandingJobs(jobs)).toBeLessThanOrEqual(3);
+  // Both batches really ran at the same time (otherwise the limit above proves nothing).
+  const spans = ['share-a-', 'share-b-'].map((t) => {
+    const mine = jobs.filter((j) => j.state!.startsWith(t));
+    return [Math.min(...mine.map((j) => j.submitTime)), Math.max(...mine.map((j) => j.finishTime ?? 0))] as const;
+  });
+  expect(spans[0]![0] < spans[1]![1] && spans[1]![0] < spans[0]![1]).toBe(true);
+
+  // Every lease was given back.
+  const state = await p.client.workflow.getHandle(accountSlotsWorkflowId(p.taskQueue, account)).query(slotsQuery);
+  expect(state).toMatchObject({ slots: 3, held: [], waiting: 0 });
+});
+
+test('changing the account\'s slots takes effect for the next batch', async () => {
+  const account = unique('acct');
+  await ensureAccountSlots(p.client, p.taskQueue, account, 2);
+  await ensureAccountSlots(p.client, p.taskQueue, account, 1);
+  const id = await startOne('resized', account, 1);
+  const { result } = await waitForBatch(p.client, id, () => undefined, 500);
+  expect(result.counts.succeeded).toBe(6);
+  expect(maxOutstandingJobs(p.ledger().filter((j) => j.state?.startsWith('resized-')))).toBe(1);
+});
