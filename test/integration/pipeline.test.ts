@@ -141,6 +141,25 @@ describe('a mixed manifest end to end, through the CLI, on the real stack and th
     }
   });
 
+  test('rows with a taskId or an imageUrl re-run only the media stage (here with new thumbnail sizes), paying for nothing', async () => {
+    const picks = lines.find((l) => l.input.id === 'picks')!;
+    const gridTask = p.sim.engine.ledger().find((j) => j.id === picks.taskIds[0])!;
+    const imageUrl = (await (await fetch(`${p.sim.url}/mj/task/${gridTask.id}/fetch`, { headers: { authorization: `Bearer ${p.sim.options.apiKey}` } })).json() as { imageUrl: string }).imageUrl;
+    const manifest = writeManifest('media-only.jsonl', jsonl([{ id: 'by-task', taskId: gridTask.id }, { id: 'by-url', imageUrl }]));
+    const before = p.ledger().length;
+    const out = unique('out/media-only');
+    const run = await runCli(['run', manifest, '--wait', '--json', '--output', out, '--thumbnails', '128:png'], { env: p.cliEnv });
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ rows: 2, succeeded: 2, failed: 0 });
+    expect(p.ledger().length).toBe(before);
+    const stored = await readJsonl(JSON.parse(run.stdout).resultsJsonl);
+    for (const line of stored) {
+      expect(line.images).toHaveLength(1);
+      expect(line.images[0]!.sha256).toBe(picks.images[0]!.sha256);
+      expect(line.images[0]!.thumbnails).toEqual([`${out}/${line.input.id}/thumbs/grid-128.png`]);
+    }
+  });
+
   test('redrive of an unknown batch or with an unknown class exits non-zero with a clear message', async () => {
     const missing = await runCli(['redrive', 'no-such-batch'], { env: p.cliEnv });
     expect(missing.code).toBe(2);
