@@ -187,11 +187,3 @@ export async function waitForBatch(
     await ticker;
   }
 }
-
-export function progressLine(p: BatchProgress, byStage: Partial<Record<ItemStage, number>> = {}): string {
-  const c = p.counts;
-  const done = c.succeeded + c.skipped;
-  const stages = Object.entries(byStage).filter(([, n]) => n).map(([s, n]) => `${s} ${n}`).join(', ');
-  const eta = p.etaSeconds === null ? '-' : p.etaSeconds < 90 ? `${p.etaSeconds} s` : `${Math.round(p.etaSeconds / 60)} min`;
-  return `${p.batchId} [${p.state}] ${done + c.failed + c.unknownSubmit + c.cancelled}/${c.total} finished (${done} ok, ${c.failed} failed${c.unknownSubmit ? `, ${c.unknownSubmit} unknown` : ''}); in flight ${p.inFlight}/${p.concurrency}${stages ? ` (${stages})` : ''}; ${p.ratePerMinute}/min; ETA ${eta}`;
-}

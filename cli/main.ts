@@ -7,7 +7,10 @@ import { runWorker } from '../worker/run-worker';
 import { demoCommand } from './demo-command';
 import { simCommand } from './sim-command';
 import { progress } from './output';
+import { configCommand } from './config-command';
+import { batchCommands } from './batch-commands';
 import { redriveCommand } from './redrive-command';
+import { reportCommand } from './report-command';
 import { runCommand } from './run-command';
 import { stackCommand } from './stack-command';
 import { validateCommand } from './validate-command';
@@ -27,8 +30,11 @@ export function buildProgram(): Command {
   program.addCommand(demoCommand());
   program.addCommand(simCommand());
   program.addCommand(validateCommand());
+  program.addCommand(configCommand());
   program.addCommand(runCommand());
   program.addCommand(redriveCommand());
+  for (const cmd of batchCommands()) program.addCommand(cmd);
+  program.addCommand(reportCommand());
   program
     .command('worker')
     .description('run a worker for the configured Temporal server and S3 bucket until interrupted')

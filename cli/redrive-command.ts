@@ -43,7 +43,7 @@ export function redriveCommand(): Command {
           const message = `no batch ${batchId} in s3://${config.s3.bucket}/_batches/ (was it started with mj-batch run against this bucket?)`;
           if (flags.json) printJson({ error: message });
           else process.stderr.write(`mj-batch: ${message}\n`);
-          process.exitCode = EXIT.unreadable;
+          process.exitCode = EXIT.notFound;
           return;
         }
         const previous = record.input;

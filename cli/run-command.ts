@@ -7,11 +7,12 @@ import { createS3Client } from '../storage/s3-client';
 import type { BatchInput } from '../workflows/batch';
 import type { SubmitPolicy } from '../workflows/shared';
 import {
-  accountOf, BatchAlreadyRunningError, InvalidManifestError, prepareBatch, progressLine, startBatch, waitForBatch, type BatchOptions,
+  accountOf, BatchAlreadyRunningError, InvalidManifestError, prepareBatch, startBatch, type BatchOptions,
 } from './batches';
+import { EXIT, followBatch } from './follow';
 import { printJson, printLines, progress } from './output';
+export { EXIT };
 
-export const EXIT = { ok: 0, invalid: 1, unreadable: 2, overThreshold: 3, cancelled: 4, running: 5 } as const;
 
 const wholeNumber = (min: number) => (v: string) => {
   const n = Number(v);
@@ -84,24 +85,8 @@ export async function launch(config: EffectiveConfig, manifestRef: string, input
       else printLines([`batch ${input.batchId} started (output s3://${config.s3.bucket}/${input.outputPrefix}/)`, `  follow it with: mj-batch watch ${input.batchId}`]);
       return;
     }
-    progress(`batch ${input.batchId} started; waiting for it to finish (Ctrl-C stops waiting, not the batch)`);
-    const { result, ok } = await waitForBatch(client, input.batchId, (p, stages) => progress(progressLine(p, stages)), 2000, true);
-    const summary = {
-      ...started, rows: result.rows, succeeded: result.counts.succeeded + result.counts.skipped, failed: result.counts.failed,
-      unknownSubmit: result.counts.unknownSubmit, skipped: result.counts.skipped, cancelled: result.counts.cancelled,
-      failedEarly: result.failedEarly, resultsCsv: result.resultsCsv, resultsJsonl: result.resultsJsonl, contactSheet: result.contactSheet,
-    };
-    if (flags.json) printJson(summary);
-    else {
-      printLines([
-        `batch ${input.batchId} ${result.cancelled ? 'was cancelled' : result.failedEarly ? 'stopped: too many failed rows' : 'finished'}`,
-        `  rows      ${summary.rows}: ${summary.succeeded} succeeded (${summary.skipped} already done), ${summary.failed} failed, ${summary.unknownSubmit} unknown submit`,
-        `  results   ${summary.resultsCsv}`,
-        `            ${summary.resultsJsonl}`,
-        `  sheet     ${summary.contactSheet}`,
-      ]);
-    }
-    process.exitCode = result.cancelled ? EXIT.cancelled : !ok || result.failedEarly ? EXIT.overThreshold : EXIT.ok;
+    progress(`batch ${input.batchId} started; following it (Ctrl-C stops following, not the batch)`);
+    await followBatch(client, config, input.batchId, { json: flags.json }, started);
   } finally {
     s3.destroy();
     await client.connection.close();
@@ -117,7 +102,7 @@ export function reportStartError(err: unknown, json: boolean | undefined): void 
   } else if (err instanceof ManifestSourceError) {
     if (json) printJson({ error: err.message });
     else process.stderr.write(`mj-batch: cannot read the manifest: ${err.message}\n`);
-    process.exitCode = EXIT.unreadable;
+    process.exitCode = EXIT.notFound;
   } else if (err instanceof BatchAlreadyRunningError) {
     if (json) printJson({ error: err.message });
     else process.stderr.write(`mj-batch: ${err.message}\n`);

@@ -1,11 +1,31 @@
+import * as fs from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import type { TemporalSettings } from './config';
+import { ConfigError, type TemporalSettings } from './config';
 
-function connectionOptions(settings: TemporalSettings) {
+function readPem(variable: string, file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(`${variable}: cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+}
+
+/**
+ * The options shared by the client and the worker connection: an API key (Temporal Cloud), mTLS (Temporal Cloud or
+ * self-hosted) with an optional private CA and server name, or a plain connection. `tls: false` stays plain even
+ * with an API key, which the SDK would otherwise take as TLS on.
+ */
+export function connectionOptions(settings: TemporalSettings) {
+  const { tlsCert, tlsKey, tlsCa, tlsServerName } = settings;
   return {
     address: settings.address,
-    tls: settings.tls ? {} : undefined,
+    tls: settings.tls && {
+      serverNameOverride: tlsServerName,
+      serverRootCACertificate: tlsCa ? readPem('TEMPORAL_TLS_CA', tlsCa) : undefined,
+      clientCertPair: tlsCert && tlsKey ? { crt: readPem('TEMPORAL_TLS_CERT', tlsCert), key: readPem('TEMPORAL_TLS_KEY', tlsKey) } : undefined,
+    },
     apiKey: settings.apiKey,
   };
 }

@@ -51,6 +51,8 @@ export interface StackEndpoints {
   simulatorUrl: string;
   /** The simulator's key; null when MJ_BASE_URL points at a real API, whose key is never printed. */
   simulatorApiKey: string | null;
+  /** The local simulator's speed factor; null for an external API. */
+  simulatorSpeed: number | null;
   stackDir: string;
   services: { temporal: ServiceStatus; s3: ServiceStatus; simulator: ServiceStatus };
 }
@@ -254,6 +256,7 @@ export function endpointsOf(state: StackState, dir: string, services: StackEndpo
     s3SecretAccessKey: state.s3.external ? null : state.s3.secretAccessKey ?? null,
     simulatorUrl: state.simulator?.url ?? '',
     simulatorApiKey: state.simulator && !state.simulator.external ? state.simulator.apiKey ?? null : null,
+    simulatorSpeed: state.simulator && !state.simulator.external ? state.simulator.speed ?? null : null,
     stackDir: dir,
     services,
   };

@@ -1,0 +1,81 @@
+import type { BatchProgress, ItemStage } from '../workflows/shared';
+
+export type StageCounts = Partial<Record<ItemStage, number>>;
+
+const STAGES: ItemStage[] = ['queued', 'submitting', 'generating', 'follow-ups', 'media', 'done', 'failed'];
+
+function eta(seconds: number | null): string {
+  if (seconds === null) return '-';
+  if (seconds < 90) return `${seconds} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
+}
+
+/** Rows per stage: queued and finished from the batch's counters, the ones in flight from their own search attributes. */
+export function stageCounts(p: BatchProgress, inFlight: StageCounts = {}): Record<ItemStage, number> {
+  const c = p.counts;
+  const running = { submitting: 0, generating: 0, 'follow-ups': 0, media: 0, ...inFlight };
+  // Rows started but not yet visible with a stage (visibility lags a moment) count as submitting.
+  const seen = Object.values(inFlight).reduce((a, b) => a + (b ?? 0), 0);
+  return {
+    queued: p.queued + (inFlight.queued ?? 0),
+    submitting: running.submitting + Math.max(0, p.inFlight - seen),
+    generating: running.generating,
+    'follow-ups': running['follow-ups'],
+    media: running.media,
+    done: c.succeeded + c.skipped,
+    failed: c.failed + c.unknownSubmit + c.cancelled,
+  };
+}
+
+/** The board: one line per stage, then rate, ETA and slots in use. */
+export function boardLines(p: BatchProgress, inFlight: StageCounts = {}): string[] {
+  const stages = stageCounts(p, inFlight);
+  const total = Math.max(1, p.counts.total);
+  const width = 24;
+  const lines = [`batch ${p.batchId}  [${p.state}]  ${stages.done + stages.failed}/${p.counts.total} rows finished`];
+  for (const s of STAGES) {
+    const n = stages[s];
+    const bar = '#'.repeat(Math.round((n / total) * width)).padEnd(width, '.');
+    lines.push(`  ${s.padEnd(11)} ${String(n).padStart(6)}  ${bar}`);
+  }
+  lines.push(`  rate ${p.ratePerMinute}/min   ETA ${eta(p.etaSeconds)}   slots in use ${p.inFlight}/${p.concurrency}${p.runs > 1 ? `   run ${p.runs}` : ''}`);
+  return lines;
+}
+
+/** One plain line, for logs and pipes. */
+export function progressLine(p: BatchProgress, inFlight: StageCounts = {}): string {
+  const s = stageCounts(p, inFlight);
+  return `${p.batchId} [${p.state}] ${s.done + s.failed}/${p.counts.total} finished: ` +
+    STAGES.map((stage) => `${stage} ${s[stage]}`).join(', ') + `; ${p.ratePerMinute}/min; ETA ${eta(p.etaSeconds)}; slots ${p.inFlight}/${p.concurrency}`;
+}
+
+/**
+ * Draws the board in place on a terminal; elsewhere writes a plain line at most every `plainEveryMs` (and when the
+ * counts change), so a log file gets a readable history instead of a redraw per tick.
+ */
+export class Board {
+  private drawn = 0;
+  private lastPlain = 0;
+  private lastLine = '';
+
+  constructor(private readonly out: NodeJS.WriteStream, private readonly tty = Boolean(out.isTTY), private readonly plainEveryMs = 10_000) {}
+
+  update(p: BatchProgress, inFlight: StageCounts = {}): void {
+    if (this.tty) {
+      const lines = boardLines(p, inFlight);
+      if (this.drawn > 0) this.out.write(`\x1b[${this.drawn}F`);
+      this.out.write(lines.map((l) => `\x1b[2K${l}\n`).join(''));
+      this.drawn = lines.length;
+      return;
+    }
+    const line = progressLine(p, inFlight);
+    const counts = line.replace(/; [\d.]+\/min.*$/, '');
+    const now = Date.now();
+    if (counts !== this.lastLine || now - this.lastPlain >= this.plainEveryMs) {
+      this.out.write(`${new Date(now).toISOString()} ${line}\n`);
+      this.lastLine = counts;
+      this.lastPlain = now;
+    }
+  }
+}
