@@ -3,7 +3,10 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { readManifestBytes } from '../manifest/source';
 import { validateManifestBytes, type ValidatedManifest } from '../manifest/validate';
 import type { ManifestRow } from '../manifest/row';
+import { rowPrefix } from '../manifest/output';
 import type { RowRef } from '../workflows/shared';
+
+export { rowPrefix };
 
 export interface ManifestPageInput {
   ref: string;
@@ -20,17 +23,6 @@ export interface ManifestPage {
   rows: RowRef[];
   total: number;
   nextOffset: number | null;
-}
-
-/** The row's folder: `<outputPrefix>/<output column, templated>`, or `<outputPrefix>/<key>`. */
-export function rowPrefix(outputPrefix: string, row: ManifestRow): string {
-  // Every column validate accepts in a template has a value here; a value is one safe path segment, never "." or "..".
-  const values: Record<string, string> = {
-    ...row.extra, key: row.key, id: row.id ?? row.key, kind: row.kind, mode: row.mode ?? '', prompt: row.prompt, images: row.images.join('|'),
-    actions: row.actions, taskId: row.taskId ?? '', imageUrl: row.imageUrl ?? '',
-  };
-  const sub = row.output ? row.output.replace(/\{([^}]*)\}/g, (_, name: string) => (values[name] ?? '').replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.{1,2}$/, (d) => '_'.repeat(d.length))) : row.key;
-  return [outputPrefix.replace(/\/+$/, ''), sub.replace(/^\/+|\/+$/g, '')].filter(Boolean).join('/');
 }
 
 export function toRowRef(outputPrefix: string, row: ManifestRow): RowRef {

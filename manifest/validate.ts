@@ -1,5 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { parseRecords, type ManifestFormat } from './parse';
+import { MAX_FOLDER_BYTES, rowFolder } from './output';
 import { normalizeRow, type ManifestRow, type RowIssue } from './row';
 import { readManifestBytes } from './source';
 
@@ -27,6 +28,7 @@ export function validateManifestBytes(ref: string, bytes: Buffer, sha256: string
   const issues = [...parsed.issues];
   const rows: ManifestRow[] = [];
   const firstLineOfKey = new Map<string, number>();
+  const firstLineOfFolder = new Map<string, number>();
   for (const record of parsed.records) {
     const { row, issues: rowIssues } = normalizeRow(record.values, record.line, parsed.columns);
     issues.push(...rowIssues);
@@ -39,6 +41,18 @@ export function validateManifestBytes(ref: string, bytes: Buffer, sha256: string
       continue;
     }
     firstLineOfKey.set(row.key, row.line);
+    // Two rows in one folder would overwrite each other's images.
+    const folder = rowFolder(row);
+    const sharedWith = firstLineOfFolder.get(folder);
+    if (sharedWith !== undefined) {
+      issues.push({ line: row.line, field: 'output', message: `puts the row in the folder "${folder.slice(0, 80)}", as line ${sharedWith} does; their images would overwrite each other (add {id} to the template)` });
+      continue;
+    }
+    if (Buffer.byteLength(folder) > MAX_FOLDER_BYTES) {
+      issues.push({ line: row.line, field: 'output', message: `makes a folder name of ${Buffer.byteLength(folder)} bytes; S3 keys allow ${MAX_FOLDER_BYTES} for it here` });
+      continue;
+    }
+    firstLineOfFolder.set(folder, row.line);
     rows.push(row);
   }
   const seen = new Set<string>();

@@ -107,3 +107,16 @@ test('the forecast counts paid jobs by kind and mode, and the time with N slots'
   expect(f.slotSeconds).toBe(45 + 4 + 4 + 90 + 180 + 10);
   expect(f.wallClockSeconds).toBe(Math.ceil(333 / 3));
 });
+
+test('two rows whose output template gives the same folder are refused (their images would overwrite each other)', () => {
+  const m = check('shared.csv', 'id,prompt,output,category\na,a chair,catalog/{category},chairs\nb,a stool,catalog/{category},chairs\nc,a lamp,catalog/{category},lamps\nd,a rug,catalog/{category}/{id},chairs\n');
+  expect(m.issues).toEqual([{ line: 3, field: 'output', message: expect.stringMatching(/folder "catalog\/chairs", as line 2 does/) }]);
+  expect(m.rows.map((r) => r.id)).toEqual(['a', 'c', 'd']);
+});
+
+test('an output folder too long for an S3 key is refused', () => {
+  const prompt = 'a very long prompt '.repeat(40);
+  const m = check('long.csv', `id,prompt,output\na,"${prompt}",p/{prompt}\nb,short,p/{prompt}\n`);
+  expect(m.issues).toEqual([{ line: 2, field: 'output', message: expect.stringMatching(/folder name of \d+ bytes/) }]);
+  expect(m.rows.map((r) => r.id)).toEqual(['b']);
+});
