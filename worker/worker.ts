@@ -1,19 +1,9 @@
-import type { S3Client } from '@aws-sdk/client-s3';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
-import type { Dispatcher } from 'undici';
-import { createActivities, createMediaActivities } from '../activities';
-import type { DownloadPolicy } from '../media/download';
-import type { MjClient } from '../mj-client/client';
+import { createActivities, createMediaActivities, type ActivityDeps } from '../activities';
 import { MEDIA_TASK_QUEUE_SUFFIX } from '../workflows/item';
 
-export interface WorkerDeps {
-  s3: S3Client;
-  bucket: string;
-  mj?: MjClient;
-  downloadPolicy?: DownloadPolicy;
-  dispatcher?: Dispatcher;
-  callbackUrl?: string;
-}
+/** What the activities need; the worker's environment provides it (credentials never enter workflows). */
+export type WorkerDeps = ActivityDeps;
 
 export interface WorkerSetup {
   connection: NativeConnection;

@@ -1,11 +1,9 @@
 // Types and handler definitions shared by the workflows, the activities and the CLI. No I/O, no Node imports:
 // workflow code imports this file.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Kind } from '../manifest/row';
-import type { FollowUpPlan } from '../manifest/plan';
+import type { ManifestRow } from '../manifest/row';
 import type { StoredImage } from '../media/store-image';
 import type { ThumbnailSpec } from '../media/thumbnails';
-import type { Mode } from '../mj-client/routing';
 
 /** at-least-once retries an ambiguous submit (it may pay twice); at-most-once marks the row UNKNOWN_SUBMIT instead. */
 export type SubmitPolicy = 'at-least-once' | 'at-most-once';
@@ -18,21 +16,9 @@ export type FailureClass = 'validation' | 'banned' | 'generation' | 'timeout' | 
 export type ItemStage = 'queued' | 'submitting' | 'generating' | 'follow-ups' | 'media' | 'done' | 'failed';
 
 /** A manifest row as the workflows carry it: checked, with its S3 folder resolved. */
-export interface RowRef {
-  key: string;
-  line: number;
-  id?: string;
-  kind: Kind;
-  prompt: string;
-  images: string[];
-  mode?: Mode;
-  actions: string;
-  plan: FollowUpPlan;
+export interface RowRef extends Omit<ManifestRow, 'output'> {
   /** The row's folder in the bucket. */
   prefix: string;
-  taskId?: string;
-  imageUrl?: string;
-  extra: Record<string, string>;
 }
 
 /** What the item workflow needs to know about a task (kept small: it is recorded in history). */
