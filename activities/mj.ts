@@ -13,6 +13,7 @@ import { parseProgress } from '../mj-client/task';
 import type { Kind } from '../manifest/row';
 import type { SubmitPolicy, TaskSnapshot } from '../workflows/shared';
 import { toFailure } from './failures';
+import { s3StatusOf } from '../storage/objects';
 
 export interface MjDeps {
   client: MjClient;
@@ -64,7 +65,7 @@ export function createMjActivities(deps: MjDeps) {
         const res = await deps.s3.send(new GetObjectCommand({ Bucket: s3ref.bucket, Key: s3ref.key }));
         bytes = Buffer.from(await res.Body!.transformToByteArray());
       } catch (err) {
-        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        const status = s3StatusOf(err);
         throw new MediaError('download', `${ref}: ${status === 404 ? 'no such object' : (err as Error).message}`, status !== 404 && status !== 403);
       }
     } else {

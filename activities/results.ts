@@ -6,6 +6,7 @@ import { contactSheet } from '../report/contact-sheet';
 import { loadRowRecord, saveRowRecord, type RowRecord } from '../report/row-results';
 import { resultLine, toCsv, toJsonl } from '../report/results';
 import type { BatchCounts, ItemResult, RowRef } from '../workflows/shared';
+import { mapLimit } from '../report/map-limit';
 import { toRowRef } from './manifest';
 
 export interface WriteReportInput {
@@ -25,18 +26,6 @@ export interface ReportResult {
   resultsCsv: string;
   resultsJsonl: string;
   contactSheet: string;
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  }));
-  return out;
 }
 
 export function createResultActivities({ s3, bucket }: { s3: S3Client; bucket: string }) {

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { readManifestBytes, parseS3Uri } from '../manifest/source';
+import { getObjectOrNull } from '../storage/objects';
 import { validateManifestBytes, type ValidatedManifest } from '../manifest/validate';
 import type { ThumbnailSpec } from '../media/thumbnails';
 import { accountSlotsWorkflow, accountSlotsWorkflowId, setSlotsSignal } from '../workflows/account-slots';
@@ -107,13 +108,8 @@ export async function saveBatchRecord(s3: S3Client, bucket: string, record: Batc
 }
 
 export async function loadBatchRecord(s3: S3Client, bucket: string, batchId: string): Promise<BatchRecord | null> {
-  try {
-    const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: batchRecordKey(batchId) }));
-    return JSON.parse(await res.Body!.transformToString()) as BatchRecord;
-  } catch (err) {
-    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return null;
-    throw err;
-  }
+  const body = await getObjectOrNull(s3, bucket, batchRecordKey(batchId));
+  return body ? (JSON.parse(body.toString('utf8')) as BatchRecord) : null;
 }
 
 export class BatchAlreadyRunningError extends Error {}

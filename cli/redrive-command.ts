@@ -2,12 +2,14 @@ import { Command } from 'commander';
 import { loadConfig } from '../config/config';
 import { readManifestBytes } from '../manifest/source';
 import { validateManifestBytes } from '../manifest/validate';
+import { mapLimit } from '../report/map-limit';
 import { loadRowRecord } from '../report/row-results';
 import { createS3Client } from '../storage/s3-client';
 import type { FailureClass } from '../workflows/shared';
 import { accountSlotsWorkflowId } from '../workflows/account-slots';
 import { accountOf, loadBatchRecord } from './batches';
-import { addBatchOptions, EXIT, launch, reportStartError, type RunFlags } from './run-command';
+import { EXIT } from './follow';
+import { addBatchOptions, launch, reportStartError, type RunFlags } from './run-command';
 import { printJson } from './output';
 
 export const FAILURE_CLASSES: readonly FailureClass[] = ['validation', 'banned', 'generation', 'timeout', 'submit', 'ambiguous', 'download', 'image', 'storage', 'cancelled'];
@@ -50,11 +52,8 @@ export function redriveCommand(): Command {
         const { bytes, sha256 } = await readManifestBytes(previous.manifest.ref, s3);
         const manifest = validateManifestBytes(previous.manifest.ref, bytes, sha256);
         const candidates = manifest.rows.filter((r) => !previous.onlyKeys || previous.onlyKeys.includes(r.key));
-        const keys: string[] = [];
-        for (const row of candidates) {
-          const stored = await loadRowRecord(s3, config.s3.bucket, previous.outputPrefix, row.key);
-          if (wantsRow(stored?.result.status, stored?.result.failureClass, classes)) keys.push(row.key);
-        }
+        const stored = await mapLimit(candidates, 16, (row) => loadRowRecord(s3, config.s3.bucket, previous.outputPrefix, row.key));
+        const keys = candidates.filter((_, i) => wantsRow(stored[i]?.result.status, stored[i]?.result.failureClass, classes)).map((r) => r.key);
         if (keys.length === 0) {
           if (flags.json) printJson({ batchId, rows: 0, message: 'nothing to redrive' });
           else process.stdout.write(`batch ${batchId}: no failed rows${classes ? ` of class ${classes.join(', ')}` : ''} to redrive\n`);

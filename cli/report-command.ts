@@ -1,23 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/config';
 import type { ResultLine } from '../report/results';
+import { mapLimit } from '../report/map-limit';
+import { getObjectOrNull } from '../storage/objects';
 import { createS3Client } from '../storage/s3-client';
 import { loadBatchRecord } from './batches';
 import { EXIT } from './follow';
 import { printJson, progress } from './output';
-
-async function getObject(s3: S3Client, bucket: string, key: string): Promise<Buffer | null> {
-  try {
-    const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return Buffer.from(await res.Body!.transformToByteArray());
-  } catch (err) {
-    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return null;
-    throw err;
-  }
-}
 
 /**
  * Copies the contact sheet, the results and every thumbnail (and the originals if asked) into `dir`, keeping the
@@ -25,7 +17,7 @@ async function getObject(s3: S3Client, bucket: string, key: string): Promise<Buf
  */
 export async function downloadReport(s3: S3Client, bucket: string, outputPrefix: string, dir: string, originals: boolean): Promise<{ files: number; contactSheetFile: string }> {
   const prefix = outputPrefix.replace(/\/+$/, '');
-  const jsonl = await getObject(s3, bucket, `${prefix}/results.jsonl`);
+  const jsonl = await getObjectOrNull(s3, bucket, `${prefix}/results.jsonl`);
   if (!jsonl) throw new Error(`no report in s3://${bucket}/${prefix}/ yet (a batch writes it when it ends)`);
   const lines = jsonl.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ResultLine);
   const keys = new Set([`${prefix}/index.html`, `${prefix}/results.csv`, `${prefix}/results.jsonl`]);
@@ -33,18 +25,15 @@ export async function downloadReport(s3: S3Client, bucket: string, outputPrefix:
     for (const t of img.thumbnails) keys.add(t);
     if (originals || img.thumbnails.length === 0) keys.add(img.key);
   }
-  const list = [...keys];
   let files = 0;
-  for (let i = 0; i < list.length; i += 8) {
-    await Promise.all(list.slice(i, i + 8).map(async (key) => {
-      const body = await getObject(s3, bucket, key);
-      if (!body || !key.startsWith(`${prefix}/`)) return;
-      const file = path.join(dir, key.slice(prefix.length + 1));
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.writeFileSync(file, body);
-      files++;
-    }));
-  }
+  await mapLimit([...keys], 8, async (key) => {
+    const body = await getObjectOrNull(s3, bucket, key);
+    if (!body || !key.startsWith(`${prefix}/`)) return;
+    const file = path.join(dir, key.slice(prefix.length + 1));
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, body);
+    files++;
+  });
   return { files, contactSheetFile: path.resolve(dir, 'index.html') };
 }
 
@@ -83,11 +72,11 @@ export function reportCommand(): Command {
           process.stdout.write(`contact sheet: file://${done.contactSheetFile}\n`);
           return;
         }
-        const body = await getObject(s3, bucket, `${prefix}/results.${flags.format}`);
+        const body = await getObjectOrNull(s3, bucket, `${prefix}/results.${flags.format}`);
         if (!body) return fail(`no report in s3://${bucket}/${prefix}/ yet (a batch writes it when it ends)`);
         if (flags.json) {
           // Counted from the JSONL: a CSV field may hold line breaks.
-          const jsonl = flags.format === 'jsonl' ? body : await getObject(s3, bucket, `${prefix}/results.jsonl`);
+          const jsonl = flags.format === 'jsonl' ? body : await getObjectOrNull(s3, bucket, `${prefix}/results.jsonl`);
           return printJson({ batchId, outputPrefix: prefix, ...uris, rows: (jsonl?.toString('utf8') ?? '').split('\n').filter(Boolean).length });
         }
         process.stdout.write(body);

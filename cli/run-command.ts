@@ -11,7 +11,6 @@ import {
 } from './batches';
 import { EXIT, followBatch } from './follow';
 import { printJson, printLines, progress } from './output';
-export { EXIT };
 
 
 const wholeNumber = (min: number) => (v: string) => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { s3StatusOf } from '../storage/objects';
 
 /** Manifests beyond this are refused: rows are read into memory for whole-manifest validation. */
 export const MAX_MANIFEST_BYTES = 256 * 1024 * 1024;
@@ -24,7 +25,7 @@ export async function readManifestBytes(ref: string, s3?: S3Client): Promise<{ b
       bytes = Buffer.from(await res.Body!.transformToByteArray());
     } catch (err) {
       if (err instanceof ManifestSourceError) throw err;
-      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      const status = s3StatusOf(err);
       throw new ManifestSourceError(`${ref}: ${status === 404 ? 'no such object' : (err as Error).message}`);
     }
   } else {

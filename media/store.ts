@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { MediaError } from './errors';
+import { s3StatusOf } from '../storage/objects';
 
 export function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -24,7 +25,7 @@ export async function putIfChanged(s3: S3Client, bucket: string, key: string, bo
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
     if (head.Metadata?.sha256 === digest) return { key, sha256: digest, bytes: body.length, skipped: true };
   } catch (err) {
-    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    const status = s3StatusOf(err);
     if (status !== 404) throw storageError(`HEAD s3://${bucket}/${key}`, err);
   }
   try {
@@ -36,7 +37,7 @@ export async function putIfChanged(s3: S3Client, bucket: string, key: string, bo
 }
 
 function storageError(what: string, err: unknown): MediaError {
-  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  const status = s3StatusOf(err);
   // Access and bucket errors need an operator; throttling, 5xx and network trouble pass.
   const retryable = status === undefined || status === 429 || status >= 500;
   return new MediaError('storage', `${what}: ${status ? `HTTP ${status} ` : ''}${(err as Error).message}`, retryable);

@@ -1,4 +1,5 @@
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { getObjectOrNull } from '../storage/objects';
 import type { ItemResult, RowRef } from '../workflows/shared';
 
 /** What is kept per row: the row as run, and how it ended. It is also how a re-run knows a row is already done. */
@@ -14,13 +15,8 @@ export function rowRecordKey(outputPrefix: string, rowKey: string): string {
 }
 
 export async function loadRowRecord(s3: S3Client, bucket: string, outputPrefix: string, rowKey: string): Promise<RowRecord | null> {
-  try {
-    const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: rowRecordKey(outputPrefix, rowKey) }));
-    return JSON.parse(await res.Body!.transformToString()) as RowRecord;
-  } catch (err) {
-    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return null;
-    throw err;
-  }
+  const body = await getObjectOrNull(s3, bucket, rowRecordKey(outputPrefix, rowKey));
+  return body ? (JSON.parse(body.toString('utf8')) as RowRecord) : null;
 }
 
 export async function saveRowRecord(s3: S3Client, bucket: string, outputPrefix: string, record: RowRecord): Promise<void> {

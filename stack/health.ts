@@ -8,6 +8,7 @@ import { msToTs } from '@temporalio/common/lib/time';
 import { createS3Client, type S3Settings } from '../storage/s3-client';
 import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { waitUntil } from './processes';
+import { s3StatusOf } from '../storage/objects';
 
 const IndexedValueType = temporal.api.enums.v1.IndexedValueType;
 
@@ -98,7 +99,7 @@ export async function ensureBucket(settings: S3Settings): Promise<void> {
   try {
     await s3.send(new HeadBucketCommand({ Bucket: settings.bucket }));
   } catch (err) {
-    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    const status = s3StatusOf(err);
     if (status !== 404) throw err;
     await s3.send(new CreateBucketCommand({ Bucket: settings.bucket }));
   } finally {
