@@ -115,18 +115,18 @@ export async function loadBatchRecord(s3: S3Client, bucket: string, batchId: str
 export class BatchAlreadyRunningError extends Error {}
 
 /** Starts the account's slots workflow if it is not running, and sets its slot count. */
-export async function ensureAccountSlots(client: Client, taskQueue: string, account: string, slots: number): Promise<void> {
+export async function ensureAccountSlots(client: Client, taskQueue: string, account: string, slots: number, queueAhead = 0): Promise<void> {
   await client.workflow.signalWithStart(accountSlotsWorkflow, {
     workflowId: accountSlotsWorkflowId(taskQueue, account), taskQueue,
-    args: [{ account, slots, leaseTtlMs: 6 * 3_600_000 }],
-    signal: setSlotsSignal, signalArgs: [slots],
+    args: [{ account, slots, queueAhead, leaseTtlMs: 6 * 3_600_000 }],
+    signal: setSlotsSignal, signalArgs: [{ slots, queueAhead }],
   });
 }
 
 /** Starts the batch workflow (its id is the batch id) and records the batch for redrive. */
-export async function startBatch(client: Client, s3: S3Client, bucket: string, taskQueue: string, manifestRef: string, input: BatchInput, accountSlots?: { account: string; slots: number }) {
+export async function startBatch(client: Client, s3: S3Client, bucket: string, taskQueue: string, manifestRef: string, input: BatchInput, accountSlots?: { account: string; slots: number; queueAhead?: number }) {
   try {
-    if (accountSlots && input.accountSlotsWorkflowId) await ensureAccountSlots(client, taskQueue, accountSlots.account, accountSlots.slots);
+    if (accountSlots && input.accountSlotsWorkflowId) await ensureAccountSlots(client, taskQueue, accountSlots.account, accountSlots.slots, accountSlots.queueAhead);
     const handle = await client.workflow.start(batchWorkflow, { workflowId: input.batchId, taskQueue, args: [input] });
     await saveBatchRecord(s3, bucket, { batchId: input.batchId, manifest: manifestRef, input, startedAt: new Date().toISOString(), taskQueue });
     return handle;

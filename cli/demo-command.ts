@@ -44,11 +44,11 @@ export function demoCommand(): Command {
       try {
         const summary = await workers.runUntil(async () => {
           const { input } = await prepareBatch(manifest, s3, config.s3.bucket, taskQueue, {
-            batchId: `demo-${stamp}`, outputPrefix: `demo/${stamp}`, concurrency: 3, accountSlots: 3, account: accountOf(config.mj),
+            batchId: `demo-${stamp}`, outputPrefix: `demo/${stamp}`, concurrency: 5, accountSlots: 3, account: accountOf(config.mj),
             submitPolicy: 'at-most-once', callbacks: true, pollMinMs: 2000, pollMaxMs: 10_000,
           });
-          await startBatch(client, s3, config.s3.bucket, taskQueue, manifest, input, { account: accountOf(config.mj), slots: 3 });
-          progress(`running ${path.relative(process.cwd(), manifest) || manifest} as batch ${input.batchId} (3 slots; simulator speed ×${endpoints.simulatorSpeed ?? '?'})`);
+          await startBatch(client, s3, config.s3.bucket, taskQueue, manifest, input, { account: accountOf(config.mj), slots: 3, queueAhead: 2 });
+          progress(`running ${path.relative(process.cwd(), manifest) || manifest} as batch ${input.batchId} (3 slots + 2 queued ahead; simulator speed ×${endpoints.simulatorSpeed ?? '?'})`);
           const board = flags.json ? new Board(process.stderr, false, 5000) : new Board(process.stdout);
           const { result, ok } = await waitForBatch(client, input.batchId, (p, stages) => board.update(p, stages), 1000, true);
           return { ...summaryOf(config, result), exitCode: exitCodeOf(result, ok), outputPrefix: input.outputPrefix };

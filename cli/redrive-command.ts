@@ -9,7 +9,7 @@ import type { FailureClass } from '../workflows/shared';
 import { accountSlotsWorkflowId } from '../workflows/account-slots';
 import { accountOf, loadBatchRecord } from './batches';
 import { EXIT } from './follow';
-import { addBatchOptions, launch, reportStartError, type RunFlags } from './run-command';
+import { addBatchOptions, concurrencyOf, launch, reportStartError, type RunFlags } from './run-command';
 import { printJson } from './output';
 
 export const FAILURE_CLASSES: readonly FailureClass[] = ['validation', 'banned', 'generation', 'timeout', 'submit', 'ambiguous', 'download', 'image', 'storage', 'cancelled'];
@@ -65,7 +65,7 @@ export function redriveCommand(): Command {
           batchId: flags.batchId ?? `${batchId}-redrive-${stamp}`,
           onlyKeys: keys,
           carried: undefined,
-          concurrency: flags.concurrency,
+          concurrency: concurrencyOf(flags),
           accountSlotsWorkflowId: flags.accountSlots > 0 ? accountSlotsWorkflowId(config.taskQueue, accountOf(config.mj)) : undefined,
           item: { ...previous.item, submitPolicy: flags.submitPolicy, callbacks: flags.callbacks },
         };

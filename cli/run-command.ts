@@ -24,8 +24,10 @@ export interface RunFlags {
   json?: boolean;
   batchId?: string;
   output?: string;
-  concurrency: number;
+  /** Unset: the account's slots plus the queue-ahead, so the batch alone can keep the account busy. */
+  concurrency?: number;
   accountSlots: number;
+  queueAhead: number;
   submitPolicy: SubmitPolicy;
   maxFailed?: number;
   maxFailedPercent?: number;
@@ -40,9 +42,11 @@ export function addBatchOptions(cmd: Command): Command {
     .option('--wait', 'follow the batch until it ends; the exit code says how it ended')
     .option('--json', 'print one JSON object (with --wait, the final result)')
     .option('--batch-id <id>', 'the batch (and workflow) id; default <manifest name>-<sha256 prefix>')
-    .option('--concurrency <n>', 'rows of this batch in flight at once', wholeNumber(1), Number(process.env.MJ_SLOTS) || 3)
+    .option('--concurrency <n>', 'rows of this batch in flight at once (default: account slots + queue-ahead)', wholeNumber(1))
     .option('--account-slots <n>', 'job slots of the API account, shared by every batch on the same key (0: no shared limit)', wholeNumber(0),
       process.env.MJ_ACCOUNT_SLOTS !== undefined ? Number(process.env.MJ_ACCOUNT_SLOTS) : Number(process.env.MJ_SLOTS) || 3)
+    .option('--queue-ahead <n>', 'jobs kept waiting in the API\'s queue beyond the slots, so a slot never idles while a finished job is noticed', wholeNumber(0),
+      process.env.MJ_QUEUE_AHEAD !== undefined ? Number(process.env.MJ_QUEUE_AHEAD) : 2)
     .addOption(new Option('--submit-policy <policy>', 'what an ambiguous submit does: retry (may pay twice) or mark the row UNKNOWN_SUBMIT')
       .choices(['at-least-once', 'at-most-once']).default('at-most-once'))
     .option('--max-failed <n>', 'fail the batch early when more rows than this have failed', wholeNumber(0))
@@ -63,21 +67,26 @@ export function addBatchOptions(cmd: Command): Command {
     .option('--deadline-minutes <n>', 'give up on a job that has not finished after this long', wholeNumber(1), 30);
 }
 
+/** `--concurrency`, or enough rows to fill the account's slots and its queue-ahead. */
+export function concurrencyOf(flags: Pick<RunFlags, 'concurrency' | 'accountSlots' | 'queueAhead'>): number {
+  return flags.concurrency ?? (flags.accountSlots || Number(process.env.MJ_SLOTS) || 3) + flags.queueAhead;
+}
+
 export function batchOptionsOf(flags: RunFlags, config: EffectiveConfig): BatchOptions {
   return {
     accountSlots: flags.accountSlots, account: accountOf(config.mj),
-    batchId: flags.batchId, outputPrefix: flags.output, concurrency: flags.concurrency, submitPolicy: flags.submitPolicy,
+    batchId: flags.batchId, outputPrefix: flags.output, concurrency: concurrencyOf(flags), submitPolicy: flags.submitPolicy,
     maxFailed: flags.maxFailed, maxFailedPercent: flags.maxFailedPercent, callbacks: flags.callbacks,
     thumbnails: flags.thumbnails ? parseThumbnailProfile(flags.thumbnails) : undefined, jobDeadlineMs: flags.deadlineMinutes * 60_000,
   };
 }
 
 /** Starts a prepared batch, then (with --wait) follows it to the end and prints the summary. */
-export async function launch(config: EffectiveConfig, manifestRef: string, input: BatchInput, flags: Pick<RunFlags, 'wait' | 'json' | 'accountSlots'>): Promise<void> {
+export async function launch(config: EffectiveConfig, manifestRef: string, input: BatchInput, flags: Pick<RunFlags, 'wait' | 'json' | 'accountSlots' | 'queueAhead'>): Promise<void> {
   const client = await connectClient(config.temporal);
   const s3 = createS3Client(config.s3);
   try {
-    const handle = await startBatch(client, s3, config.s3.bucket, config.taskQueue, manifestRef, input, { account: accountOf(config.mj), slots: flags.accountSlots });
+    const handle = await startBatch(client, s3, config.s3.bucket, config.taskQueue, manifestRef, input, { account: accountOf(config.mj), slots: flags.accountSlots, queueAhead: flags.queueAhead });
     const started = { batchId: input.batchId, workflowId: handle.workflowId, runId: handle.firstExecutionRunId, outputPrefix: input.outputPrefix, manifest: manifestRef };
     if (!flags.wait) {
       if (flags.json) printJson(started);

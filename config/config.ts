@@ -46,7 +46,7 @@ export const PASSED_ON_KEYS = [
   'TEMPORAL_UI_URL',
 ] as const;
 /** Read before any command loads its configuration (or by `stack`, which loads none): only the environment sets them. */
-export const ENV_ONLY_KEYS = ['MJ_BATCH_CONFIG', 'MJ_BATCH_STACK_DIR', 'MJ_BATCH_LOG_FILE', 'MJ_BATCH_CACHE_DIR', 'MJ_SLOTS', 'MJ_ACCOUNT_SLOTS'] as const;
+export const ENV_ONLY_KEYS = ['MJ_BATCH_CONFIG', 'MJ_BATCH_STACK_DIR', 'MJ_BATCH_LOG_FILE', 'MJ_BATCH_CACHE_DIR', 'MJ_SLOTS', 'MJ_ACCOUNT_SLOTS', 'MJ_QUEUE_AHEAD'] as const;
 /** The keys a config file may hold. */
 export const FILE_KEYS: readonly string[] = [...RESOLVED_KEYS, ...PASSED_ON_KEYS];
 export type ConfigKey = (typeof RESOLVED_KEYS)[number] | (typeof PASSED_ON_KEYS)[number] | (typeof ENV_ONLY_KEYS)[number];

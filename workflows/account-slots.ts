@@ -11,6 +11,11 @@ export interface Lease {
 export interface AccountSlotsInput {
   account: string;
   slots: number;
+  /**
+   * Leases granted beyond the slots: jobs that wait in the API's own queue, so a slot starts its next job the moment
+   * one ends instead of when the workflow notices (default 0; the proxies queue up to 10 per account).
+   */
+  queueAhead?: number;
   /** A lease not released after this long is taken back (its batch was terminated, not cancelled). */
   leaseTtlMs: number;
   carried?: { held: Lease[]; waiting: Lease[] };
@@ -19,13 +24,20 @@ export interface AccountSlotsInput {
 export interface AccountSlotsState {
   account: string;
   slots: number;
+  queueAhead: number;
   held: Lease[];
   waiting: number;
 }
 
 export const acquireSlotSignal = defineSignal<[Lease]>('acquireSlot');
 export const releaseSlotSignal = defineSignal<[string]>('releaseSlot');
-export const setSlotsSignal = defineSignal<[number]>('setSlots');
+/** A number (older callers) sets the slots only. */
+export const setSlotsSignal = defineSignal<[number | SlotsSize]>('setSlots');
+export interface SlotsSize {
+  slots: number;
+  queueAhead: number;
+}
+
 /** Sent to the holder with the lease id. */
 export const slotGrantedSignal = defineSignal<[string]>('slotGranted');
 export const slotsQuery = defineQuery<AccountSlotsState>('slots');
@@ -42,6 +54,8 @@ export async function accountSlotsWorkflow(input: AccountSlotsInput): Promise<ne
   const held = new Map<string, Lease>((input.carried?.held ?? []).map((l) => [l.id, l]));
   const waiting: Lease[] = [...(input.carried?.waiting ?? [])];
   let slots = input.slots;
+  let queueAhead = input.queueAhead ?? 0;
+  const capacity = () => slots + queueAhead;
   const regrant: Lease[] = [];
 
   setHandler(acquireSlotSignal, (lease) => {
@@ -53,10 +67,12 @@ export async function accountSlotsWorkflow(input: AccountSlotsInput): Promise<ne
     const i = waiting.findIndex((w) => w.id === id);
     if (i >= 0) waiting.splice(i, 1);
   });
-  setHandler(setSlotsSignal, (n) => {
-    if (Number.isInteger(n) && n >= 1) slots = n;
+  setHandler(setSlotsSignal, (size) => {
+    const next = typeof size === 'number' ? { slots: size, queueAhead } : size;
+    if (Number.isInteger(next.slots) && next.slots >= 1) slots = next.slots;
+    if (Number.isInteger(next.queueAhead) && next.queueAhead >= 0) queueAhead = next.queueAhead;
   });
-  setHandler(slotsQuery, () => ({ account: input.account, slots, held: [...held.values()], waiting: waiting.length }));
+  setHandler(slotsQuery, () => ({ account: input.account, slots, queueAhead, held: [...held.values()], waiting: waiting.length }));
 
   const tell = async (lease: Lease) => {
     try {
@@ -67,18 +83,18 @@ export async function accountSlotsWorkflow(input: AccountSlotsInput): Promise<ne
   };
 
   for (;;) {
-    await condition(() => regrant.length > 0 || (waiting.length > 0 && held.size < slots) || workflowInfo().continueAsNewSuggested, 60_000);
+    await condition(() => regrant.length > 0 || (waiting.length > 0 && held.size < capacity()) || workflowInfo().continueAsNewSuggested, 60_000);
     const now = Date.now();
     for (const [id, lease] of held) if (now - (lease.grantedAt ?? now) > input.leaseTtlMs) held.delete(id);
     while (regrant.length) await tell(regrant.shift()!);
-    while (waiting.length > 0 && held.size < slots) {
+    while (waiting.length > 0 && held.size < capacity()) {
       const lease = { ...waiting.shift()!, grantedAt: now };
       held.set(lease.id, lease);
       await tell(lease);
     }
     if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > 10_000) {
       await condition(allHandlersFinished);
-      return continueAsNew<typeof accountSlotsWorkflow>({ ...input, slots, carried: { held: [...held.values()], waiting } });
+      return continueAsNew<typeof accountSlotsWorkflow>({ ...input, slots, queueAhead, carried: { held: [...held.values()], waiting } });
     }
   }
 }

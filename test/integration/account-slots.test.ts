@@ -10,12 +10,12 @@ beforeAll(async () => {
 });
 afterAll(() => p?.stop());
 
-async function startOne(tag: string, account: string, slots: number) {
+async function startOne(tag: string, account: string, slots: number, queueAhead = 0) {
   const rows = Array.from({ length: 6 }, (_, i) => ({ id: `${tag}-${i}`, prompt: `${tag} lamp ${i} ${unique('x')}` }));
   const manifest = writeManifest(`${tag}.jsonl`, jsonl(rows));
   const { input } = await prepareBatch(manifest, p.s3, p.config.s3.bucket, p.taskQueue,
-    defaultOptions({ concurrency: 3, accountSlots: slots, account, outputPrefix: unique(`out/${tag}`) }));
-  await startBatch(p.client, p.s3, p.config.s3.bucket, p.taskQueue, manifest, input, { account, slots });
+    defaultOptions({ concurrency: 6, accountSlots: slots, account, outputPrefix: unique(`out/${tag}`) }));
+  await startBatch(p.client, p.s3, p.config.s3.bucket, p.taskQueue, manifest, input, { account, slots, queueAhead });
   return input.batchId;
 }
 
@@ -49,4 +49,16 @@ test('changing the account\'s slots takes effect for the next batch', async () =
   const { result } = await waitForBatch(p.client, id, () => undefined, 500);
   expect(result.counts.succeeded).toBe(6);
   expect(maxOutstandingJobs(p.ledger().filter((j) => j.state?.startsWith('resized-')))).toBe(1);
+});
+
+test('queue-ahead lets that many more jobs wait in the API\'s queue, and no more', async () => {
+  const account = unique('acct');
+  const id = await startOne('ahead', account, 1, 2);
+  const { result } = await waitForBatch(p.client, id, () => undefined, 500);
+  expect(result.counts.succeeded).toBe(6);
+  const jobs = p.ledger().filter((j) => j.state?.startsWith('ahead-'));
+  // One slot plus two queued: three outstanding at the busiest moment, never four.
+  expect(maxOutstandingJobs(jobs)).toBe(3);
+  const state = await p.client.workflow.getHandle(accountSlotsWorkflowId(p.taskQueue, account)).query(slotsQuery);
+  expect(state).toMatchObject({ slots: 1, queueAhead: 2, held: [], waiting: 0 });
 });
