@@ -1,8 +1,8 @@
 import {
   ActivityFailure, ApplicationFailure, CancellationScope, ChildWorkflowFailure, condition, isCancellation,
-  proxyActivities, setHandler, upsertSearchAttributes,
+  proxyActivities, setHandler, sleep, TimeoutFailure, upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { createMjActivities } from '../activities/mj';
+import type { createMjActivities, SubmitJobInput, SubmitJobResult } from '../activities/mj';
 import type { createMediaActivities } from '../activities/media';
 import type { createResultActivities } from '../activities/results';
 import type { StoredImage } from '../media/store-image';
@@ -28,14 +28,39 @@ const results = proxyActivities<ReturnType<typeof createResultActivities>>({
   retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10 },
 });
 
-// Submits: retried only where the activity says a retry cannot pay twice (it marks the rest non-retryable).
-const submitter = proxyActivities<MjActivities>({
-  startToCloseTimeout: '2m',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 12 },
+// One attempt per activity: the workflow decides about retries (`submitJob` below), because only it can tell an
+// answered refusal (safe to retry) from an attempt whose worker died mid-call (the job may exist).
+const submitOnce = proxyActivities<MjActivities>({
+  startToCloseTimeout: '45s',
+  retry: { maximumAttempts: 1 },
 });
+const SUBMIT_ATTEMPTS = 12;
+
+/**
+ * One paid submit. Refusals the API answered (429, queue full, 5xx before acceptance) are retried with backoff, or
+ * after the API's Retry-After. An attempt that timed out (its worker was killed, or the call hung) may have created
+ * the job: at-most-once stops there as ambiguous; at-least-once tries again.
+ */
+async function submitJob(input: SubmitJobInput): Promise<SubmitJobResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await submitOnce.submitJob(input);
+    } catch (err) {
+      const cause = err instanceof ActivityFailure ? err.cause : undefined;
+      const lost = cause instanceof TimeoutFailure;
+      if (lost && input.policy === 'at-most-once') {
+        throw ApplicationFailure.create({ type: 'Mj.ambiguous', message: 'the submit\'s worker stopped answering mid-call (killed or hung)', nonRetryable: true });
+      }
+      const retryable = lost || (cause instanceof ApplicationFailure && !cause.nonRetryable);
+      if (!retryable || attempt >= SUBMIT_ATTEMPTS) throw err;
+      const asked = cause instanceof ApplicationFailure && typeof cause.nextRetryDelay === 'number' ? cause.nextRetryDelay : undefined;
+      await sleep(asked ?? Math.min(60_000, 2_000 * 2 ** (attempt - 1)));
+    }
+  }
+}
 
 const poller = proxyActivities<MjActivities>({
-  startToCloseTimeout: '45s',
+  startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
 });
 
@@ -105,7 +130,7 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
       if (isTerminal(current)) return current;
       if (current.status === 'MODAL' && !modalSent) {
         modalSent = true;
-        await submitter.submitJob({ op: 'modal', taskId, prompt: modalPrompt, ...base });
+        await submitJob({ op: 'modal', taskId, prompt: modalPrompt, ...base });
       }
       if (!woke) interval = Math.min(options.pollMaxMs, Math.round(interval * 1.5));
     }
@@ -136,7 +161,7 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
       await store('grid', snap, taskIds);
     } else {
       reportStage('submitting');
-      const first = await submitter.submitJob({ op: 'new', kind: row.kind, prompt: row.prompt, images: row.images, ...base });
+      const first = await submitJob({ op: 'new', kind: row.kind, prompt: row.prompt, images: row.images, ...base });
       taskIds.push(first.taskId);
       reportStage('generating');
       const grid = await waitFor(first.taskId, row.prompt);
@@ -152,10 +177,10 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
           reportStage('follow-ups');
           const button = parent.buttons.find((b) => b.intent === step.intent);
           if (!button) throw new RowFailure('generation', `task ${parent.taskId} offers no ${step.intent} button`);
-          const accepted = await submitter.submitJob({ op: 'action', taskId: parent.taskId, customId: button.customId, ...base });
+          const accepted = await submitJob({ op: 'action', taskId: parent.taskId, customId: button.customId, ...base });
           taskIds.push(accepted.taskId);
           const modalPrompt = step.zoom !== undefined ? `${parent.finalPrompt ?? row.prompt} --zoom ${step.zoom}` : parent.finalPrompt ?? row.prompt;
-          if (accepted.modal) await submitter.submitJob({ op: 'modal', taskId: accepted.taskId, prompt: modalPrompt, ...base });
+          if (accepted.modal) await submitJob({ op: 'modal', taskId: accepted.taskId, prompt: modalPrompt, ...base });
           const done = await waitFor(accepted.taskId, modalPrompt);
           if (done.status !== 'SUCCESS') throw new RowFailure('generation', done.failReason ?? `task ${done.taskId} ended ${done.status}`);
           path.push(step.zoom !== undefined ? `${step.intent}=${step.zoom}` : step.intent);
