@@ -36,7 +36,10 @@ export function parsePlan(text: string): FollowUpPlan {
     const steps: PlanStep[] = [];
     let on: 'grid' | 'single' | 'upscaled' = 'grid';
     for (const rawStep of chainText.split('>')) {
-      const [name, arg] = rawStep.trim().split('=') as [string, string | undefined];
+      // Split at the first "=" only: "zoom_custom=1.5=2" is a bad value, not zoom 1.5.
+      const stepText = rawStep.trim();
+      const eq = stepText.indexOf('=');
+      const [name, arg] = eq === -1 ? [stepText, undefined] : [stepText.slice(0, eq), stepText.slice(eq + 1)];
       const intent = BUTTON_INTENTS.find((i) => i.toLowerCase() === name.trim().toLowerCase());
       if (!intent) throw new PlanError(`unknown follow-up "${name.trim()}" in "${chainText}"; known: all, ${BUTTON_INTENTS.filter((i) => i !== 'vary_region').join(', ')}`);
       if (intent === 'vary_region') throw new PlanError(`vary_region needs a mask image, which a manifest cannot carry; use vary_subtle or vary_strong`);

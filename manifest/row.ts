@@ -74,6 +74,11 @@ export function normalizeRow(values: Record<string, unknown>, line: number, colu
       problem(field, /[\n\r]/.test(s) ? 'contains a line break (an unclosed quote may have merged several rows into this one)' : 'contains control characters (binary data?)');
       return undefined;
     }
+    // U+FFFD is what bytes that are not UTF-8 decode to: binary junk, or a Latin-1 file whose accents would reach the prompt garbled.
+    if (s?.includes('\ufffd')) {
+      problem(field, 'contains bytes that are not UTF-8 text (binary data, or a file saved in another encoding such as Latin-1?)');
+      return undefined;
+    }
     return s || undefined;
   };
 

@@ -20,6 +20,7 @@ test.each([
   ['U1>vary_region', 'needs a mask'],
   ['U1>zoom_custom', 'zoom factor from 1 to 2'],
   ['U1>zoom_custom=3', 'zoom factor from 1 to 2'],
+  ['U1>zoom_custom=1.5=2', 'zoom factor from 1 to 2'],
   ['U1=2', 'takes no value'],
   ['U1>upscale_subtle>pan_left', 'not offered after an HD upscale'],
 ])('bad plan %j: %s', (text, message) => {
