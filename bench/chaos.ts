@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Client } from '@temporalio/client';
 import { prepareBatch, startBatch, waitForBatch } from '../cli/batches';
+import { concurrencyOf } from '../cli/run-command';
 import { connectClient } from '../config/temporal';
 import { parseS3Uri } from '../manifest/source';
 import type { ResultLine } from '../report/results';
@@ -127,7 +128,7 @@ export async function runChaos(flags: ChaosFlags, log: (line: string) => void, i
     const file = path.join(stack.dir, `chaos-${tag}.jsonl`);
     fs.writeFileSync(file, manifest.text);
     const { input } = await prepareBatch(file, s3, stack.config.s3.bucket, taskQueue, {
-      batchId: `chaos-${tag}`, outputPrefix: `chaos/${tag}`, concurrency: flags.slots + 2, accountSlots: flags.slots, account: 'chaos',
+      batchId: `chaos-${tag}`, outputPrefix: `chaos/${tag}`, concurrency: concurrencyOf({ accountSlots: flags.slots, queueAhead: 2 }), accountSlots: flags.slots, account: 'chaos',
       submitPolicy: flags.submitPolicy, callbacks: true, pollMinMs: 1000, pollMaxMs: 3000, jobDeadlineMs: 120_000,
     });
     await startBatch(client, s3, stack.config.s3.bucket, taskQueue, file, input, { account: 'chaos', slots: flags.slots, queueAhead: 2 });

@@ -44,7 +44,7 @@ export function demoCommand(): Command {
       try {
         const summary = await workers.runUntil(async () => {
           const { input } = await prepareBatch(manifest, s3, config.s3.bucket, taskQueue, {
-            batchId: `demo-${stamp}`, outputPrefix: `demo/${stamp}`, concurrency: 5, accountSlots: 3, account: accountOf(config.mj),
+            batchId: `demo-${stamp}`, outputPrefix: `demo/${stamp}`, concurrency: 10, accountSlots: 3, account: accountOf(config.mj),
             submitPolicy: 'at-most-once', callbacks: true, pollMinMs: 2000, pollMaxMs: 10_000,
           });
           await startBatch(client, s3, config.s3.bucket, taskQueue, manifest, input, { account: accountOf(config.mj), slots: 3, queueAhead: 2 });

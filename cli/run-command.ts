@@ -42,7 +42,7 @@ export function addBatchOptions(cmd: Command): Command {
     .option('--wait', 'follow the batch until it ends; the exit code says how it ended')
     .option('--json', 'print one JSON object (with --wait, the final result)')
     .option('--batch-id <id>', 'the batch (and workflow) id; default <manifest name>-<sha256 prefix>')
-    .option('--concurrency <n>', 'rows of this batch in flight at once (default: account slots + queue-ahead)', wholeNumber(1))
+    .option('--concurrency <n>', 'rows of this batch in flight at once (default: 2 × (account slots + queue-ahead))', wholeNumber(1))
     .option('--account-slots <n>', 'job slots of the API account, shared by every batch on the same key (0: no shared limit)', wholeNumber(0),
       process.env.MJ_ACCOUNT_SLOTS !== undefined ? Number(process.env.MJ_ACCOUNT_SLOTS) : Number(process.env.MJ_SLOTS) || 3)
     .option('--queue-ahead <n>', 'jobs kept waiting in the API\'s queue beyond the slots, so a slot never idles while a finished job is noticed', wholeNumber(0),
@@ -67,9 +67,14 @@ export function addBatchOptions(cmd: Command): Command {
     .option('--deadline-minutes <n>', 'give up on a job that has not finished after this long', wholeNumber(1), 30);
 }
 
-/** `--concurrency`, or enough rows to fill the account's slots and its queue-ahead. */
+/**
+ * `--concurrency`, or enough rows to keep the account's slots and queue-ahead busy. With account slots a row gives
+ * its slot back before it stores its images, so twice as many rows are let in: half of them may be storing images.
+ */
 export function concurrencyOf(flags: Pick<RunFlags, 'concurrency' | 'accountSlots' | 'queueAhead'>): number {
-  return flags.concurrency ?? (flags.accountSlots || Number(process.env.MJ_SLOTS) || 3) + flags.queueAhead;
+  if (flags.concurrency) return flags.concurrency;
+  const jobs = (flags.accountSlots || Number(process.env.MJ_SLOTS) || 3) + flags.queueAhead;
+  return flags.accountSlots > 0 ? 2 * jobs : jobs;
 }
 
 export function batchOptionsOf(flags: RunFlags, config: EffectiveConfig): BatchOptions {

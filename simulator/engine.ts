@@ -175,6 +175,7 @@ export class Engine {
       runMs = s(r.between(60, 300));
       dispatchMs += s(r.between(0, 120)); // relax jobs wait in the proxy before they start
     } else runMs = s(r.between(30, 60));
+    if (this.opts.jobMs !== undefined) [dispatchMs, runMs] = [this.opts.jobMs * 0.1, this.opts.jobMs * 0.9];
     const count = r.int(4, 6);
     const distinct = new Set<number>();
     while (distinct.size < count) distinct.add(r.int(3, 97));

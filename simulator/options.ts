@@ -56,6 +56,8 @@ export interface SimulatorOptions {
   gatewayPollMs: number;
   /** Base of the URLs the simulator hands out; defaults to http://<host>:<port>. */
   publicUrl?: string;
+  /** Every job holds its slot exactly this long (wall clock, not divided by speed): benchmarks want equal jobs. */
+  jobMs?: number;
   faults: Faults;
 }
 
@@ -84,6 +86,7 @@ export function simulatorOptions(partial: SimulatorSettings = {}): SimulatorOpti
     imageUrlTtlMs: partial.imageUrlTtlMs ?? (24 * 3_600_000) / speed,
     gatewayPollMs: partial.gatewayPollMs ?? 15_000 / speed,
     publicUrl: partial.publicUrl,
+    jobMs: partial.jobMs,
     faults: { ...NO_FAULTS, ...partial.faults },
   };
 }

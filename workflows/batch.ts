@@ -170,7 +170,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
       if (!(await acquire(leaseId))) break;
       const child = scope.run(() => executeChild(itemWorkflow, {
         workflowId: `${input.batchId}/${row.key}`,
-        args: [{ batchId: input.batchId, outputPrefix: input.outputPrefix, row, options: input.item }],
+        args: [{ batchId: input.batchId, outputPrefix: input.outputPrefix, row, options: input.item, slotLease: slotsId ? { workflowId: slotsId, leaseId } : undefined }],
       }));
       const lost = (err: unknown): ItemResult => isCancellation(err)
         ? { rowKey: row.key, line: row.line, status: 'CANCELLED', failureClass: 'cancelled', reason: 'the batch was cancelled', taskIds: [], images: [] }

@@ -1,11 +1,12 @@
 import {
-  ActivityFailure, ApplicationFailure, CancellationScope, ChildWorkflowFailure, condition, isCancellation,
-  proxyActivities, setHandler, sleep, TimeoutFailure, upsertSearchAttributes,
+  ActivityFailure, ApplicationFailure, CancellationScope, ChildWorkflowFailure, condition, getExternalWorkflowHandle, isCancellation,
+  patched, proxyActivities, setHandler, sleep, TimeoutFailure, upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { createMjActivities, SubmitJobInput, SubmitJobResult } from '../activities/mj';
 import type { createMediaActivities } from '../activities/media';
 import type { createResultActivities } from '../activities/results';
 import type { StoredImage } from '../media/store-image';
+import { releaseSlotSignal } from './account-slots';
 import { BatchIdKey, RowKeyKey, RowStageKey } from './search-attributes';
 import { taskUpdateSignal, type FailureClass, type ItemInput, type ItemResult, type ItemStage, type TaskSnapshot } from './shared';
 
@@ -145,6 +146,53 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
     }));
   }
 
+  /** The row's paid jobs: the first one, then each follow-up chain, button by button. */
+  async function runJobs(finished: { role: string; snap: TaskSnapshot; chain: string[] }[]): Promise<void> {
+    // Rows started before images were deferred store each image right after its job, as their histories say.
+    const deferImages = patched('jobs-before-images');
+    const keep = async (f: { role: string; snap: TaskSnapshot; chain: string[] }) => {
+      if (deferImages) finished.push(f);
+      else await store(f.role, f.snap, f.chain);
+    };
+    reportStage('submitting');
+    const first = await submitJob({ op: 'new', kind: row.kind, prompt: row.prompt, images: row.images, ...base });
+    taskIds.push(first.taskId);
+    reportStage('generating');
+    const grid = await waitFor(first.taskId, row.prompt);
+    if (grid.status !== 'SUCCESS') throw new RowFailure('generation', grid.failReason ?? `task ${grid.taskId} ended ${grid.status}`);
+    if (row.kind === 'describe' || row.kind === 'shorten') text = grid.text;
+    else await keep({ role: 'grid', snap: grid, chain: [grid.taskId] });
+
+    for (const chain of row.plan) {
+      let parent = grid;
+      const path: string[] = [];
+      const chainIds = [grid.taskId];
+      for (const step of chain) {
+        reportStage('follow-ups');
+        const button = parent.buttons.find((b) => b.intent === step.intent);
+        if (!button) throw new RowFailure('generation', `task ${parent.taskId} offers no ${step.intent} button`);
+        const accepted = await submitJob({ op: 'action', taskId: parent.taskId, customId: button.customId, ...base });
+        taskIds.push(accepted.taskId);
+        const modalPrompt = step.zoom !== undefined ? `${parent.finalPrompt ?? row.prompt} --zoom ${step.zoom}` : parent.finalPrompt ?? row.prompt;
+        if (accepted.modal) await submitJob({ op: 'modal', taskId: accepted.taskId, prompt: modalPrompt, ...base });
+        const done = await waitFor(accepted.taskId, modalPrompt);
+        if (done.status !== 'SUCCESS') throw new RowFailure('generation', done.failReason ?? `task ${done.taskId} ended ${done.status}`);
+        path.push(step.zoom !== undefined ? `${step.intent}=${step.zoom}` : step.intent);
+        chainIds.push(done.taskId);
+        await keep({ role: path.join('>'), snap: done, chain: [...chainIds] });
+        parent = done;
+      }
+    }
+  }
+
+  /** Gives the account's slot back (once); the batch gives it back too when the row ends, which is then a no-op. */
+  let lease = input.slotLease;
+  const releaseSlot = () => {
+    if (!lease) return;
+    getExternalWorkflowHandle(lease.workflowId).signal(releaseSlotSignal, lease.leaseId).catch(() => undefined);
+    lease = undefined;
+  };
+
   let result: ItemResult;
   try {
     if (options.skipDone) {
@@ -155,40 +203,24 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
       }
     }
     if (row.imageUrl || row.taskId) {
-      // Media only: the image exists already (new thumbnail sizes, a lost upload).
+      // Media only: the image exists already (new thumbnail sizes, a lost upload). No job, so no slot.
+      releaseSlot();
       const snap = row.taskId ? await poller.fetchTask({ taskId: row.taskId, mode: row.mode }) : { taskId: '', status: 'SUCCESS', progress: 100, buttons: [], imageUrl: row.imageUrl };
       if (row.taskId) taskIds.push(row.taskId);
       await store('grid', snap, taskIds);
     } else {
-      reportStage('submitting');
-      const first = await submitJob({ op: 'new', kind: row.kind, prompt: row.prompt, images: row.images, ...base });
-      taskIds.push(first.taskId);
-      reportStage('generating');
-      const grid = await waitFor(first.taskId, row.prompt);
-      if (grid.status !== 'SUCCESS') throw new RowFailure('generation', grid.failReason ?? `task ${grid.taskId} ended ${grid.status}`);
-      if (row.kind === 'describe' || row.kind === 'shorten') text = grid.text;
-      else await store('grid', grid, [grid.taskId]);
-
-      for (const chain of row.plan) {
-        let parent = grid;
-        const path: string[] = [];
-        const chainIds = [grid.taskId];
-        for (const step of chain) {
-          reportStage('follow-ups');
-          const button = parent.buttons.find((b) => b.intent === step.intent);
-          if (!button) throw new RowFailure('generation', `task ${parent.taskId} offers no ${step.intent} button`);
-          const accepted = await submitJob({ op: 'action', taskId: parent.taskId, customId: button.customId, ...base });
-          taskIds.push(accepted.taskId);
-          const modalPrompt = step.zoom !== undefined ? `${parent.finalPrompt ?? row.prompt} --zoom ${step.zoom}` : parent.finalPrompt ?? row.prompt;
-          if (accepted.modal) await submitJob({ op: 'modal', taskId: accepted.taskId, prompt: modalPrompt, ...base });
-          const done = await waitFor(accepted.taskId, modalPrompt);
-          if (done.status !== 'SUCCESS') throw new RowFailure('generation', done.failReason ?? `task ${done.taskId} ended ${done.status}`);
-          path.push(step.zoom !== undefined ? `${step.intent}=${step.zoom}` : step.intent);
-          chainIds.push(done.taskId);
-          await store(path.join('>'), done, [...chainIds]);
-          parent = done;
-        }
+      // Every job first, then the images: the account's slot is given back as soon as the row needs no more jobs,
+      // so downloads and thumbnails never keep a paid slot idle. What finished is stored even if a later job fails.
+      const finished: { role: string; snap: TaskSnapshot; chain: string[] }[] = [];
+      let jobsFailed: unknown;
+      try {
+        await runJobs(finished);
+      } catch (err) {
+        jobsFailed = err;
       }
+      releaseSlot();
+      for (const f of finished) await store(f.role, f.snap, f.chain);
+      if (jobsFailed !== undefined) throw jobsFailed;
     }
     result = { rowKey: row.key, line: row.line, status: 'SUCCESS', taskIds, images, text };
     reportStage('done');
@@ -196,6 +228,7 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
     result = { rowKey: row.key, line: row.line, ...classify(err), taskIds, images, text };
     reportStage('failed');
   }
+  releaseSlot();
   // Recorded even when the batch is being cancelled: the report and the next run rely on it.
   await CancellationScope.nonCancellable(() => results.saveRowResult({ batchId: input.batchId, outputPrefix: input.outputPrefix, row, result }));
   return result;

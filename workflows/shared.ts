@@ -56,6 +56,8 @@ export interface ItemInput {
   outputPrefix: string;
   row: RowRef;
   options: ItemOptions;
+  /** The account slot the batch acquired for this row: the row gives it back once it needs no more jobs. */
+  slotLease?: { workflowId: string; leaseId: string };
 }
 
 export interface ItemResult {
