@@ -108,16 +108,26 @@ export async function downloadImage(rawUrl: string, policy: DownloadPolicy, disp
       await res.body.dump();
       throw new MediaError('download', `image is ${declared} bytes; the limit is ${policy.maxBytes}`, false);
     }
+    // With a declared length (within the cap, checked above) the bytes go straight into one buffer of that size, rather
+    // than into a list of chunks copied once more at the end.
+    const into = Number.isSafeInteger(declared) && declared >= 0 ? Buffer.allocUnsafe(declared) : undefined;
     const chunks: Buffer[] = [];
     let size = 0;
     try {
       for await (const chunk of res.body) {
-        size += (chunk as Buffer).length;
-        if (size > policy.maxBytes) {
+        const piece = chunk as Buffer;
+        if (size + piece.length > policy.maxBytes) {
           res.body.destroy();
           throw new MediaError('download', `image is larger than the limit of ${policy.maxBytes} bytes`, false);
         }
-        chunks.push(chunk as Buffer);
+        if (into) {
+          if (size + piece.length > into.length) {
+            res.body.destroy();
+            throw new MediaError('download', `got more than the ${declared} bytes declared`, true);
+          }
+          piece.copy(into, size);
+        } else chunks.push(piece);
+        size += piece.length;
         onProgress?.(size);
       }
     } catch (err) {
@@ -126,6 +136,6 @@ export async function downloadImage(rawUrl: string, policy: DownloadPolicy, disp
     }
     if (Number.isFinite(declared) && size !== declared) throw new MediaError('download', `got ${size} of ${declared} bytes`, true);
     const ct = res.headers['content-type'];
-    return { bytes: Buffer.concat(chunks), url: url.toString(), contentType: Array.isArray(ct) ? ct[0] : ct };
+    return { bytes: into ?? Buffer.concat(chunks, size), url: url.toString(), contentType: Array.isArray(ct) ? ct[0] : ct };
   }
 }

@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Dispatcher } from 'undici';
 import { downloadImage, type DownloadPolicy } from './download';
-import { putIfChanged, sha256 } from './store';
+import { putIfChanged, type StoredObject } from './store';
 import { DEFAULT_PIXEL_LIMIT, DEFAULT_THUMBNAILS, inspectImage, makeThumbnails, type ThumbnailSpec } from './thumbnails';
 
 export interface MediaDeps {
@@ -57,6 +57,14 @@ export function roleFileName(role: string): string {
 
 const CONTENT_TYPES: Record<string, string> = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp', avif: 'image/avif' };
 
+/** Every upload settled (none left running behind a failure), then the results, or the first failure in the list's order. */
+async function allStored(uploads: Promise<StoredObject>[]): Promise<StoredObject[]> {
+  const settled = await Promise.allSettled(uploads);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<StoredObject>).value);
+}
+
 /** Download → check → thumbnails → upload, with deterministic keys, so a retry or a re-run rewrites nothing that is already right. */
 export async function storeImage(deps: MediaDeps, input: StoreImageInput, progress: (stage: string, detail?: number) => void = () => undefined, signal?: AbortSignal): Promise<StoredImage> {
   const pixelLimit = deps.pixelLimit ?? DEFAULT_PIXEL_LIMIT;
@@ -67,14 +75,16 @@ export async function storeImage(deps: MediaDeps, input: StoreImageInput, progre
   const thumbs = await makeThumbnails(bytes, input.thumbnails ?? DEFAULT_THUMBNAILS, pixelLimit);
   const base = `${input.prefix}/${roleFileName(input.role)}`;
   progress('upload');
-  const original = await putIfChanged(deps.s3, deps.bucket, `${base}.${info.format === 'jpeg' ? 'jpg' : info.format}`, bytes, CONTENT_TYPES[info.format]!, signal);
-  const storedThumbs: StoredThumbnail[] = [];
-  for (const t of thumbs) {
-    const key = `${input.prefix}/thumbs/${roleFileName(input.role)}-${t.spec.size}.${t.spec.format}`;
-    const put = await putIfChanged(deps.s3, deps.bucket, key, t.bytes, CONTENT_TYPES[t.spec.format]!, signal);
-    storedThumbs.push({ key, sha256: put.sha256, width: t.width, height: t.height, format: t.spec.format });
-    progress('upload');
-  }
+  // The original and its thumbnails go up together; the sidecar, which names them all, only once every one is stored.
+  const thumbKeys = thumbs.map((t) => `${input.prefix}/thumbs/${roleFileName(input.role)}-${t.spec.size}.${t.spec.format}`);
+  const [original, ...puts] = await allStored([
+    putIfChanged(deps.s3, deps.bucket, `${base}.${info.format === 'jpeg' ? 'jpg' : info.format}`, bytes, CONTENT_TYPES[info.format]!, signal),
+    ...thumbs.map((t, i) => putIfChanged(deps.s3, deps.bucket, thumbKeys[i], t.bytes, CONTENT_TYPES[t.spec.format]!, signal).then((put) => {
+      progress('upload');
+      return put;
+    })),
+  ]);
+  const storedThumbs: StoredThumbnail[] = thumbs.map((t, i) => ({ key: thumbKeys[i], sha256: puts[i].sha256, width: t.width, height: t.height, format: t.spec.format }));
   const sidecar = {
     batchId: input.batchId, rowKey: input.rowKey, role: input.role, prompt: input.prompt, taskId: input.taskId, parentChain: input.parentChain,
     sourceUrl: input.imageUrl.replace(/\?.*$/, ''), original: { key: original.key, sha256: original.sha256, bytes: bytes.length, width: info.width, height: info.height, format: info.format },
@@ -83,7 +93,7 @@ export async function storeImage(deps: MediaDeps, input: StoreImageInput, progre
   const sidecarKey = `${base}.json`;
   await putIfChanged(deps.s3, deps.bucket, sidecarKey, Buffer.from(`${JSON.stringify(sidecar, null, 2)}\n`), 'application/json', signal);
   return {
-    role: input.role, taskId: input.taskId, key: original.key, sha256: sha256(bytes), bytes: bytes.length, width: info.width, height: info.height,
+    role: input.role, taskId: input.taskId, key: original.key, sha256: original.sha256, bytes: bytes.length, width: info.width, height: info.height,
     format: info.format, thumbnails: storedThumbs, sidecarKey, skipped: original.skipped,
   };
 }

@@ -3,6 +3,7 @@ import type { EffectiveConfig } from '../config/config';
 import { downloadPolicyFrom, mediaConcurrencyFrom } from '../config/media';
 import { connectClient, connectWorker } from '../config/temporal';
 import { createDownloadDispatcher } from '../media/download';
+import type { MediaDeps } from '../media/store-image';
 import { MjClient } from '../mj-client/client';
 import { createS3Client } from '../storage/s3-client';
 import { startCallbackReceiver, type CallbackReceiver } from './callback-receiver';
@@ -26,6 +27,23 @@ export interface WorkerStartOptions {
 }
 
 /**
+ * What the media activity runs with, built as the worker builds it: the S3 client, the download policy from the
+ * configuration and environment, and the dispatcher that enforces it. `close()` releases the dispatcher and client.
+ */
+export function createMediaDeps(config: EffectiveConfig, env: NodeJS.ProcessEnv = process.env): MediaDeps & { close(): Promise<void> } {
+  const s3 = createS3Client(config.s3, { maxSockets: 64 });
+  const policy = downloadPolicyFrom(config, env);
+  const dispatcher = createDownloadDispatcher(policy);
+  return {
+    s3, bucket: config.s3.bucket, policy, dispatcher,
+    async close() {
+      await dispatcher.close();
+      s3.destroy();
+    },
+  };
+}
+
+/**
  * The orchestration worker and the media worker, wired to the configured API, S3 and (unless MJ_CALLBACKS=0) a
  * callback receiver. Credentials come from this process's configuration only; workflows never see them.
  */
@@ -36,9 +54,7 @@ export async function startWorkers(config: EffectiveConfig, opts: WorkerStartOpt
     throw new Error('no Midjourney API configured: set MJ_BASE_URL and MJ_API_KEY, or run `mj-batch stack up` for the local simulator');
   }
   const connection = await connectWorker(config.temporal);
-  const s3 = createS3Client(config.s3, { maxSockets: 64 });
-  const downloadPolicy = downloadPolicyFrom(config, env);
-  const dispatcher = createDownloadDispatcher(downloadPolicy);
+  const { s3, policy: downloadPolicy, dispatcher } = createMediaDeps(config, env);
   const mj = new MjClient({ baseUrl: config.mj.baseUrl, apiKey: config.mj.apiKey, auth: config.mj.auth, modePrefix: config.mj.modePrefix });
   const closers: (() => Promise<unknown> | unknown)[] = [() => mj.close(), () => dispatcher.close(), () => s3.destroy(), () => connection.close()];
 
