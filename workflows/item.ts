@@ -198,6 +198,7 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
     if (options.skipDone) {
       const previous = await results.loadRowResult({ outputPrefix: input.outputPrefix, rowKey: row.key });
       if (previous && (previous.status === 'SUCCESS' || previous.status === 'SKIPPED')) {
+        releaseSlot();
         reportStage('done');
         return { ...previous, status: 'SKIPPED' };
       }
