@@ -93,7 +93,8 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
   const media = proxyActivities<ReturnType<typeof createMediaActivities>>({
     taskQueue: options.mediaTaskQueue,
     startToCloseTimeout: '10m',
-    heartbeatTimeout: '60s',
+    // Each stage heartbeats (download progress, thumbnails, every upload): a dead worker is noticed within this.
+    heartbeatTimeout: '30s',
     retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 6 },
   });
   upsertSearchAttributes([{ key: BatchIdKey, value: input.batchId }, { key: RowKeyKey, value: row.key }, { key: RowStageKey, value: 'queued' }]);

@@ -167,3 +167,15 @@ test('a MODAL window never confirmed expires, without freeing a slot it never he
     expect((await admin(t, '/_sim/stats')).body.accounts[0]).toMatchObject({ running: 0, queued: 0 });
   });
 });
+
+test('jobMs: every job holds its slot for that long, whatever its kind and the speed', async () => {
+  await withSim('plus', { speed: 1, jobMs: 300 }, async (t, c) => {
+    // At speed 1 an imagine takes 30–60 s; with jobMs it ends after 300 ms.
+    const a = await c.submitImagine({ prompt: 'equal job' });
+    const { task } = await pollUntilDone(c, t, a.taskId);
+    expect(task.status).toBe('SUCCESS');
+    const [job] = (await admin(t, '/_sim/jobs')).body as { slotStart: number; finishTime: number }[];
+    expect(job!.finishTime - job!.slotStart).toBeGreaterThanOrEqual(295);
+    expect(job!.finishTime - job!.slotStart).toBeLessThan(30_000);
+  });
+});
