@@ -3,9 +3,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { cachedBinaryPath, MissingToolError, resolveBinary, TEMPORAL_CLI, VERSITYGW } from '../../stack/binaries';
 
+const made: string[] = [];
 function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'mj-batch-bin-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mj-batch-bin-'));
+  made.push(dir);
+  return dir;
 }
+afterAll(() => {
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 function fakeExecutable(file: string): string {
   fs.mkdirSync(path.dirname(file), { recursive: true });
