@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { REPO_ROOT } from './cli';
+import { REPO_ROOT, runNode } from './cli';
 
 /**
  * The short chaos run, as `npm run chaos -- --rows 60 --kills 3 --server-restarts 1 --json` runs it: a private stack
@@ -9,15 +8,7 @@ import { REPO_ROOT } from './cli';
  */
 test('a batch survives worker kills, a Temporal restart, an S3 outage and API faults: nothing lost, nothing paid twice', async () => {
   const script = path.join(REPO_ROOT, 'dist', 'bench', 'chaos.js');
-  const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [script, '--rows', '60', '--kills', '3', '--server-restarts', '1', '--json'], { cwd: REPO_ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  const run = await runNode(script, ['--rows', '60', '--kills', '3', '--server-restarts', '1', '--json']);
   if (run.code !== 0) process.stderr.write(run.stderr.split('\n').slice(-40).join('\n'));
   const summary = JSON.parse(run.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
   expect(summary).toMatchObject({ rows: 60, lost: 0, duplicatePaidJobs: 0, shaMismatches: 0, reportRows: 60, violations: [], ok: true });

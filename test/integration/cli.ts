@@ -12,8 +12,13 @@ export interface CliRun {
 
 /** Runs the built CLI (`npm test` builds dist/ first) as a user would, in its own process. */
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliRun> {
+  return runNode(CLI, args, opts);
+}
+
+/** Runs a built script (the CLI, a bench script) with this Node, in its own process. */
+export function runNode(script: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? REPO_ROOT, env: { ...process.env, ...opts.env } });
+    const child = spawn(process.execPath, [script, ...args], { cwd: opts.cwd ?? REPO_ROOT, env: { ...process.env, ...opts.env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
