@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { ResultLine } from '../report/results';
 import { mapLimit } from '../report/map-limit';
-import { getObjectOrNull } from '../storage/objects';
+import { getObjectOrNull, listKeys } from '../storage/objects';
 
 /** The simulator's ledger entry for one accepted job (GET /_sim/jobs). */
 export interface LedgerEntry {
@@ -76,13 +76,7 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** Re-reads every stored image and thumbnail under the prefix and checks it against its sidecar's sha256. */
 export async function auditStoredImages(s3: S3Client, bucket: string, prefix: string): Promise<ShaAudit> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}/`, ContinuationToken: token }));
-    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
-    token = page.NextContinuationToken;
-  } while (token);
+  const keys = await listKeys(s3, bucket, `${prefix}/`);
   const isReport = (k: string) => k.startsWith(`${prefix}/_rows/`) || /\/results\.(csv|jsonl)$|\/index\.html$/.test(k);
   const sidecarKeys = keys.filter((k) => k.endsWith('.json') && !isReport(k));
   const described = new Set<string>();

@@ -9,7 +9,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { wholeNumber } from '../cli/arguments';
 import type { Client } from '@temporalio/client';
 import { prepareBatch, startBatch, waitForBatch } from '../cli/batches';
 import { concurrencyOf } from '../cli/run-command';
@@ -39,11 +40,6 @@ interface ChaosFlags {
   keep?: boolean;
 }
 
-const whole = (min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`must be a whole number >= ${min}`);
-  return n;
-};
 
 /** A small seeded generator, so a run's schedule can be replayed with the same --seed. */
 function random(seed: string): () => number {
@@ -249,16 +245,16 @@ function printTable(s: Awaited<ReturnType<typeof runChaos>>): void {
 async function main(): Promise<void> {
   const program = new Command('chaos')
     .description('a batch under worker kills, server restarts, an S3 outage and API faults; checks nothing is lost or paid twice')
-    .option('--rows <n>', 'manifest rows', whole(1), 500)
-    .option('--kills <n>', 'worker SIGKILLs (each followed by a restart)', whole(0), 20)
-    .option('--server-restarts <n>', 'Temporal dev server kills and restarts', whole(0), 2)
-    .option('--s3-outage-seconds <n>', 'one S3 outage of this long (0: none)', whole(0), 20)
+    .option('--rows <n>', 'manifest rows', wholeNumber(1), 500)
+    .option('--kills <n>', 'worker SIGKILLs (each followed by a restart)', wholeNumber(0), 20)
+    .option('--server-restarts <n>', 'Temporal dev server kills and restarts', wholeNumber(0), 2)
+    .option('--s3-outage-seconds <n>', 'one S3 outage of this long (0: none)', wholeNumber(0), 20)
     .addOption(new Option('--submit-policy <policy>', 'at-most-once (duplicates are a violation) or at-least-once (duplicates are counted)')
       .choices(['at-most-once', 'at-least-once']).default('at-most-once'))
-    .option('--speed <n>', 'simulator speed factor', whole(1), 50)
-    .option('--slots <n>', 'the simulated account\'s job slots', whole(1), 8)
+    .option('--speed <n>', 'simulator speed factor', wholeNumber(1), 50)
+    .option('--slots <n>', 'the simulated account\'s job slots', wholeNumber(1), 8)
     .option('--seed <s>', 'seed for the schedule and the simulator', 'chaos')
-    .option('--timeout-minutes <n>', 'give up (a violation) after this long', whole(1), 40)
+    .option('--timeout-minutes <n>', 'give up (a violation) after this long', wholeNumber(1), 40)
     .option('--keep', 'keep the private stack\'s folder (logs, data) for a look afterwards')
     .option('--json', 'print one JSON object');
   program.parse(process.argv);

@@ -10,10 +10,9 @@
  * The objects are stored under a fresh prefix per run and deleted at the end unless `--keep`.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { DeleteObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
 import { loadConfig, type EffectiveConfig } from '../config/config';
 import { downloadImage } from '../media/download';
@@ -24,7 +23,9 @@ import { isTerminal, MjClient } from '../mj-client';
 import { mapLimit } from '../report/map-limit';
 import { startSimulator } from '../simulator/server';
 import { readStackState } from '../stack/state';
+import { listKeys } from '../storage/objects';
 import { createMediaDeps } from '../worker/run-worker';
+import { cpuMsOf } from './worker-process';
 
 export interface MediaStageOptions {
   images: number;
@@ -118,28 +119,8 @@ const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const medianIndex = (xs: number[]) => xs.map((x, i) => [x, i] as const).sort((a, b) => a[0] - b[0])[Math.floor((xs.length - 1) / 2)]![1];
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 
-async function listKeys(deps: { s3: S3Client; bucket: string }, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await deps.s3.send(new ListObjectsV2Command({ Bucket: deps.bucket, Prefix: prefix, ContinuationToken: token }));
-    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return keys;
-}
-
-/** CPU time (user + system) of another process on this machine, from /proc; undefined where that cannot be read. */
-function processCpuMs(pid: number | undefined): number | undefined {
-  if (!pid) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return undefined;
-  }
-}
+/** CPU time (user + system) of another process on this machine; undefined where that cannot be read. */
+const processCpuMs = (pid: number | undefined) => (pid ? cpuMsOf(pid) ?? undefined : undefined);
 
 interface Timed<T> { value: T; ms: number; cpuMs: number; s3CpuMs?: number }
 
@@ -311,12 +292,12 @@ export async function benchMediaStage(config: EffectiveConfig, opts: MediaStageO
   } finally {
     // Everything under the run's prefix, listed rather than remembered, so a run that failed half-way is cleaned too.
     if (deps && !opts.keepObjects) {
-      const keys = await listKeys(deps, `${prefix}/`).catch(() => [] as string[]);
+      const keys = await listKeys(deps.s3, deps.bucket, `${prefix}/`).catch(() => [] as string[]);
       objectsStored = keys.length;
       const deleted = await mapLimit(keys, 16, (key) => deps!.s3.send(new DeleteObjectCommand({ Bucket: deps!.bucket, Key: key })).then(() => true, () => false));
       objectsDeleted = deleted.filter(Boolean).length;
       if (keys.length) log(`deleted ${objectsDeleted} of ${keys.length} objects under s3://${deps.bucket}/${prefix}/`);
-    } else if (deps) objectsStored = (await listKeys(deps, `${prefix}/`).catch(() => [] as string[])).length;
+    } else if (deps) objectsStored = (await listKeys(deps.s3, deps.bucket, `${prefix}/`).catch(() => [] as string[])).length;
     await mj?.close();
     await deps?.close();
     await sim.close();

@@ -13,16 +13,24 @@ export interface ProcessUsage {
   cpuMs: number;
 }
 
-/** Peak RSS and CPU time of a live process, from /proc (Linux); null where /proc is missing or the process is gone. */
-export function usageOf(pid: number): ProcessUsage | null {
+/** User + system CPU time of a live process, ms, from /proc/<pid>/stat (Linux); null where it cannot be read. */
+export function cpuMsOf(pid: number): number | null {
   try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
     // The command name may hold spaces or parentheses: fields are counted after its closing parenthesis.
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return { peakRssBytes: Number(hwm?.[1] ?? 0) * 1024, cpuMs: (ticks * 1000) / USER_HZ };
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
+  } catch {
+    return null;
+  }
+}
+
+/** Peak RSS and CPU time of a live process, from /proc (Linux); null where /proc is missing or the process is gone. */
+export function usageOf(pid: number): ProcessUsage | null {
+  try {
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const cpuMs = cpuMsOf(pid);
+    return cpuMs === null ? null : { peakRssBytes: Number(hwm?.[1] ?? 0) * 1024, cpuMs };
   } catch {
     return null;
   }

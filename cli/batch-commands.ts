@@ -8,6 +8,7 @@ import { cancelBatchSignal, pauseUpdate, progressQuery, resumeUpdate, setConcurr
 import { rowStages } from './batches';
 import { stageCounts } from './board';
 import { batchUiUrl, EXIT, followBatch, summaryOf } from './follow';
+import { wholeNumber } from './arguments';
 import { printJson, printLines } from './output';
 
 class BatchCommandError extends Error {
@@ -128,11 +129,7 @@ function listCommand(): Command {
   return new Command('list')
     .description('batches on this Temporal namespace, newest first (from search attributes)')
     .option('--state <state>', 'only batches in this state: running, paused, finished, failed, cancelled')
-    .option('--limit <n>', 'at most this many', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number >= 1');
-      return n;
-    }, 20)
+    .option('--limit <n>', 'at most this many', wholeNumber(1), 20)
     .option('--json', 'print one JSON object')
     .action(async (flags: { state?: string; limit: number; json?: boolean }) => {
       const config = loadConfig();

@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { wholeNumber } from './arguments';
 import { loadConfig, type EffectiveConfig } from '../config/config';
 import { connectClient } from '../config/temporal';
 import { ManifestSourceError } from '../manifest/source';
@@ -13,11 +14,6 @@ import { EXIT, followBatch } from './follow';
 import { printJson, printLines, progress } from './output';
 
 
-const wholeNumber = (min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`must be a whole number >= ${min}`);
-  return n;
-};
 
 export interface RunFlags {
   wait?: boolean;

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { NO_FAULTS, type Faults, type SimulatorOptions } from '../simulator/options';
 import { startSimulator } from '../simulator/server';
+import { wholeNumber } from './arguments';
 import { printJson, printLines, progress } from './output';
 import { parsePort } from './stack-command';
 
@@ -10,11 +11,7 @@ function positive(value: string): number {
   return n;
 }
 
-function wholeNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number >= 0');
-  return n;
-}
+const atLeastZero = wholeNumber(0);
 
 function share(value: string): number {
   const n = Number(value);
@@ -65,17 +62,17 @@ export function simCommand(): Command {
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--speed <factor>', 'divide every duration by this (50 runs a 45 s job in under a second)', positive, 1)
     .addOption(new Option('--profile <profile>', 'plus: a midjourney-proxy Plus server; gateway: a new-api gateway relaying one').choices(['plus', 'gateway']).default('plus'))
-    .option('--accounts <n>', 'Midjourney accounts behind the proxy, each with its own slots and queue', (v) => Math.max(1, wholeNumber(v)), 1)
-    .option('--concurrency <n>', 'jobs one account runs at once', (v) => Math.max(1, wholeNumber(v)), 3)
-    .option('--queue-size <n>', 'jobs one account keeps waiting before answering "queue full"', wholeNumber, 10)
+    .option('--accounts <n>', 'Midjourney accounts behind the proxy, each with its own slots and queue', (v) => Math.max(1, atLeastZero(v)), 1)
+    .option('--concurrency <n>', 'jobs one account runs at once', (v) => Math.max(1, atLeastZero(v)), 3)
+    .option('--queue-size <n>', 'jobs one account keeps waiting before answering "queue full"', atLeastZero, 10)
     .option('--seed <seed>', 'seed for durations, faults and ids', 'mj-batch')
     .option('--api-key <key>', 'the key clients must send (Authorization: Bearer or mj-api-secret)', 'sk-sim')
-    .option('--task-timeout-ms <ms>', 'fail tasks running longer than this (default 5 min / speed; 0 disables)', wholeNumber)
-    .option('--image-ttl-ms <ms>', 'image URLs expire after this (default 24 h / speed)', wholeNumber)
+    .option('--task-timeout-ms <ms>', 'fail tasks running longer than this (default 5 min / speed; 0 disables)', atLeastZero)
+    .option('--image-ttl-ms <ms>', 'image URLs expire after this (default 24 h / speed)', atLeastZero)
     .option('--public-url <url>', 'base of the URLs handed out (default http://host:port)')
     .option('--fault-5xx <share>', 'share of API requests answered with a 5xx', share)
     .option('--fault-429 <share>', 'share of API requests answered with 429', share)
-    .option('--fault-429-burst <n>', 'answer the next N API requests with 429', wholeNumber)
+    .option('--fault-429-burst <n>', 'answer the next N API requests with 429', atLeastZero)
     .option('--fault-queue-full <share>', 'share of submits refused as queue full', share)
     .option('--fault-stall <share>', 'share of jobs that never finish (until the task timeout)', share)
     .option('--fault-failure <share>', 'share of jobs that end in FAILURE', share)
@@ -83,7 +80,7 @@ export function simCommand(): Command {
     .option('--fault-corrupt-image <share>', 'share of jobs whose image bytes are corrupt', share)
     .option('--fault-truncated-image <share>', 'share of jobs whose image download is cut short', share)
     .option('--fault-oversized-image <share>', 'share of jobs whose image is 12000×12000', share)
-    .option('--slow-images <bytesPerSec>', 'throttle image downloads to this rate', wholeNumber)
+    .option('--slow-images <bytesPerSec>', 'throttle image downloads to this rate', atLeastZero)
     .option('--banned-words <list>', 'comma-separated words refused with code 24')
     .option('--json', 'print one JSON line with the URL and key once listening')
     .action(async (flags: SimFlags) => {

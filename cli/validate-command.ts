@@ -1,10 +1,11 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { loadConfig } from '../config/config';
 import { forecast } from '../manifest/forecast';
 import { parseS3Uri, ManifestSourceError } from '../manifest/source';
 import { validateManifest } from '../manifest/validate';
 import type { Mode } from '../mj-client/routing';
 import { createS3Client } from '../storage/s3-client';
+import { wholeNumber } from './arguments';
 import { printJson, printLines } from './output';
 
 /** Exit codes: 0 valid, 1 the manifest has errors, 2 it could not be read. */
@@ -12,11 +13,7 @@ export function validateCommand(): Command {
   return new Command('validate')
     .description('check every row of a manifest (nothing is submitted) and forecast its paid jobs and duration')
     .argument('<manifest>', 'a CSV, JSON or JSONL file, or an s3://bucket/key URI')
-    .option('--slots <n>', 'concurrent jobs the account runs, for the duration forecast', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number >= 1');
-      return n;
-    }, 3)
+    .option('--slots <n>', 'concurrent jobs the account runs, for the duration forecast', wholeNumber(1), 3)
     .addOption(new Option('--mode <mode>', 'speed mode of rows that name none').choices(['fast', 'relax', 'turbo']).default('fast'))
     .option('--json', 'print one JSON object')
     .action(async (manifest: string, flags: { slots: number; mode: Mode; json?: boolean }) => {

@@ -16,7 +16,7 @@ export interface BatchInput {
   batchId: string;
   manifest: { ref: string; sha256: string };
   outputPrefix: string;
-  /** Jobs the account may run at once: the batch never has more rows in flight. */
+  /** Rows in flight at once (waiting for a slot, running jobs, storing images); the account's slots limit the jobs. */
   concurrency: number;
   item: ItemOptions;
   /** Fail the batch early when more rows than this have failed (a count, or a percent of the rows). */
@@ -115,7 +115,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
     scope.cancel();
   });
 
-  // Account-wide slots: every row holds a lease of the account's slots workflow while it runs.
+  // Account-wide slots: every row holds a lease of the account's slots workflow while its jobs run.
   let slotsId = input.accountSlotsWorkflowId;
   const granted = new Set<string>();
   setHandler(slotGrantedSignal, (leaseId) => {

@@ -17,6 +17,13 @@ export const MEDIA_TASK_QUEUE_SUFFIX = '-media';
 const TERMINAL = new Set(['SUCCESS', 'FAILURE', 'CANCEL']);
 const isTerminal = (s: TaskSnapshot | undefined) => !!s && TERMINAL.has(s.status);
 
+/** A job that ended with an image to store. */
+interface FinishedJob {
+  role: string;
+  snap: TaskSnapshot;
+  chain: string[];
+}
+
 /** A row that cannot finish, with the class the report and redrive use. */
 class RowFailure extends Error {
   constructor(readonly failureClass: FailureClass, message: string) {
@@ -148,10 +155,10 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
   }
 
   /** The row's paid jobs: the first one, then each follow-up chain, button by button. */
-  async function runJobs(finished: { role: string; snap: TaskSnapshot; chain: string[] }[]): Promise<void> {
+  async function runJobs(finished: FinishedJob[]): Promise<void> {
     // Rows started before images were deferred store each image right after its job, as their histories say.
     const deferImages = patched('jobs-before-images');
-    const keep = async (f: { role: string; snap: TaskSnapshot; chain: string[] }) => {
+    const keep = async (f: FinishedJob) => {
       if (deferImages) finished.push(f);
       else await store(f.role, f.snap, f.chain);
     };
@@ -186,7 +193,7 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
     }
   }
 
-  /** Gives the account's slot back (once); the batch gives it back too when the row ends, which is then a no-op. */
+  /** Gives the account's slot back (once); the batch gives it back itself only if this workflow fails. */
   let lease = input.slotLease;
   const releaseSlot = () => {
     if (!lease) return;
@@ -213,7 +220,7 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
     } else {
       // Every job first, then the images: the account's slot is given back as soon as the row needs no more jobs,
       // so downloads and thumbnails never keep a paid slot idle. What finished is stored even if a later job fails.
-      const finished: { role: string; snap: TaskSnapshot; chain: string[] }[] = [];
+      const finished: FinishedJob[] = [];
       let jobsFailed: unknown;
       try {
         await runJobs(finished);
