@@ -13,6 +13,10 @@ export function toFailure(err: unknown, policy: SubmitPolicy = 'at-least-once'):
       // The job may exist and be paid for: at-most-once stops here for a person to look; at-least-once tries again.
       return ApplicationFailure.create({ message: err.message, type: 'Mj.ambiguous', nonRetryable: policy === 'at-most-once', details: [err.reason] });
     }
+    if (err.kind === 'account') {
+      // About the account, not the row (quota, key, ban): the workflows hold the row until the account recovers.
+      return ApplicationFailure.create({ message: err.message, type: 'Mj.account', nonRetryable: true, details: [err.reason, err.description ?? ''] });
+    }
     return ApplicationFailure.create({
       message: err.message,
       type: `Mj.${err.reason}`,

@@ -6,6 +6,7 @@ import { createManifestActivities } from './manifest';
 import { createMediaActivities } from './media';
 import { createMjActivities } from './mj';
 import { createResultActivities } from './results';
+import { createSlotLeaseActivities } from './slot-leases';
 import { createSmokeActivities } from './smoke';
 
 export interface ActivityDeps {
@@ -23,8 +24,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createSmokeActivities(deps),
     ...createManifestActivities(deps),
     ...createResultActivities(deps),
+    ...createSlotLeaseActivities(),
     ...(deps.mj && deps.downloadPolicy && deps.dispatcher
-      ? createMjActivities({ client: deps.mj, s3: deps.s3, downloadPolicy: deps.downloadPolicy, dispatcher: deps.dispatcher, callbackUrl: deps.callbackUrl })
+      ? createMjActivities({ client: deps.mj, s3: deps.s3, bucket: deps.bucket, downloadPolicy: deps.downloadPolicy, dispatcher: deps.dispatcher, callbackUrl: deps.callbackUrl })
       : {}),
   };
 }

@@ -1,5 +1,5 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { activityInfo } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure } from '@temporalio/activity';
 import type { Dispatcher } from 'undici';
 import { downloadImage, type DownloadPolicy } from '../media/download';
 import { MediaError } from '../media/errors';
@@ -7,17 +7,21 @@ import { inspectImage } from '../media/thumbnails';
 import { parseS3Uri } from '../manifest/source';
 import { intentOf } from '../mj-client/buttons';
 import type { MjClient, SubmitAccepted } from '../mj-client/client';
-import type { Mode } from '../mj-client/routing';
+import { withModeFlag, type Mode } from '../mj-client/routing';
 import type { MjTask } from '../mj-client/schemas';
-import { parseProgress } from '../mj-client/task';
+import { modeRanOf, parseProgress } from '../mj-client/task';
 import type { Kind } from '../manifest/row';
 import type { SubmitPolicy, TaskSnapshot } from '../workflows/shared';
+import { MjApiError } from '../mj-client/errors';
+import { deleteJournal, fingerprintOf, journalKey, readJournal, writeJournal, type JournalRef } from '../storage/job-journal';
 import { toFailure } from './failures';
 import { s3StatusOf } from '../storage/objects';
 
 export interface MjDeps {
   client: MjClient;
   s3: S3Client;
+  /** Where the job journal lives (the results bucket). */
+  bucket: string;
   /** For input images given as http(s) URLs. */
   downloadPolicy: DownloadPolicy;
   dispatcher: Dispatcher;
@@ -25,16 +29,35 @@ export interface MjDeps {
   callbackUrl?: string;
 }
 
+interface SubmitCommon {
+  mode?: Mode;
+  state: string;
+  policy: SubmitPolicy;
+  callbacks: boolean;
+  /** The row's job journal: jobs it already paid for are adopted, not submitted again. */
+  journal?: JournalRef;
+}
+
 export type SubmitJobInput =
-  | { op: 'new'; kind: Kind; prompt: string; images: string[]; mode?: Mode; state: string; policy: SubmitPolicy; callbacks: boolean }
-  | { op: 'action'; taskId: string; customId: string; mode?: Mode; state: string; policy: SubmitPolicy; callbacks: boolean }
-  | { op: 'modal'; taskId: string; prompt: string; mode?: Mode; state: string; policy: SubmitPolicy; callbacks: boolean };
+  | ({ op: 'new'; kind: Kind; prompt: string; images: string[] } & SubmitCommon)
+  | ({ op: 'action'; taskId: string; customId: string } & SubmitCommon)
+  | ({ op: 'modal'; taskId: string; prompt: string } & SubmitCommon);
 
 export interface SubmitJobResult {
   taskId: string;
   modal: boolean;
   queued: boolean;
+  /** The job existed already (a previous attempt or run created it): nothing was paid for now. */
+  adopted?: boolean;
 }
+
+/** An imagine carries its row's mode as a prompt flag too, so the mode survives gateways that drop mode paths. */
+const promptSent = (input: Extract<SubmitJobInput, { op: 'new' }>) => (input.kind === 'imagine' ? withModeFlag(input.prompt, input.mode) : input.prompt);
+
+/** The API's clock and the worker's may differ; a task this much older than the intent still counts as its job. */
+const CLOCK_SKEW_MS = 5 * 60_000;
+const ENDED = new Set(['FAILURE', 'CANCEL']);
+const ACTION_OF_KIND: Record<Kind, string> = { imagine: 'IMAGINE', blend: 'BLEND', describe: 'DESCRIBE', shorten: 'SHORTEN' };
 
 /** Input images must reach the API as data URLs; they are fetched here, inside the activity, never via workflow history. */
 const MAX_INPUT_IMAGE_BYTES = 10 * 1024 * 1024;
@@ -53,6 +76,7 @@ export function snapshotOf(task: MjTask): TaskSnapshot {
     buttons: (task.buttons ?? []).map((b) => ({ customId: b.customId, intent: intentOf(b.customId) })),
     finalPrompt,
     text,
+    modeRan: modeRanOf(task),
   };
 }
 
@@ -76,29 +100,101 @@ export function createMjActivities(deps: MjDeps) {
     return `data:image/${info.format};base64,${bytes.toString('base64')}`;
   }
 
+  /** Is this listed task the job `input` asks for (same row, same prompt or parent and button, made after the intent)? */
+  function isJobOf(task: MjTask, input: Exclude<SubmitJobInput, { op: 'modal' }>, intentAt: number): boolean {
+    if (task.state !== input.state || (task.submitTime ?? 0) < intentAt - CLOCK_SKEW_MS) return false;
+    const extra = task as Record<string, unknown>;
+    if (input.op === 'action') return String(extra.parentId ?? '') === input.taskId && (extra.customId === undefined || extra.customId === input.customId);
+    // The Java proxy puts uploaded reference URLs in front of the prompt.
+    return task.action === ACTION_OF_KIND[input.kind] && (input.kind !== 'imagine' && input.kind !== 'shorten' || (task.prompt ?? '').endsWith(promptSent(input)));
+  }
+
+  /**
+   * Looks for the job a previous attempt may have created, by the row's state, where the API lists tasks: its id,
+   * null when the list proves there is none, 'unknown' when the API cannot say (no list, or a list too short to
+   * reach back to the intent: CS lists only the newest 100).
+   */
+  async function findPreviousJob(input: Exclude<SubmitJobInput, { op: 'modal' }>, intentAt: number): Promise<string | null | 'unknown'> {
+    const tasks = await deps.client.listTasks();
+    if (tasks === null) return 'unknown';
+    const mine = tasks.filter((t) => isJobOf(t, input, intentAt));
+    const alive = mine.find((t) => !ENDED.has(t.status));
+    if (alive) return alive.id;
+    if (mine.length > 0) return null; // it was made and has failed: a failed job is not charged, so submit anew
+    const oldest = Math.min(...tasks.map((t) => t.submitTime ?? Number.POSITIVE_INFINITY));
+    return tasks.length < 100 || oldest <= intentAt - CLOCK_SKEW_MS ? null : 'unknown';
+  }
+
+  /** The journal's task, if the API still has it and it has not failed. */
+  async function stillAlive(taskId: string): Promise<MjTask | null> {
+    try {
+      const task = await deps.client.fetchTask(taskId);
+      return ENDED.has(task.status) ? null : task;
+    } catch (err) {
+      if (err instanceof MjApiError && err.kind === 'not-found') return null;
+      throw err;
+    }
+  }
+
+  const fingerprintFor = (input: Exclude<SubmitJobInput, { op: 'modal' }>) => fingerprintOf(input.op === 'new'
+    ? [input.kind, input.prompt, input.images, input.mode ?? null]
+    : [input.taskId, input.customId, input.mode ?? null]);
+
+  /**
+   * What the journal says about this job before paying for it: adopt a job that exists, submit when the journal
+   * (and the API's list) prove there is none, stop when neither can tell and the policy forbids paying twice.
+   */
+  async function adoptOrClear(input: Exclude<SubmitJobInput, { op: 'modal' }>, key: string, fingerprint: string): Promise<SubmitJobResult | undefined> {
+    const prior = await readJournal(deps.s3, deps.bucket, key);
+    if (!prior || prior.fingerprint !== fingerprint) return undefined;
+    const adopt = (task: MjTask): SubmitJobResult => ({ taskId: task.id, modal: task.status === 'MODAL', queued: task.status === 'NOT_START', adopted: true });
+    if (prior.taskId) {
+      const task = await stillAlive(prior.taskId);
+      return task ? adopt(task) : undefined;
+    }
+    // A previous attempt was about to submit and never heard back: the job may exist.
+    const found = await findPreviousJob(input, prior.intentAt);
+    if (found === 'unknown') {
+      if (input.policy === 'at-least-once') return undefined;
+      throw ApplicationFailure.create({
+        type: 'Mj.ambiguous', nonRetryable: true, details: ['previous-attempt-unknown'],
+        message: `an earlier submit of this job (at ${new Date(prior.intentAt).toISOString()}, state "${input.state}") got no answer, and this API cannot list tasks by state; ` +
+          `look for a task with that state in the provider's task log; if there is none, \`mj-batch redrive <batch> --class ambiguous\` submits it again`,
+      });
+    }
+    if (found === null) return undefined;
+    await writeJournal(deps.s3, deps.bucket, key, { ...prior, taskId: found });
+    const task = await stillAlive(found);
+    return task ? adopt(task) : undefined;
+  }
+
   return {
     /** One paid submit. Its failures say whether a retry can help, and what an ambiguous answer means under the policy. */
     async submitJob(input: SubmitJobInput): Promise<SubmitJobResult> {
-      const common = {
-        state: input.state,
-        notifyHook: input.callbacks && deps.callbackUrl ? `${deps.callbackUrl}?wf=${encodeURIComponent(activityInfo().workflowExecution?.workflowId ?? '')}` : undefined,
-      };
-      const call = { mode: input.mode };
       try {
-        let accepted: SubmitAccepted;
-        if (input.op === 'action') accepted = await deps.client.submitAction({ taskId: input.taskId, customId: input.customId, ...common }, call);
-        else if (input.op === 'modal') accepted = await deps.client.submitModal({ taskId: input.taskId, prompt: input.prompt, ...common }, call);
-        else {
-          const images = await Promise.all(input.images.map(dataUrl));
-          switch (input.kind) {
-            case 'imagine': accepted = await deps.client.submitImagine({ prompt: input.prompt, base64Array: images.length ? images : undefined, ...common }, call); break;
-            case 'blend': accepted = await deps.client.submitBlend({ base64Array: images, dimensions: 'SQUARE', ...common }, call); break;
-            case 'describe': accepted = await deps.client.submitDescribe({ base64: images[0]!, ...common }, call); break;
-            case 'shorten': accepted = await deps.client.submitShorten({ prompt: input.prompt, ...common }, call); break;
-          }
+        const entry = input.journal && input.op !== 'modal'
+          ? { key: journalKey(input.journal, input.op === 'new' ? { op: 'new' } : input), fingerprint: fingerprintFor(input) }
+          : undefined;
+        if (entry && input.op !== 'modal') {
+          const adopted = await adoptOrClear(input, entry.key, entry.fingerprint);
+          if (adopted) return adopted;
+          await writeJournal(deps.s3, deps.bucket, entry.key, { fingerprint: entry.fingerprint, intentAt: Date.now() });
         }
-        return { taskId: accepted.taskId, modal: accepted.modal, queued: accepted.queued };
+        let accepted: SubmitJobResult;
+        try {
+          accepted = await submitToApi(input);
+        } catch (err) {
+          // An answer that proves nothing was created clears the intent, so the next attempt need not look.
+          if (entry && !(err instanceof MjApiError && err.kind === 'ambiguous')) await deleteJournal(deps.s3, deps.bucket, entry.key).catch(() => undefined);
+          throw err;
+        }
+        if (entry) {
+          await writeJournal(deps.s3, deps.bucket, entry.key, { fingerprint: entry.fingerprint, intentAt: Date.now(), taskId: accepted.taskId })
+            .catch(() => undefined); // the workflow has the id in its history; the journal only helps a later run
+        }
+        return accepted;
       } catch (err) {
+        if (err instanceof ApplicationFailure) throw err;
         throw toFailure(err, input.policy);
       }
     },
@@ -112,4 +208,25 @@ export function createMjActivities(deps: MjDeps) {
       }
     },
   };
+
+  async function submitToApi(input: SubmitJobInput): Promise<SubmitJobResult> {
+    const common = {
+      state: input.state,
+      notifyHook: input.callbacks && deps.callbackUrl ? `${deps.callbackUrl}?wf=${encodeURIComponent(activityInfo().workflowExecution?.workflowId ?? '')}` : undefined,
+    };
+    const call = { mode: input.mode };
+    let accepted: SubmitAccepted;
+    if (input.op === 'action') accepted = await deps.client.submitAction({ taskId: input.taskId, customId: input.customId, ...common }, call);
+    else if (input.op === 'modal') accepted = await deps.client.submitModal({ taskId: input.taskId, prompt: input.prompt, ...common }, call);
+    else {
+      const images = await Promise.all(input.images.map(dataUrl));
+      switch (input.kind) {
+        case 'imagine': accepted = await deps.client.submitImagine({ prompt: promptSent(input), base64Array: images.length ? images : undefined, ...common }, call); break;
+        case 'blend': accepted = await deps.client.submitBlend({ base64Array: images, dimensions: 'SQUARE', ...common }, call); break;
+        case 'describe': accepted = await deps.client.submitDescribe({ base64: images[0]!, ...common }, call); break;
+        case 'shorten': accepted = await deps.client.submitShorten({ prompt: input.prompt, ...common }, call); break;
+      }
+    }
+    return { taskId: accepted.taskId, modal: accepted.modal, queued: accepted.queued };
+  }
 }

@@ -18,12 +18,14 @@ export interface LedgerEntry {
 
 /**
  * Paid jobs beyond the first for one piece of work: the same row (`state`) asking for the same thing twice, i.e. the
- * same new job (action and prompt) or the same button on the same parent. A MODAL job not yet confirmed is not paid.
+ * same new job (action and prompt) or the same button on the same parent. A MODAL job not yet confirmed is not paid,
+ * nor is one that ended FAILURE: Midjourney bills no failed job and new-api refunds a failed task's quota
+ * (controller/midjourney.go), so asking again after a failure is a retry, not a second payment.
  */
 export function duplicatePaidJobs(jobs: LedgerEntry[]): { count: number; examples: string[] } {
   const seen = new Map<string, string[]>();
   for (const j of jobs) {
-    if (!j.charged) continue;
+    if (!j.charged || j.status === 'FAILURE') continue;
     const work = j.parentId ? `${j.state} ${j.parentId} ${j.customId}` : `${j.state} ${j.action} ${j.prompt}`;
     seen.set(work, [...(seen.get(work) ?? []), j.id]);
   }
@@ -77,7 +79,7 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 /** Re-reads every stored image and thumbnail under the prefix and checks it against its sidecar's sha256. */
 export async function auditStoredImages(s3: S3Client, bucket: string, prefix: string): Promise<ShaAudit> {
   const keys = await listKeys(s3, bucket, `${prefix}/`);
-  const isReport = (k: string) => k.startsWith(`${prefix}/_rows/`) || /\/results\.(csv|jsonl)$|\/index\.html$/.test(k);
+  const isReport = (k: string) => k.startsWith(`${prefix}/_rows/`) || k.startsWith(`${prefix}/_jobs/`) || /\/results\.(csv|jsonl)$|\/index\.html$/.test(k);
   const sidecarKeys = keys.filter((k) => k.endsWith('.json') && !isReport(k));
   const described = new Set<string>();
   const mismatches: string[] = [];

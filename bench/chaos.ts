@@ -118,6 +118,13 @@ export async function runChaos(flags: ChaosFlags, log: (line: string) => void, i
   const done: { kind: EventKind | 'worker-crashed'; atRows: number; ms: number }[] = [];
   const started = Date.now();
   let bursts: NodeJS.Timeout | undefined;
+  const restartIfCrashed = async (finished: number) => {
+    if (!worker.crashed) return;
+    log(`worker exited on its own (rows finished: ${finished}); restarting it`);
+    const t0 = Date.now();
+    await worker.start();
+    done.push({ kind: 'worker-crashed', atRows: finished, ms: Date.now() - t0 });
+  };
   try {
     await worker.start();
     const manifest = manifestLines(flags.rows, tag);
@@ -139,12 +146,7 @@ export async function runChaos(flags: ChaosFlags, log: (line: string) => void, i
       if (interrupted.aborted) throw new Error('interrupted');
       if (Date.now() > deadline) throw new Error(`the batch did not finish within ${flags.timeoutMinutes} minutes`);
       finished = (await finishedRows(client, input.batchId)) ?? finished;
-      if (worker.crashed) {
-        log(`worker exited on its own (rows finished: ${finished}); restarting it`);
-        const t0 = Date.now();
-        await worker.start();
-        done.push({ kind: 'worker-crashed', atRows: finished, ms: Date.now() - t0 });
-      }
+      await restartIfCrashed(finished);
       while (events.length > 0 && events[0]!.at <= finished) {
         const { kind } = events.shift()!;
         const t0 = Date.now();
@@ -177,6 +179,30 @@ export async function runChaos(flags: ChaosFlags, log: (line: string) => void, i
     const corruptLine = report.find((l) => l.key === corruptKey);
     const stats = await (await fetch(`${sim.url}/_sim/stats`)).json() as { requests: { injected: Record<string, number> }; refused: Record<string, number>; acceptedPaidJobs: number };
 
+    // Resuming is re-running: the same manifest into the same prefix, faults off, must finish and pay for nothing
+    // that already succeeded (rows that failed may be tried again).
+    await fetch(`${sim.url}/_sim/faults`, { method: 'DELETE' });
+    const paidBefore = sim.engine.ledger().length;
+    const rerunInput = { ...input, batchId: `${input.batchId}-rerun` };
+    await startBatch(client, s3, stack.config.s3.bucket, taskQueue, file, rerunInput, { account: 'chaos', slots: flags.slots, queueAhead: 2 });
+    const rerunStarted = Date.now();
+    const rerunDeadline = Math.max(rerunStarted + 60_000, deadline);
+    while (!(await batchClosed(client, rerunInput.batchId)) && Date.now() < rerunDeadline && !interrupted.aborted) {
+      await restartIfCrashed(flags.rows);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const rerun = await batchClosed(client, rerunInput.batchId) ? (await waitForBatch(client, rerunInput.batchId, () => undefined)).result : null;
+    const succeeded = new Set(report.filter((l) => l.status === 'SUCCESS' || l.status === 'SKIPPED').map((l) => l.key));
+    const rerunJobs = sim.engine.ledger().slice(paidBefore) as LedgerEntry[];
+    const rerunSummary = {
+      finished: rerun !== null,
+      seconds: Math.round((Date.now() - rerunStarted) / 100) / 10,
+      skipped: rerun?.counts.skipped ?? 0,
+      paidForDoneRows: rerunJobs.filter((j) => j.charged && succeeded.has(j.state ?? '')).length,
+      paidJobs: rerunJobs.filter((j) => j.charged).length,
+      duplicatePaidJobs: duplicatePaidJobs(sim.engine.ledger() as LedgerEntry[]).count,
+    };
+
     const count = (k: string) => done.filter((e) => e.kind === k).length;
     const summary = {
       rows: flags.rows,
@@ -199,6 +225,7 @@ export async function runChaos(flags: ChaosFlags, log: (line: string) => void, i
       objectsChecked: audit.objectsChecked,
       imagesWithoutSidecar: audit.imagesWithoutSidecar.length,
       wallSeconds: Math.round(wallMs / 100) / 10,
+      rerun: rerunSummary,
       examples: { lost: rows.lost.slice(0, 5), duplicates: duplicates.examples, shaMismatches: audit.mismatches.slice(0, 5) },
       stackDir: flags.keep ? stack.dir : undefined,
     };
@@ -209,6 +236,9 @@ export async function runChaos(flags: ChaosFlags, log: (line: string) => void, i
       summary.reportRows !== summary.manifestRows && `the report has ${summary.reportRows} rows, the manifest ${summary.manifestRows}`,
       summary.workerKills < flags.kills && `only ${summary.workerKills} of ${flags.kills} worker kills happened before the batch ended`,
       summary.temporalRestarts < flags.serverRestarts && `only ${summary.temporalRestarts} of ${flags.serverRestarts} server restarts happened`,
+      !rerunSummary.finished && 'the re-run of the manifest did not finish',
+      rerunSummary.paidForDoneRows > 0 && `the re-run paid ${rerunSummary.paidForDoneRows} job(s) for rows already done`,
+      flags.submitPolicy === 'at-most-once' && rerunSummary.duplicatePaidJobs > 0 && `${rerunSummary.duplicatePaidJobs} duplicate paid job(s) after the re-run`,
     ].filter((v): v is string => typeof v === 'string');
     return { ...summary, violations, ok: violations.length === 0 };
   } finally {
@@ -235,6 +265,7 @@ function printTable(s: Awaited<ReturnType<typeof runChaos>>): void {
     ['Temporal restarts / S3 outages', `${s.temporalRestarts} / ${s.s3Outages} × ${s.s3OutageSeconds} s`],
     ['faults injected', Object.entries(s.injected).map(([k, v]) => `${k} ${v}`).join(', ')],
     ['paid jobs', s.paidJobs],
+    ['re-run: finished / skipped / paid (for done rows)', `${s.rerun.finished ? `yes, ${s.rerun.seconds} s` : 'NO'} / ${s.rerun.skipped} / ${s.rerun.paidJobs} (${s.rerun.paidForDoneRows})`],
     ['wall time', `${s.wallSeconds} s`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

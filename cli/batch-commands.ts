@@ -5,8 +5,8 @@ import { connectClient } from '../config/temporal';
 import { BatchIdKey, BatchStateKey, ItemsDoneKey, ItemsFailedKey, ItemsTotalKey } from '../workflows/search-attributes';
 import type { BatchResult } from '../workflows/batch';
 import { cancelBatchSignal, pauseUpdate, progressQuery, resumeUpdate, setConcurrencyUpdate } from '../workflows/shared';
-import { rowStages } from './batches';
-import { stageCounts } from './board';
+import { accountSlotsStatus, rowStages, slotsLine } from './batches';
+import { holdLine, stageCounts } from './board';
 import { batchUiUrl, EXIT, followBatch, summaryOf } from './follow';
 import { wholeNumber } from './arguments';
 import { printJson, printLines } from './output';
@@ -67,11 +67,21 @@ function statusCommand(): Command {
       if (status === 'RUNNING') {
         const p = await handle.query(progressQuery);
         const stages = stageCounts(p, await rowStages(client, batchId).catch(() => ({})));
-        if (flags.json) return printJson({ ...base, state: p.state, counts: p.counts, stages, inFlight: p.inFlight, concurrency: p.concurrency, ratePerMinute: p.ratePerMinute, etaSeconds: p.etaSeconds, runs: p.runs });
+        const slots = p.accountSlotsWorkflowId ? await accountSlotsStatus(client, p.accountSlotsWorkflowId).catch(() => undefined) : undefined;
+        if (flags.json) {
+          return printJson({
+            ...base, state: p.state, counts: p.counts, stages, inFlight: p.inFlight, concurrency: p.concurrency, ratePerMinute: p.ratePerMinute, etaSeconds: p.etaSeconds, runs: p.runs,
+            ...(p.accountHold ? { accountHold: p.accountHold } : {}),
+            ...(slots ? { accountSlots: slots } : {}),
+          });
+        }
         return printLines([
           `batch ${batchId}: ${p.state}, ${stages.done + stages.failed}/${p.counts.total} rows finished`,
           `  ${Object.entries(stages).map(([s, n]) => `${s} ${n}`).join(', ')}`,
           `  rate ${p.ratePerMinute}/min, ETA ${p.etaSeconds ?? '-'} s, slots in use ${p.inFlight}/${p.concurrency}`,
+          ...(p.accountHold ? [`  ${holdLine(p)}`] : []),
+          ...(p.counts.modeMismatches ? [`  WARNING: ${p.counts.modeMismatches} row(s) ran in another speed mode than asked`] : []),
+          ...(slots ? [`  ${slotsLine(slots)}`] : []),
           ...(base.temporalUiUrl ? [`  Web UI ${base.temporalUiUrl}`] : []),
         ]);
       }
@@ -89,6 +99,7 @@ function statusCommand(): Command {
       printLines([
         `batch ${batchId}: ${status.toLowerCase()}${error ? ` (${error})` : ''}`,
         ...(summary ? [`  rows ${summary.rows}: ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.unknownSubmit} unknown submit, ${summary.cancelled} cancelled`, `  results ${summary.resultsCsv}`, `  sheet   ${summary.contactSheet}`] : []),
+        ...(summary?.modeMismatches ? [`  WARNING: ${summary.modeMismatches} row(s) ran in another speed mode than asked`] : []),
       ]);
     }));
 }
@@ -165,7 +176,7 @@ export function batchCommands(): Command[] {
     statusCommand(),
     listCommand(),
     controlCommand('pause', 'stop starting rows (the ones in flight finish)', (h) => h.executeUpdate(pauseUpdate), 'paused; rows in flight finish, no new row starts'),
-    controlCommand('resume', 'start rows again after pause', (h) => h.executeUpdate(resumeUpdate), 'resumed'),
+    controlCommand('resume', 'start rows again after pause; on a batch held by an account condition, try the account now', (h) => h.executeUpdate(resumeUpdate), 'resumed'),
     controlCommand('cancel', 'stop the batch: rows in flight end CANCELLED, the report is written', (h) => h.signal(cancelBatchSignal), 'cancelling; rows in flight stop, then the report is written'),
     setConcurrencyCommand(),
   ];

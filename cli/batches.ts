@@ -7,11 +7,12 @@ import { readManifestBytes, parseS3Uri } from '../manifest/source';
 import { getObjectOrNull } from '../storage/objects';
 import { validateManifestBytes, type ValidatedManifest } from '../manifest/validate';
 import type { ThumbnailSpec } from '../media/thumbnails';
-import { accountSlotsWorkflow, accountSlotsWorkflowId, setSlotsSignal } from '../workflows/account-slots';
+import { findStaleLeases, type StaleLease } from '../activities/slot-leases';
+import { accountSlotsWorkflow, accountSlotsWorkflowId, setSlotsSignal, slotsQuery, STALE_CHECK_MS } from '../workflows/account-slots';
 import { batchWorkflow, type BatchInput, type BatchResult } from '../workflows/batch';
 import { mediaTaskQueue } from '../worker/worker';
 import { RowStageKey } from '../workflows/search-attributes';
-import type { BatchProgress, ItemStage, SubmitPolicy } from '../workflows/shared';
+import { progressQuery, type BatchProgress, type ItemStage, type SubmitPolicy } from '../workflows/shared';
 
 export interface BatchOptions {
   batchId?: string;
@@ -149,21 +150,63 @@ export async function rowStages(client: Client, batchId: string): Promise<Partia
   return stages;
 }
 
+/** The account's slots as a batch's rows meet them: who holds them, how many rows wait, and leases nobody uses. */
+export interface AccountSlotsStatus {
+  account: string;
+  slots: number;
+  queueAhead: number;
+  held: number;
+  /** Rows of every batch on the account waiting for a slot. */
+  waiting: number;
+  /** Held leases whose batch or row has closed: the slots workflow takes them back at its next check. */
+  heldByClosedRows: StaleLease[];
+  /** How long until that check, at the most. */
+  reclaimWithinSeconds: number;
+  reclaimed: number;
+}
+
+/** Reads the slots workflow; looks for leases held by closed rows only when rows wait and every slot is held. */
+export async function accountSlotsStatus(client: Client, slotsWorkflowId: string): Promise<AccountSlotsStatus> {
+  const s = await client.workflow.getHandle(slotsWorkflowId).query(slotsQuery);
+  const full = s.waiting > 0 && s.held.length >= s.slots + s.queueAhead;
+  return {
+    account: s.account, slots: s.slots, queueAhead: s.queueAhead, held: s.held.length, waiting: s.waiting,
+    heldByClosedRows: full ? await findStaleLeases(client, s.held) : [],
+    reclaimWithinSeconds: (2 * STALE_CHECK_MS) / 1000,
+    reclaimed: s.reclaimed ?? 0,
+  };
+}
+
+/** One line for status and watch; empty when nothing is worth saying. */
+export function slotsLine(s: AccountSlotsStatus): string {
+  const line = `account ${s.account}: ${s.held}/${s.slots}+${s.queueAhead} slots held, ${s.waiting} row(s) waiting`;
+  if (s.heldByClosedRows.length === 0) return line;
+  return `${line}; ${s.heldByClosedRows.length} held by closed rows (taken back within ${s.reclaimWithinSeconds} s)`;
+}
+
 export type BatchOutcome = { result: BatchResult; ok: boolean };
 
 /** Waits for the batch (across continue-as-new), calling `onProgress` every `everyMs`. A threshold failure still returns its report. */
 export async function waitForBatch(
-  client: Client, batchId: string, onProgress: (p: BatchProgress, stages?: Partial<Record<ItemStage, number>>) => void, everyMs = 2000, withStages = false,
+  client: Client, batchId: string,
+  onProgress: (p: BatchProgress, stages?: Partial<Record<ItemStage, number>>, slots?: AccountSlotsStatus) => void, everyMs = 2000, withStages = false,
 ): Promise<BatchOutcome> {
   const handle = client.workflow.getHandle(batchId);
   let stop = false;
+  let slots: AccountSlotsStatus | undefined;
+  let slotsAt = 0;
   const ticker = (async () => {
     while (!stop) {
       await new Promise((r) => setTimeout(r, everyMs));
       if (stop) break;
       try {
-        const p = await handle.query<BatchProgress>('progress');
-        onProgress(p, withStages ? await rowStages(client, batchId).catch(() => undefined) : undefined);
+        const p = await handle.query(progressQuery);
+        // The slots say why rows wait; describing their holders costs calls, so at most every 10 s.
+        if (withStages && p.accountSlotsWorkflowId && Date.now() - slotsAt >= 10_000) {
+          slotsAt = Date.now();
+          slots = await accountSlotsStatus(client, p.accountSlotsWorkflowId).catch(() => undefined);
+        }
+        onProgress(p, withStages ? await rowStages(client, batchId).catch(() => undefined) : undefined, slots);
       } catch {
         // Between runs (continue-as-new) or while a worker restarts a query can fail; the next tick asks again.
       }

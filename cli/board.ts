@@ -1,8 +1,9 @@
 import type { BatchProgress, ItemStage } from '../workflows/shared';
+import { slotsLine, type AccountSlotsStatus } from './batches';
 
 export type StageCounts = Partial<Record<ItemStage, number>>;
 
-const STAGES: ItemStage[] = ['queued', 'submitting', 'generating', 'follow-ups', 'media', 'done', 'failed'];
+const STAGES: ItemStage[] = ['queued', 'submitting', 'held', 'generating', 'follow-ups', 'media', 'done', 'failed'];
 
 function eta(seconds: number | null): string {
   if (seconds === null) return '-';
@@ -14,12 +15,13 @@ function eta(seconds: number | null): string {
 /** Rows per stage: queued and finished from the batch's counters, the ones in flight from their own search attributes. */
 export function stageCounts(p: BatchProgress, inFlight: StageCounts = {}): Record<ItemStage, number> {
   const c = p.counts;
-  const running = { submitting: 0, generating: 0, 'follow-ups': 0, media: 0, ...inFlight };
+  const running = { submitting: 0, held: 0, generating: 0, 'follow-ups': 0, media: 0, ...inFlight };
   // Rows started but not yet visible with a stage (visibility lags a moment) count as submitting.
   const seen = Object.values(inFlight).reduce((a, b) => a + (b ?? 0), 0);
   return {
     queued: p.queued + (inFlight.queued ?? 0),
     submitting: running.submitting + Math.max(0, p.inFlight - seen),
+    held: running.held,
     generating: running.generating,
     'follow-ups': running['follow-ups'],
     media: running.media,
@@ -28,8 +30,8 @@ export function stageCounts(p: BatchProgress, inFlight: StageCounts = {}): Recor
   };
 }
 
-/** The board: one line per stage, then rate, ETA and slots in use. */
-export function boardLines(p: BatchProgress, inFlight: StageCounts = {}): string[] {
+/** The board: one line per stage, then rate, ETA and slots in use, then the account's slots when rows wait for them. */
+export function boardLines(p: BatchProgress, inFlight: StageCounts = {}, slots?: AccountSlotsStatus): string[] {
   const stages = stageCounts(p, inFlight);
   const total = Math.max(1, p.counts.total);
   const width = 24;
@@ -40,14 +42,28 @@ export function boardLines(p: BatchProgress, inFlight: StageCounts = {}): string
     lines.push(`  ${s.padEnd(11)} ${String(n).padStart(6)}  ${bar}`);
   }
   lines.push(`  rate ${p.ratePerMinute}/min   ETA ${eta(p.etaSeconds)}   slots in use ${p.inFlight}/${p.concurrency}${p.runs > 1 ? `   run ${p.runs}` : ''}`);
+  if (p.accountHold) lines.push(`  ${holdLine(p)}`);
+  if (p.counts.modeMismatches) lines.push(`  WARNING: ${p.counts.modeMismatches} row(s) ran in another speed mode than asked`);
+  if (slots && slots.waiting > 0) lines.push(`  ${slotsLine(slots)}`);
   return lines;
 }
 
+/** Why a held batch waits, and what happens next. */
+export function holdLine(p: BatchProgress, now = Date.now()): string {
+  const h = p.accountHold;
+  if (!h) return '';
+  const account = p.accountSlotsWorkflowId?.split('/').pop() ?? 'the account';
+  const next = Math.max(0, Math.round((h.nextProbeAt - now) / 1000));
+  return `HELD: ${account} refuses jobs (${h.reason}: ${h.message.slice(0, 120)}) since ${new Date(h.since).toISOString()}; ` +
+    `${h.rowsHeld} row(s) wait, none failed; next try in ${next} s (\`mj-batch resume ${p.batchId}\` tries now)`;
+}
+
 /** One plain line, for logs and pipes. */
-export function progressLine(p: BatchProgress, inFlight: StageCounts = {}): string {
+export function progressLine(p: BatchProgress, inFlight: StageCounts = {}, slots?: AccountSlotsStatus): string {
   const s = stageCounts(p, inFlight);
   return `${p.batchId} [${p.state}] ${s.done + s.failed}/${p.counts.total} finished: ` +
-    STAGES.map((stage) => `${stage} ${s[stage]}`).join(', ') + `; ${p.ratePerMinute}/min; ETA ${eta(p.etaSeconds)}; slots ${p.inFlight}/${p.concurrency}`;
+    STAGES.map((stage) => `${stage} ${s[stage]}`).join(', ') + `; ${p.ratePerMinute}/min; ETA ${eta(p.etaSeconds)}; slots ${p.inFlight}/${p.concurrency}` +
+    (p.accountHold ? `; ${holdLine(p)}` : '') + (slots && slots.waiting > 0 ? `; ${slotsLine(slots)}` : '');
 }
 
 /**
@@ -61,15 +77,15 @@ export class Board {
 
   constructor(private readonly out: NodeJS.WriteStream, private readonly tty = Boolean(out.isTTY), private readonly plainEveryMs = 10_000) {}
 
-  update(p: BatchProgress, inFlight: StageCounts = {}): void {
+  update(p: BatchProgress, inFlight: StageCounts = {}, slots?: AccountSlotsStatus): void {
     if (this.tty) {
-      const lines = boardLines(p, inFlight);
+      const lines = boardLines(p, inFlight, slots);
       if (this.drawn > 0) this.out.write(`\x1b[${this.drawn}F`);
       this.out.write(lines.map((l) => `\x1b[2K${l}\n`).join(''));
       this.drawn = lines.length;
       return;
     }
-    const line = progressLine(p, inFlight);
+    const line = progressLine(p, inFlight, slots);
     const counts = line.replace(/; [\d.]+\/min.*$/, '');
     const now = Date.now();
     if (counts !== this.lastLine || now - this.lastPlain >= this.plainEveryMs) {

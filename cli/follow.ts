@@ -27,6 +27,8 @@ export interface BatchSummary {
   unknownSubmit: number;
   skipped: number;
   cancelled: number;
+  /** Rows whose jobs ran in another speed mode than asked (where the API reports the mode). */
+  modeMismatches: number;
   failedEarly: boolean;
   resultsCsv: string;
   resultsJsonl: string;
@@ -38,7 +40,7 @@ export function summaryOf(config: EffectiveConfig, result: BatchResult): BatchSu
   const c = result.counts;
   return {
     batchId: result.batchId, rows: result.rows, succeeded: c.succeeded + c.skipped, failed: c.failed, unknownSubmit: c.unknownSubmit,
-    skipped: c.skipped, cancelled: c.cancelled, failedEarly: result.failedEarly,
+    skipped: c.skipped, cancelled: c.cancelled, modeMismatches: c.modeMismatches ?? 0, failedEarly: result.failedEarly,
     resultsCsv: result.resultsCsv, resultsJsonl: result.resultsJsonl, contactSheet: result.contactSheet, temporalUiUrl: batchUiUrl(config, result.batchId),
   };
 }
@@ -53,13 +55,14 @@ export function exitCodeOf(result: BatchResult, ok: boolean): number {
  */
 export async function followBatch(client: Client, config: EffectiveConfig, batchId: string, flags: { json?: boolean; intervalMs?: number }, extra: Record<string, unknown> = {}): Promise<BatchSummary> {
   const board = flags.json ? new Board(process.stderr, false) : new Board(process.stdout);
-  const { result, ok } = await waitForBatch(client, batchId, (p, stages) => board.update(p, stages), flags.intervalMs ?? 1000, true);
+  const { result, ok } = await waitForBatch(client, batchId, (p, stages, slots) => board.update(p, stages, slots), flags.intervalMs ?? 1000, true);
   const summary = summaryOf(config, result);
   if (flags.json) printJson({ ...extra, ...summary });
   else {
     printLines([
       `batch ${batchId} ${result.cancelled ? 'was cancelled' : result.failedEarly ? 'stopped: too many failed rows' : 'finished'}`,
       `  rows      ${summary.rows}: ${summary.succeeded} succeeded (${summary.skipped} already done), ${summary.failed} failed, ${summary.unknownSubmit} unknown submit, ${summary.cancelled} cancelled`,
+      ...(summary.modeMismatches ? [`  WARNING   ${summary.modeMismatches} row(s) ran in another speed mode than asked (see mode_requested / mode_ran in the results; \`mj-batch doctor\` checks the mode paths)`] : []),
       `  results   ${summary.resultsCsv}`,
       `            ${summary.resultsJsonl}`,
       `  sheet     ${summary.contactSheet}   (mj-batch report ${batchId} --download <dir> to open it locally)`,

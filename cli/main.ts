@@ -8,6 +8,7 @@ import { demoCommand } from './demo-command';
 import { simCommand } from './sim-command';
 import { progress } from './output';
 import { configCommand } from './config-command';
+import { doctorCommand } from './doctor-command';
 import { batchCommands } from './batch-commands';
 import { redriveCommand } from './redrive-command';
 import { reportCommand } from './report-command';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   program.addCommand(simCommand());
   program.addCommand(validateCommand());
   program.addCommand(configCommand());
+  program.addCommand(doctorCommand());
   program.addCommand(runCommand());
   program.addCommand(redriveCommand());
   for (const cmd of batchCommands()) program.addCommand(cmd);

@@ -4,6 +4,7 @@ import { readManifestBytes } from '../manifest/source';
 import { validateManifestBytes } from '../manifest/validate';
 import { mapLimit } from '../report/map-limit';
 import { loadRowRecord } from '../report/row-results';
+import { forgetJobs } from '../storage/job-journal';
 import { createS3Client } from '../storage/s3-client';
 import type { FailureClass } from '../workflows/shared';
 import { accountSlotsWorkflowId } from '../workflows/account-slots';
@@ -12,7 +13,7 @@ import { EXIT } from './follow';
 import { addBatchOptions, concurrencyOf, launch, reportStartError, type RunFlags } from './run-command';
 import { printJson } from './output';
 
-export const FAILURE_CLASSES: readonly FailureClass[] = ['validation', 'banned', 'generation', 'timeout', 'submit', 'ambiguous', 'download', 'image', 'storage', 'cancelled'];
+export const FAILURE_CLASSES: readonly FailureClass[] = ['validation', 'banned', 'generation', 'timeout', 'submit', 'ambiguous', 'parent-not-ready', 'download', 'image', 'storage', 'cancelled'];
 
 /** Rows a redrive takes: every unfinished row, except UNKNOWN_SUBMIT ones (they may have been paid) unless `ambiguous` is asked for. */
 export function wantsRow(status: string | undefined, failureClass: FailureClass | undefined, classes: FailureClass[] | undefined): boolean {
@@ -28,8 +29,9 @@ export function redriveCommand(): Command {
   return addBatchOptions(new Command('redrive')
     .description('start a batch from the failed rows of an earlier batch (same manifest, same output prefix)')
     .argument('<batchId>', 'the batch to redrive')
-    .option('--class <classes>', `only these failure classes, comma-separated (${FAILURE_CLASSES.join(', ')}); UNKNOWN_SUBMIT rows are only taken with "ambiguous"`))
-    .action(async (batchId: string, flags: RunFlags & { class?: string }) => {
+    .option('--class <classes>', `only these failure classes, comma-separated (${FAILURE_CLASSES.join(', ')}); UNKNOWN_SUBMIT rows are only taken with "ambiguous"`)
+    .option('--new-jobs', 'pay for new jobs for these rows instead of adopting the ones already made (e.g. when their image URLs expired)'))
+    .action(async (batchId: string, flags: RunFlags & { class?: string; newJobs?: boolean }) => {
       const config = loadConfig();
       const s3 = createS3Client(config.s3);
       try {
@@ -59,6 +61,10 @@ export function redriveCommand(): Command {
           else process.stdout.write(`batch ${batchId}: no failed rows${classes ? ` of class ${classes.join(', ')}` : ''} to redrive\n`);
           return;
         }
+        // Asking for ambiguous rows says "I checked, there is no such job": their unanswered submits are forgotten.
+        // --new-jobs forgets every job of the rows taken, so they are paid for again instead of adopted.
+        const forget = candidates.filter((r, i) => keys.includes(r.key) && (flags.newJobs || (classes?.includes('ambiguous') && stored[i]?.result.status === 'UNKNOWN_SUBMIT')));
+        await mapLimit(forget, 16, (row) => forgetJobs(s3, config.s3.bucket, { outputPrefix: previous.outputPrefix, rowKey: row.key }, flags.newJobs ? 'all' : 'unanswered'));
         const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
         const input = {
           ...previous,

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { NO_FAULTS, type Faults, type SimulatorOptions } from '../simulator/options';
+import { NO_FAULTS, type Faults, type GatewayBehaviour, type SimulatorOptions } from '../simulator/options';
 import { startSimulator } from '../simulator/server';
 import { wholeNumber } from './arguments';
 import { printJson, printLines, progress } from './output';
@@ -35,7 +35,24 @@ type SimFlags = Pick<SimulatorOptions, 'port' | 'host' | 'speed' | 'profile' | '
   faultOversizedImage?: number;
   slowImages?: number;
   bannedWords?: string;
+  faultLostAnswer?: number;
+  gatewayNotify?: boolean;
+  gatewayServerAddress?: string;
+  gatewayErrorStyle?: GatewayBehaviour['errorStyle'];
+  gatewayQuota?: number;
+  gatewayTokenConcurrency?: number;
 };
+
+/** The gateway profile's settings from the flags; the ones not given keep stock new-api's defaults. */
+export function gatewayFromFlags(f: SimFlags): Partial<GatewayBehaviour> {
+  return {
+    ...(f.gatewayNotify !== undefined ? { notifyForwarding: f.gatewayNotify } : {}),
+    ...(f.gatewayServerAddress ? { serverAddress: f.gatewayServerAddress } : {}),
+    ...(f.gatewayErrorStyle ? { errorStyle: f.gatewayErrorStyle } : {}),
+    ...(f.gatewayQuota !== undefined ? { quota: f.gatewayQuota } : {}),
+    ...(f.gatewayTokenConcurrency !== undefined ? { tokenConcurrency: f.gatewayTokenConcurrency } : {}),
+  };
+}
 
 export function faultsFromFlags(f: SimFlags): Faults {
   return {
@@ -51,6 +68,7 @@ export function faultsFromFlags(f: SimFlags): Faults {
     truncatedImage: f.faultTruncatedImage ?? 0,
     oversizedImage: f.faultOversizedImage ?? 0,
     slowImageBytesPerSec: f.slowImages ?? 0,
+    lostUpstreamAnswer: f.faultLostAnswer ?? 0,
     bannedWords: (f.bannedWords ?? '').split(',').map((w) => w.trim()).filter(Boolean),
   };
 }
@@ -82,13 +100,19 @@ export function simCommand(): Command {
     .option('--fault-oversized-image <share>', 'share of jobs whose image is 12000×12000', share)
     .option('--slow-images <bytesPerSec>', 'throttle image downloads to this rate', atLeastZero)
     .option('--banned-words <list>', 'comma-separated words refused with code 24')
+    .option('--fault-lost-answer <share>', 'gateway: share of accepted submits whose answer the gateway loses (the job exists and is paid)', share)
+    .option('--gateway-notify', 'gateway: forward notifyHook to the upstream (new-api MjNotifyEnabled; off by default, so no callbacks)')
+    .option('--gateway-server-address <url>', 'gateway: base of its image relay URLs (new-api ServerAddress; default this simulator\'s URL)')
+    .addOption(new Option('--gateway-error-style <style>', 'gateway: old (do_request_failed) or new (accepted_state_unknown, codes mapped to HTTP statuses)').choices(['old', 'new']))
+    .option('--gateway-quota <n>', 'gateway: paid jobs the token can still pay for (default unlimited)', atLeastZero)
+    .option('--gateway-token-concurrency <n>', 'gateway: requests one token may have in flight (0: no gate)', atLeastZero)
     .option('--json', 'print one JSON line with the URL and key once listening')
     .action(async (flags: SimFlags) => {
       const sim = await startSimulator({
         port: flags.port, host: flags.host, speed: flags.speed, profile: flags.profile, accounts: flags.accounts,
         concurrency: flags.concurrency, queueSize: flags.queueSize, seed: flags.seed, apiKey: flags.apiKey,
         taskTimeoutMs: flags.taskTimeoutMs, imageUrlTtlMs: flags.imageTtlMs, publicUrl: flags.publicUrl,
-        faults: faultsFromFlags(flags),
+        faults: faultsFromFlags(flags), gateway: gatewayFromFlags(flags),
       });
       if (flags.json) printJson({ simulatorUrl: sim.url, simulatorApiKey: sim.options.apiKey, profile: sim.options.profile, speed: sim.options.speed });
       else printLines([
@@ -96,6 +120,7 @@ export function simCommand(): Command {
         `  API key   ${sim.options.apiKey}`,
         `  ledger    ${sim.url}/_sim/stats   ${sim.url}/_sim/jobs`,
         `  faults    ${sim.url}/_sim/faults  (GET, POST JSON to change, DELETE to clear)`,
+        ...(sim.options.profile === 'gateway' ? [`  gateway   ${sim.url}/_sim/gateway (notify forwarding, server address, error style, quota, token gate; same verbs)`] : []),
       ]);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();

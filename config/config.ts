@@ -28,8 +28,8 @@ export interface MjApiSettings {
   /** Never logged, never passed into workflows. */
   apiKey?: string;
   auth: 'bearer' | 'mj-api-secret';
-  /** How the speed mode appears in URLs: `/mj-fast/mj/...` (default), `/fast/mj/...`, or not at all. */
-  modePrefix: 'mj-dash' | 'plain' | 'none';
+  /** How the speed mode appears in URLs: `auto` (default: `/fast/mj/...`, `/mj-fast/mj/...` where that has no route), or one of them, or not at all. */
+  modePrefix: 'auto' | 'mj-dash' | 'plain' | 'none';
 }
 
 /** Settings `loadConfig` resolves. */
@@ -200,12 +200,12 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, cwd = proces
   const sim = stack?.simulator && !stack.simulator.external ? stack.simulator : undefined;
   const baseUrl = get('MJ_BASE_URL', stack?.simulator?.url);
   const auth = get('MJ_AUTH_HEADER', undefined, 'bearer');
-  const modePrefix = get('MJ_MODE_PREFIX', undefined, 'mj-dash');
+  const modePrefix = get('MJ_MODE_PREFIX', undefined, 'auto');
   const mj: EffectiveConfig['mj'] = {
     baseUrl,
     apiKey: get('MJ_API_KEY', sources.MJ_BASE_URL === 'stack' ? sim?.apiKey : undefined),
     auth: auth === 'mj-api-secret' ? 'mj-api-secret' : 'bearer',
-    modePrefix: modePrefix === 'plain' || modePrefix === 'none' ? modePrefix : 'mj-dash',
+    modePrefix: modePrefix === 'plain' || modePrefix === 'none' || modePrefix === 'mj-dash' ? modePrefix : 'auto',
     source: sources.MJ_BASE_URL!,
   };
 

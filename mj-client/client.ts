@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import { classifyHttpStatus, classifySubmitCode, isTaskNotFoundBody, MjApiError, parseErrorBody, parseRetryAfter } from './errors';
-import { buildUrl, type Mode, type ModePrefixStyle, type RouteOptions } from './routing';
+import { buildUrl, type Mode, type ModePrefixStyle, type ResolvedModePrefixStyle, type RouteOptions } from './routing';
 import {
   imageSeedSchema, submitResultSchema, taskSchema,
   type ActionRequest, type BlendRequest, type DescribeRequest, type ImagineRequest, type ModalRequest, type MjTask, type ShortenRequest,
@@ -16,6 +16,7 @@ export interface MjClientOptions {
   auth?: 'bearer' | 'mj-api-secret';
   /** Default speed mode for every call; unset leaves it to the account, the token or the prompt's flags. */
   mode?: Mode;
+  /** How the mode goes into the path; default `auto` (see ModePrefixStyle). */
   modePrefix?: ModePrefixStyle;
   /** Per-call timeout (connect to last byte). Default 30 s. */
   timeoutMs?: number;
@@ -44,6 +45,11 @@ export interface SubmitAccepted {
 
 const taskListSchema = z.array(taskSchema);
 
+/** A 404 that names no task or code: the server has no route for the path (C# answers such a 404 with an empty body). */
+function isNoRoute(raw: RawResponse): boolean {
+  return raw.status === 404 && parseErrorBody(raw.text).code === undefined;
+}
+
 /**
  * A typed client for the Midjourney-proxy "Plus" API and the gateways that relay it. Every answer is validated;
  * every failure is an MjApiError whose `kind` says what a caller may do next.
@@ -51,6 +57,8 @@ const taskListSchema = z.array(taskSchema);
 export class MjClient {
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
+  /** What `auto` sends now: `plain` until a server shows it has no such route, then `mj-dash`. */
+  private autoStyle: ResolvedModePrefixStyle = 'plain';
 
   constructor(private readonly opts: MjClientOptions) {
     if (!/^https?:\/\//.test(opts.baseUrl)) throw new Error(`baseUrl must be an http(s) URL, got "${opts.baseUrl}"`);
@@ -62,6 +70,12 @@ export class MjClient {
 
   async close(): Promise<void> {
     if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+
+  /** The mode URL style this client sends now (`auto` resolved to what the server took). */
+  modeStyle(call?: Pick<RouteOptions, 'modePrefix'>): ResolvedModePrefixStyle {
+    const style = call?.modePrefix ?? this.opts.modePrefix ?? 'auto';
+    return style === 'auto' ? this.autoStyle : style;
   }
 
   submitImagine(req: ImagineRequest, call?: CallOptions): Promise<SubmitAccepted> {
@@ -99,6 +113,24 @@ export class MjClient {
     return this.parse(taskSchema, raw, endpoint, false);
   }
 
+  /**
+   * The latest tasks, newest first (C# TaskController.List: the newest 100 by submit time, each with its `state`), or
+   * null where the server does not serve the list (a 404 or 405, or a gateway's web page or `Invalid URL` answer), so a
+   * caller knows it cannot look a job up by its state there.
+   */
+  async listTasks(call?: CallOptions): Promise<MjTask[] | null> {
+    const path = '/task/list';
+    const endpoint = `GET /mj${path}`;
+    const raw = await this.request('GET', path, undefined, call, endpoint, false);
+    const ok = raw.status >= 200 && raw.status < 300;
+    if (raw.status === 404 || raw.status === 405 || /Invalid URL/i.test(parseErrorBody(raw.text).description ?? '')) return null;
+    // new-api's NoRoute serves its web UI with a 200 (router/web-router.go): not an answer of the API.
+    if (ok && !/^\s*[[{]/.test(raw.text)) return null;
+    this.throwUnlessOk(raw, endpoint, false);
+    const tasks = this.parse(taskListSchema, raw, endpoint, false);
+    return [...tasks].sort((a, b) => (b.submitTime ?? 0) - (a.submitTime ?? 0));
+  }
+
   /** Several tasks in one call; unknown ids are left out of the answer. */
   async listByCondition(ids: string[], call?: CallOptions): Promise<MjTask[]> {
     const path = '/task/list-by-condition';
@@ -119,7 +151,7 @@ export class MjClient {
     const body = this.parse(imageSeedSchema, raw, endpoint, false);
     if (body.code !== 1 || !body.result) {
       const parsed = parseErrorBody(raw.text);
-      throw new MjApiError({ endpoint, httpStatus: raw.status, code: body.code, description: body.description ?? undefined, ...classifySubmitCode(body.code, parsed) });
+      throw new MjApiError({ endpoint, httpStatus: raw.status, code: body.code, description: body.description ?? undefined, ...classifySubmitCode(body.code, parsed, { endpoint, createsJob: false }) });
     }
     return body.result;
   }
@@ -150,16 +182,19 @@ export class MjClient {
         properties,
       };
     }
-    throw new MjApiError({ endpoint, httpStatus: raw.status, code: body.code, description, ...classifySubmitCode(body.code, { ...parsedBody, properties: body.properties ?? undefined }) });
+    const ctx = { endpoint, createsJob: true };
+    throw new MjApiError({ endpoint, httpStatus: raw.status, code: body.code, description, ...classifySubmitCode(body.code, { ...parsedBody, properties: body.properties ?? undefined }, ctx) });
   }
 
   private async request(method: 'GET' | 'POST', path: string, payload: object | undefined, call: CallOptions | undefined, endpoint: string, createsJob: boolean): Promise<RawResponse> {
-    const route: RouteOptions = { mode: call?.mode ?? this.opts.mode, modePrefix: call?.modePrefix ?? this.opts.modePrefix };
+    const mode = call?.mode ?? this.opts.mode;
+    const auto = (call?.modePrefix ?? this.opts.modePrefix ?? 'auto') === 'auto';
+    const style = this.modeStyle(call);
     const headers: Record<string, string> = { accept: 'application/json' };
     if ((this.opts.auth ?? 'bearer') === 'bearer') headers.authorization = `Bearer ${this.opts.apiKey}`;
     else headers['mj-api-secret'] = this.opts.apiKey;
     if (payload) headers['content-type'] = 'application/json';
-    return send(buildUrl(this.opts.baseUrl, path, route), {
+    const exchange = (modePrefix: ResolvedModePrefixStyle) => send(buildUrl(this.opts.baseUrl, path, { mode, modePrefix }), {
       method,
       headers,
       body: payload ? JSON.stringify(payload) : undefined,
@@ -167,6 +202,12 @@ export class MjClient {
       signal: call?.signal,
       dispatcher: this.dispatcher,
     }, { endpoint, createsJob });
+    const raw = await exchange(style);
+    // `auto`: /relax/mj/... is what the integration guide and new-api forward as it is; a C# Plus proxy routes only
+    // /mj-relax/mj/... (SubmitController.cs) and answers the other with a bare 404, which created nothing.
+    if (!auto || !mode || style !== 'plain' || !isNoRoute(raw)) return raw;
+    this.autoStyle = 'mj-dash';
+    return exchange('mj-dash');
   }
 
   /** "No such task" in each layer's words: 204 (CS), 400 task_no_found (gateway), and for fetch an empty 200 (Java). */

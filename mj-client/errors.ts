@@ -2,13 +2,17 @@
 // gateway, a CS reimplementation) is mapped onto the same few kinds, so callers branch on `kind`, never on codes.
 
 /**
- * - `retryable`: nothing was created; trying again later can succeed (queue full, rate limit, 5xx, connect failure).
- * - `not-retryable`: the request itself is wrong or refused (validation, banned prompt, missing parent, auth).
- * - `ambiguous`: a submit may have reached the server and created a paid job (timeout or reset after sending).
+ * - `retryable`: nothing was created; trying again later can succeed (queue full, rate limit, 5xx, connect failure,
+ *   a parent the gateway does not see finished yet).
+ * - `not-retryable`: the request itself is wrong or refused (validation, banned prompt, missing parent).
+ * - `account`: the account cannot take jobs now (quota exhausted, key invalid or expired, forbidden, no account
+ *   available); nothing was created by this request; the same request can succeed once the account recovers.
+ * - `ambiguous`: a submit may have reached the upstream and created a paid job: nothing in the answer proves it did
+ *   not (a timeout or reset after sending, a gateway's code 5 or `accepted_state_unknown`, a 502/504).
  * - `not-found`: the task id is unknown to the server.
  * - `cancelled`: the caller's AbortSignal fired.
  */
-export type MjErrorKind = 'retryable' | 'not-retryable' | 'ambiguous' | 'not-found' | 'cancelled';
+export type MjErrorKind = 'retryable' | 'not-retryable' | 'account' | 'ambiguous' | 'not-found' | 'cancelled';
 
 export type MjErrorReason =
   | 'queue-full'
@@ -22,7 +26,9 @@ export type MjErrorReason =
   | 'validation'
   | 'banned-prompt'
   | 'parent-missing'
+  | 'parent-not-ready'
   | 'no-account'
+  | 'quota-exhausted'
   | 'unauthorized'
   | 'forbidden'
   | 'task-not-found'
@@ -131,8 +137,28 @@ function asCode(v: unknown): number | undefined {
   return undefined;
 }
 
-/** Business codes a submit can carry in a 2xx body, and what they mean. Codes 1, 21 and 22 are acceptances. */
-export function classifySubmitCode(code: number, body: ParsedErrorBody): Pick<MjErrorDetails, 'kind' | 'reason' | 'bannedWord'> {
+// Newer new-api builds, for an accepted submit whose outcome they lost (QuantumNous MJ relay handler; code 4, HTTP 400).
+const ACCEPTED_STATE_UNKNOWN = /^\s*accepted_state_unknown/i;
+// The code 5 answers new-api gives before anything went upstream (service/midjourney.go DoMidjourneyHttpRequest).
+const NOT_SENT_UPSTREAM = /^\s*(read_request_body_failed|marshal_request_body_failed|create_request_failed)\b/;
+// Proxy code 3 无可用的账号实例 (J/CS), 账号不可用 (CS), and a gateway's 503 当前分组 ... 无可用渠道 (new-api Distribute).
+const NO_ACCOUNT = /无可用的账号|无可用渠道|账号不可用|no available (account|channel)/i;
+// Gateway code 4 quota_not_enough (relay/relay-mj.go) and the 401 该令牌额度已用尽 for a spent token (model/token.go).
+const QUOTA_EXHAUSTED = /quota_not_enough|额度已用尽/i;
+// Gateway: its own record of the parent is not SUCCESS yet (relay/relay-mj.go, MjActionCheckSuccessEnabled).
+const PARENT_NOT_READY = /task_status_not_success/;
+// Plus (C# SubmitController.Action): the parent is not SUCCESS. On /modal the same words mean "not a MODAL task".
+const PLUS_PARENT_NOT_READY = /关联任务状态错误/;
+// Codes that name what happened more precisely than the HTTP status they arrive with.
+const MJ_CODES = new Set([3, 4, 5, 9, 23, 24, 30]);
+
+/** What the classification needs to know about the call: only submits create jobs; the endpoint tells an action. */
+export type ClassifyContext = Partial<HttpFailureContext>;
+
+/** Business codes in an MJ-shaped body (2xx, or an error status), and what they mean. Codes 1, 21 and 22 are acceptances. */
+export function classifySubmitCode(code: number, body: ParsedErrorBody, ctx: ClassifyContext = {}): Pick<MjErrorDetails, 'kind' | 'reason' | 'bannedWord'> {
+  const description = body.description ?? '';
+  if (ACCEPTED_STATE_UNKNOWN.test(description)) return { kind: ctx.createsJob ? 'ambiguous' : 'retryable', reason: 'upstream-error' };
   switch (code) {
     case 9:
       // The Java proxy's system failure; CS also answers 9 for a full queue. Nothing was queued either way.
@@ -145,14 +171,23 @@ export function classifySubmitCode(code: number, body: ParsedErrorBody): Pick<Mj
       const word = body.properties?.bannedWord;
       return { kind: 'not-retryable', reason: 'banned-prompt', bannedWord: typeof word === 'string' ? word : undefined };
     }
+    case 5:
+      // A gateway's upstream call failed. do_request_failed stands for any client.Do error, including new-api's 60 s
+      // timeout after the upstream accepted; only the pre-send failures prove that nothing was created.
+      return { kind: ctx.createsJob && !NOT_SENT_UPSTREAM.test(description) ? 'ambiguous' : 'retryable', reason: 'upstream-error' };
     case 4:
+      if (QUOTA_EXHAUSTED.test(description)) return { kind: 'account', reason: 'quota-exhausted' };
+      if (PARENT_NOT_READY.test(description) || (PLUS_PARENT_NOT_READY.test(description) && ctx.endpoint?.endsWith('/submit/action'))) {
+        return { kind: 'retryable', reason: 'parent-not-ready' };
+      }
+      // The gateway's own check that the parent task exists (before /action or /modal).
+      if (/task_not_found/.test(description)) return { kind: 'not-retryable', reason: 'parent-missing' };
+      return { kind: 'not-retryable', reason: 'validation' };
     case -1: // CS: 200 {success:false, code:-1, message} for a malformed request
       return { kind: 'not-retryable', reason: 'validation' };
     case 3:
       // Code 3 also means "no account instance available" (无可用的账号实例): a pool state, not a bad request.
-      return /无可用的账号|no available account/i.test(body.description ?? '')
-        ? { kind: 'retryable', reason: 'no-account' }
-        : { kind: 'not-retryable', reason: 'parent-missing' };
+      return NO_ACCOUNT.test(description) ? { kind: 'account', reason: 'no-account' } : { kind: 'not-retryable', reason: 'parent-missing' };
     default:
       return { kind: 'not-retryable', reason: 'unexpected-code' };
   }
@@ -167,32 +202,26 @@ export interface HttpFailureContext {
   createsJob: boolean;
 }
 
-/** Maps a non-2xx HTTP answer onto the taxonomy. */
+/** Maps a non-2xx HTTP answer onto the taxonomy: the body's words first, then its MJ code, then the status. */
 export function classifyHttpStatus(status: number, text: string, retryAfterMs: number | undefined, ctx: HttpFailureContext): MjApiError {
   const body = parseErrorBody(text);
   const base = { endpoint: ctx.endpoint, httpStatus: status, code: body.code, description: body.description, retryAfterMs };
-  if (status === 401) return new MjApiError({ ...base, kind: 'not-retryable', reason: 'unauthorized' });
-  if (status === 403) return new MjApiError({ ...base, kind: 'not-retryable', reason: 'forbidden' });
+  const description = body.description ?? '';
+  if (status === 401 || status === 403) {
+    return new MjApiError({ ...base, kind: 'account', reason: QUOTA_EXHAUSTED.test(description) ? 'quota-exhausted' : status === 401 ? 'unauthorized' : 'forbidden' });
+  }
+  // Newer gateways map business codes onto 429/400/503/502 (QuantumNous MJ relay handler); older ones answer their
+  // own checks with 400. Either way the code, not the status, says what happened.
+  if (ACCEPTED_STATE_UNKNOWN.test(description) || (body.code !== undefined && MJ_CODES.has(body.code))) {
+    return new MjApiError({ ...base, ...classifySubmitCode(body.code ?? 4, body, ctx) });
+  }
   if (status === 429) return new MjApiError({ ...base, kind: 'retryable', reason: 'rate-limited' });
-  if ((status === 404 || status === 400) && body.code === 3) return new MjApiError({ ...base, ...classifySubmitCode(3, body) });
-  // A gateway's own check that the parent task exists (before /action or /modal).
-  if (status === 400 && body.code === 4 && /task_not_found/.test(body.description ?? '')) return new MjApiError({ ...base, kind: 'not-retryable', reason: 'parent-missing' });
-  if (status >= 500) {
-    // A gateway timing out on its upstream (504) cannot say whether the upstream created the job.
-    if (status === 504 && ctx.createsJob) return new MjApiError({ ...base, kind: 'ambiguous', reason: 'timeout' });
-    return new MjApiError({ ...base, kind: 'retryable', reason: 'server-error' });
+  if (status === 503 && NO_ACCOUNT.test(description)) return new MjApiError({ ...base, kind: 'account', reason: 'no-account' });
+  if (status === 502 || status === 504) {
+    // A gateway that lost its upstream (502) or timed out on it (504) cannot say whether the job was created.
+    return new MjApiError({ ...base, ...(ctx.createsJob ? { kind: 'ambiguous', reason: status === 504 ? 'timeout' : 'upstream-error' } : { kind: 'retryable', reason: 'server-error' }) });
   }
-  if (status === 400 && body.code === 5) {
-    // Gateway code 5: the upstream call failed. `do_request_failed` means it never got there; an empty or
-    // unreadable upstream answer means it did, so a submit may have been accepted.
-    const reachedUpstream = /empty_response_body|unmarshal_response_body_failed/.test(body.description ?? '');
-    return new MjApiError({ ...base, kind: reachedUpstream && ctx.createsJob ? 'ambiguous' : 'retryable', reason: 'upstream-error' });
-  }
-  if (status === 400 && body.code === 30) return new MjApiError({ ...base, kind: 'retryable', reason: 'rate-limited' });
-  if (status === 400 && body.code === 24) {
-    const word = body.properties?.bannedWord;
-    return new MjApiError({ ...base, kind: 'not-retryable', reason: 'banned-prompt', bannedWord: typeof word === 'string' ? word : undefined });
-  }
+  if (status >= 500) return new MjApiError({ ...base, kind: 'retryable', reason: 'server-error' });
   if (status === 400 || status === 404 || status === 405 || status === 413 || status === 422) {
     return new MjApiError({ ...base, kind: 'not-retryable', reason: 'validation' });
   }

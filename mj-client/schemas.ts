@@ -39,6 +39,11 @@ export const taskSchema = z.looseObject({
       return parsed.success ? [parsed.data] : [];
     })),
   properties: z.record(z.string(), z.unknown()).nullish(),
+  // The Plus view only (C# TaskInfo): the speed mode the task ran in (FAST|RELAX|TURBO|null), the task a button was
+  // pressed on, and that button. A gateway view has no mode and no parentId, and customId "".
+  mode: nullableString,
+  parentId: idLike.nullish(),
+  customId: nullableString,
 });
 
 export const submitResultSchema = z.looseObject({

@@ -1,3 +1,4 @@
+import type { Mode } from './routing';
 import type { MjTask } from './schemas';
 
 export const TERMINAL_STATUSES = new Set(['SUCCESS', 'FAILURE', 'CANCEL']);
@@ -27,4 +28,19 @@ export function imageUrlsOf(task: MjTask): string[] {
   const list = (task as Record<string, unknown>).imageUrls;
   if (Array.isArray(list)) for (const item of list) if (item && typeof (item as { url?: unknown }).url === 'string') urls.add((item as { url: string }).url);
   return [...urls];
+}
+
+/**
+ * The speed mode a task ran in, where the API reports it: the Plus view's `mode` (C# TaskInfo.Mode), else the
+ * `(fast)` / `(relaxed)` / `(turbo)` that ends Midjourney's message in `properties.messageContent` (CS). Gateways report
+ * neither: undefined there means "not known", not "fast".
+ */
+export function modeRanOf(task: Pick<MjTask, 'mode' | 'properties'>): Mode | undefined {
+  const named = /^(fast|relax|turbo)$/i.exec(task.mode ?? '');
+  if (named) return named[1]!.toLowerCase() as Mode;
+  const content = task.properties?.messageContent;
+  const said = typeof content === 'string' ? /\((fast|relaxed|turbo)\)\s*$/i.exec(content) : null;
+  if (!said) return undefined;
+  const word = said[1]!.toLowerCase();
+  return word === 'relaxed' ? 'relax' : (word as Mode);
 }

@@ -1,3 +1,4 @@
+import { modeMismatch } from '../workflows/shared';
 import type { ResultLine } from './results';
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -22,6 +23,7 @@ export function contactSheet(title: string, outputPrefix: string, lines: ResultL
   <div class="thumbs">${thumbs || '<span class="none">no image</span>'}</div>
   <p class="prompt">${escape(l.input.prompt || l.text.split('\n')[0] || `(${l.input.kind})`)}</p>
   ${ok ? '' : `<p class="reason">${escape(l.failureClass ? `${l.failureClass}: ` : '')}${escape(l.reason)}</p>`}
+  ${modeMismatch(l) ? `<p class="reason mode">asked ${escape(l.modeRequested)} mode, ran ${escape(l.modeRan)}</p>` : ''}
 </article>`;
   }).join('\n');
   return `<!doctype html>

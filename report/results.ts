@@ -13,6 +13,8 @@ export interface ResultLine {
   taskIds: string[];
   images: { role: string; key: string; sha256: string; thumbnails: string[] }[];
   text: string;
+  modeRequested: string;
+  modeRan: string;
 }
 
 export function resultLine(row: RowRef, record: RowRecord | null): ResultLine {
@@ -31,15 +33,18 @@ export function resultLine(row: RowRef, record: RowRecord | null): ResultLine {
     taskIds: r?.taskIds ?? [],
     images: (r?.images ?? []).map((i) => ({ role: i.role, key: i.key, sha256: i.sha256, thumbnails: i.thumbnails.map((t) => t.key) })),
     text: r?.text ?? '',
+    modeRequested: r?.modeRequested ?? row.mode ?? '',
+    modeRan: r?.modeRan ?? '',
   };
 }
 
 export function toCsv(lines: ResultLine[]): string {
   const inputColumns = [...new Set(lines.flatMap((l) => Object.keys(l.input)))];
-  const header = ['line', 'key', ...inputColumns, 'status', 'failure_class', 'failure_reason', 'task_ids', 'image_keys', 'image_sha256', 'thumbnail_keys', 'text'];
+  const header = ['line', 'key', ...inputColumns, 'status', 'failure_class', 'failure_reason', 'task_ids', 'image_keys', 'image_sha256', 'thumbnail_keys', 'text', 'mode_requested', 'mode_ran'];
   const records = lines.map((l) => [
     l.line, l.key, ...inputColumns.map((c) => l.input[c] ?? ''), l.status, l.failureClass, l.reason, l.taskIds.join('|'),
     l.images.map((i) => i.key).join('|'), l.images.map((i) => i.sha256).join('|'), l.images.flatMap((i) => i.thumbnails).join('|'), l.text,
+    l.modeRequested, l.modeRan,
   ]);
   return stringify([header, ...records]);
 }

@@ -12,16 +12,18 @@ export type ImageSpec =
   | { kind: 'tile'; key: string; aspect: string; index: number }
   | { kind: 'upscale'; key: string; aspect: string; index: number; factor: number };
 
-/** How a job will run, decided when it is accepted. */
 /**
  * Faults a test can ask for per job, in the prompt: `[sim:fail]`, `[sim:stall]`, `[sim:corrupt]`, `[sim:truncated]`,
  * `[sim:oversized]`, `[sim:expired-url]`. They apply to the job and to the jobs made from it (U1 of a grid...).
+ * `[sim:lost-answer]` (gateway profile): every submit carrying it is accepted upstream, but the gateway loses the answer.
  */
-export type Directive = 'fail' | 'stall' | 'corrupt' | 'truncated' | 'oversized' | 'expired-url';
+export type Directive = 'fail' | 'stall' | 'corrupt' | 'truncated' | 'oversized' | 'expired-url' | 'lost-answer';
 
 export function directivesOf(prompt: string): Set<Directive> {
-  return new Set([...prompt.matchAll(/\[sim:(fail|stall|corrupt|truncated|oversized|expired-url)\]/g)].map((m) => m[1] as Directive));
+  return new Set([...prompt.matchAll(/\[sim:(fail|stall|corrupt|truncated|oversized|expired-url|lost-answer)\]/g)].map((m) => m[1] as Directive));
 }
+
+/** How a job will run, decided when it is accepted. */
 
 interface Plan {
   dispatchMs: number;
@@ -221,20 +223,21 @@ export class Engine {
     return this.admit(job, account);
   }
 
-  /** Presses a button of a finished job. */
+  /**
+   * Presses a button of a finished job, as the Plus proxy does (C# SubmitController.Action: 404 code 3 for a missing
+   * parent, 200 code 4 关联任务状态错误 for one not SUCCESS). A gateway's own checks come before this (server.ts).
+   */
   submitAction(parentId: string, customId: string, common: CommonParams, pathMode?: SimMode): SubmitAnswer {
     const parent = this.jobs.get(parentId);
-    const gateway = this.opts.profile === 'gateway';
-    if (!parent) throw gateway ? new Refusal(4, 'task_not_found', {}, 400) : new Refusal(3, '关联任务不存在或已失效', {}, 404);
+    if (!parent) throw new Refusal(3, '关联任务不存在或已失效', {}, 404);
     const press = parsePress(customId);
-    if (gateway && (!press || ['bookmark', 'pic-reader', 'prompt-analyzer', 'describe-retry'].includes(press.kind))) throw new Refusal(4, `unknown_action:${customId}`, {}, 400);
-    if (parent.status !== 'SUCCESS') throw gateway ? new Refusal(4, 'task_status_not_success', {}, 400) : new Refusal(4, '关联任务状态错误');
+    if (parent.status !== 'SUCCESS') throw new Refusal(4, '关联任务状态错误');
     if (!press || !parent.buttons.some((b) => b.customId === customId)) throw new Refusal(4, '未知的 Action 类型');
     if (press.kind === 'bookmark') return { status: 200, code: 1, description: '提交成功', result: parent.id, properties: {} };
 
     const account = this.accounts[parent.accountId - 1]!;
     const mode = pathMode ?? parent.mode;
-    const { action, gatewayAction } = actionNames(press, parent);
+    const { action, gatewayAction } = actionNames(press, parent.action);
     const modal = press.kind === 'vary-region' || press.kind === 'custom-zoom' || press.kind === 'pic-reader' || press.kind === 'prompt-analyzer';
     if (!modal && this.rng.chance(this.opts.faults.queueFull)) throw this.queueFull();
     if (!modal && account.running.size >= this.opts.concurrency && account.queue.length >= this.opts.queueSize) throw this.queueFull();
@@ -261,7 +264,7 @@ export class Engine {
   /** Confirms a MODAL job; it then queues and runs like any other. */
   submitModal(taskId: string, prompt: string | undefined, maskBase64: string | undefined): SubmitAnswer {
     const job = this.jobs.get(taskId);
-    if (!job) throw this.opts.profile === 'gateway' ? new Refusal(4, 'task_not_found', {}, 400) : new Refusal(3, '关联任务不存在或已失效', {}, 404);
+    if (!job) throw new Refusal(3, '关联任务不存在或已失效', {}, 404);
     if (job.status !== 'MODAL' || !job.afterModal) throw new Refusal(4, '关联任务状态错误');
     if (job.afterModal.kind === 'vary-region' && !maskBase64) throw new Refusal(4, 'maskBase64不能为空');
     const finalPrompt = prompt?.trim() || job.afterModal.parent.prompt || (job.properties.finalPrompt as string | undefined) || '';
@@ -421,6 +424,7 @@ export class Engine {
     return {
       acceptedPaidJobs: charged.length,
       byAction: count((j) => j.action),
+      byMode: count((j) => j.mode),
       byStatus: count((j) => j.status),
       modalAwaitingConfirm: [...this.jobs.values()].filter((j) => !j.charged).length,
       accounts,
@@ -450,14 +454,24 @@ export class Engine {
   }
 }
 
-function actionNames(press: Press, parent: SimJob): { action: string; gatewayAction: string } {
+/**
+ * new-api's action name for a button, or undefined for one it cannot relay (service/midjourney.go
+ * CoverPlusActionToNormalAction answers `unknown_action:<customId>` for BOOKMARK, PicReader, Picread, animate...).
+ */
+export function gatewayActionOf(customId: string): string | undefined {
+  const press = parsePress(customId);
+  if (!press || ['bookmark', 'pic-reader', 'prompt-analyzer', 'describe-retry'].includes(press.kind)) return undefined;
+  return actionNames(press, '').gatewayAction;
+}
+
+function actionNames(press: Press, parentAction: string): { action: string; gatewayAction: string } {
   switch (press.kind) {
     case 'upscale': return { action: 'UPSCALE', gatewayAction: 'UPSCALE' };
     case 'hd-upscale': return { action: 'UPSCALE', gatewayAction: 'UPSCALE' };
     case 'variation': return { action: 'VARIATION', gatewayAction: 'VARIATION' };
     case 'vary': return { action: 'VARIATION', gatewayAction: press.strength === 'subtle' ? 'LOW_VARIATION' : 'HIGH_VARIATION' };
     case 'vary-region': return { action: 'INPAINT', gatewayAction: 'INPAINT' };
-    case 'reroll': return { action: parent.action === 'UPSCALE' ? 'IMAGINE' : 'REROLL', gatewayAction: 'REROLL' };
+    case 'reroll': return { action: parentAction === 'UPSCALE' ? 'IMAGINE' : 'REROLL', gatewayAction: 'REROLL' };
     case 'zoom': return { action: 'ZOOM', gatewayAction: 'ZOOM' };
     case 'custom-zoom': return { action: 'ZOOM', gatewayAction: 'CUSTOM_ZOOM' };
     case 'pan': return { action: 'PAN', gatewayAction: 'PAN' };

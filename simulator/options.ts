@@ -26,11 +26,44 @@ export interface Faults {
   oversizedImage: number;
   /** Image downloads limited to this many bytes per second (0 = unlimited). */
   slowImageBytesPerSec: number;
+  /**
+   * Gateway profile only: share of accepted submits whose answer the gateway loses on its way back from the upstream.
+   * The job exists and is paid for; the client gets the transport-error answer of the gateway's `errorStyle`.
+   */
+  lostUpstreamAnswer: number;
 }
 
 export const NO_FAULTS: Faults = {
   http5xx: 0, rate429: 0, burst429: 0, resetAfterSubmit: 0, queueFull: 0, stall: 0, failure: 0, bannedWords: [],
-  corruptImage: 0, truncatedImage: 0, oversizedImage: 0, slowImageBytesPerSec: 0,
+  corruptImage: 0, truncatedImage: 0, oversizedImage: 0, slowImageBytesPerSec: 0, lostUpstreamAnswer: 0,
+};
+
+/**
+ * The gateway profile's settings: what a new-api operator configures (sources in docs/gateway-model.md). Changeable at
+ * run time via /_sim/gateway. The defaults are stock new-api's, except `serverAddress`.
+ */
+export interface GatewayBehaviour {
+  /** new-api `MjNotifyEnabled` (setting/midjourney.go, default off): off deletes `notifyHook` from every request; on forwards it. */
+  notifyForwarding: boolean;
+  /** new-api `ServerAddress`: base of its image relay URLs `<serverAddress>/mj/image/{id}` (relay/relay-mj.go); unset = our URL. */
+  serverAddress?: string;
+  /** `old`: Calcium-Ion/new-api as of April 2025; `new`: the QuantumNous builds that answer `accepted_state_unknown`. */
+  errorStyle: 'old' | 'new';
+  /** Paid jobs the user can still pay for (null = unlimited); at 0 a submit answers `quota_not_enough` (relay/relay-mj.go). */
+  quota: number | null;
+  /** Requests one token may have in flight (QuantumNous router/relay-router.go `TokenConcurrencyGate`); 0 = no gate. */
+  tokenConcurrency: number;
+  /**
+   * Whether the upstream honours the `/relax/mj/...` style new-api forwards verbatim. The measured setup (new-api in
+   * front of this simulator's former plus profile) did; a C# Plus proxy does not and answers 404 with an empty body.
+   */
+  upstreamAcceptsPlainModePaths: boolean;
+  /** How long the upstream takes to answer a relayed call (wall clock); makes in-flight requests overlap. */
+  upstreamLatencyMs: number;
+}
+
+export const DEFAULT_GATEWAY: GatewayBehaviour = {
+  notifyForwarding: false, errorStyle: 'old', quota: null, tokenConcurrency: 0, upstreamAcceptsPlainModePaths: true, upstreamLatencyMs: 0,
 };
 
 export interface SimulatorOptions {
@@ -54,17 +87,20 @@ export interface SimulatorOptions {
   imageUrlTtlMs: number;
   /** The gateway profile's upstream poll interval (15 s, divided by speed). */
   gatewayPollMs: number;
+  /** The gateway marks a task still unfinished this long after its submit as FAILURE (1 h, divided by speed). */
+  gatewayTaskTimeoutMs: number;
   /** Base of the URLs the simulator hands out; defaults to http://<host>:<port>. */
   publicUrl?: string;
   /** Every job holds its slot exactly this long (wall clock, not divided by speed): benchmarks want equal jobs. */
   jobMs?: number;
   faults: Faults;
+  gateway: GatewayBehaviour;
 }
 
 export const DEFAULT_SIM_API_KEY = 'sk-sim';
 
 /** Options as callers give them: anything left out takes its default, faults included. */
-export type SimulatorSettings = Partial<Omit<SimulatorOptions, 'faults'>> & { faults?: Partial<Faults> };
+export type SimulatorSettings = Partial<Omit<SimulatorOptions, 'faults' | 'gateway'>> & { faults?: Partial<Faults>; gateway?: Partial<GatewayBehaviour> };
 
 export function simulatorOptions(partial: SimulatorSettings = {}): SimulatorOptions {
   const speed = partial.speed ?? 1;
@@ -85,8 +121,10 @@ export function simulatorOptions(partial: SimulatorSettings = {}): SimulatorOpti
     modalTimeoutMs: partial.modalTimeoutMs ?? (12 * 5 * 60_000) / speed,
     imageUrlTtlMs: partial.imageUrlTtlMs ?? (24 * 3_600_000) / speed,
     gatewayPollMs: partial.gatewayPollMs ?? 15_000 / speed,
+    gatewayTaskTimeoutMs: partial.gatewayTaskTimeoutMs ?? 3_600_000 / speed,
     publicUrl: partial.publicUrl,
     jobMs: partial.jobMs,
     faults: { ...NO_FAULTS, ...partial.faults },
+    gateway: { ...DEFAULT_GATEWAY, ...partial.gateway },
   };
 }

@@ -1,20 +1,50 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Engine, Refusal, aspectOf, directivesOf, type ImageSpec, type SimJob, type SimMode, type SubmitAnswer } from './engine';
+import { Engine, Refusal, aspectOf, directivesOf, gatewayActionOf, type ImageSpec, type SimJob, type SimMode, type SubmitAnswer } from './engine';
 import { corrupt, renderGrid, renderOversized, renderPreview, renderTile, renderUpscale, truncate } from './images';
-import { NO_FAULTS, simulatorOptions, type Faults, type SimulatorOptions, type SimulatorSettings } from './options';
+import { DEFAULT_GATEWAY, NO_FAULTS, simulatorOptions, type Faults, type GatewayBehaviour, type SimulatorOptions, type SimulatorSettings } from './options';
 import { SeededRandom } from './random';
 import { gatewayView, plusView, type PlusView } from './views';
 
-// Optional first path segment naming the speed and image mode: /mj-fast, /mj-relax-proxy, /mj-origin, /fast, ...
-const MODE_PREFIX = /^\/(?:mj-(fast|relax|turbo)(?:-(?:relay|origin|proxy))?|mj-(?:relay|origin|proxy)|(fast|relax|turbo))(?=\/mj\/)/;
+// C# Plus registers its controllers under mj/, mj-fast/mj/, mj-relax/mj/ and mj-turbo/mj/ only (SubmitController.cs,
+// TaskController.cs); SimpleAuthMiddleware reads the mode from that prefix. Any other path is no route: 404, empty body.
+const PLUS_MODE_PREFIX = /^\/mj-(fast|relax|turbo)(?=\/mj\/)/;
+// The /relax/mj/... style, which new-api forwards as it is.
+const PLAIN_MODE_SEGMENT = /^(fast|relax|turbo)$/;
+// new-api's MJ routes, registered under /mj and /:mode/mj (router/relay-router.go); others fall to gin's NoRoute.
+const GATEWAY_ROUTES: [string, RegExp][] = [
+  ['POST', /^\/mj\/submit\/(action|shorten|modal|imagine|change|simple-change|describe|blend|upload-discord-images|edits|video)$/],
+  ['GET', /^\/mj\/task\/[^/]+\/(fetch|image-seed)$/],
+  ['POST', /^\/mj\/task\/list-by-condition$/],
+  ['POST', /^\/mj\/insight-face\/swap$/],
+  ['GET', /^\/mj\/image\/[^/]+$/],
+];
+// Go's net/http sniffs a body written without a Content-Type, so relayed JSON reads as text/plain (relay/relay-mj.go).
+const SNIFFED_JSON = { 'content-type': 'text/plain; charset=utf-8' };
+// What new-api sets itself on task views (RelayMidjourneyTask) and, in newer builds, on relayed submit answers.
+const SET_JSON = { 'content-type': 'application/json' };
 const DATA_URL = /^data:image\/(png|jpe?g|webp|gif);base64,[A-Za-z0-9+/=\s]+$/;
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 class HttpReply {
   constructor(readonly status: number, readonly body: unknown, readonly headers: Record<string, string> = {}) {}
 }
+
+/** Where a request goes: the path after any mode prefix, and what the server makes of that prefix. */
+interface Route {
+  path: string;
+  pathMode?: SimMode;
+  /** Gateway: a `/mj-...` prefix was cut before forwarding, so the mode never reaches the upstream. */
+  modeStripped?: boolean;
+  /** Gateway: the upstream has no route for the path the gateway forwards (a C# Plus behind `/relax/mj/...`). */
+  upstreamNoRoute?: boolean;
+}
+
+const GATEWAY_COUNTERS = {
+  lostAnswers: 0, quotaRefusals: 0, quotaRefunds: 0, tokenGateRefusals: 0, hooksForwarded: 0, hooksDropped: 0,
+  modePrefixesStripped: 0, upstreamNoRoute: 0, parentNotReady: 0, tasksTimedOut: 0,
+};
 
 export interface RunningSimulator {
   url: string;
@@ -71,6 +101,15 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
   const callbacks = { sent: 0, failed: 0 };
   const gatewaySnapshots = new Map<string, PlusView>();
   const notifyChains = new Map<string, Promise<void>>();
+  const gateway = options.profile === 'gateway';
+  const gatewayBehaviour: GatewayBehaviour = { ...DEFAULT_GATEWAY, ...options.gateway };
+  options.gateway = gatewayBehaviour;
+  const gatewayCounters = { ...GATEWAY_COUNTERS };
+  // Jobs the upstream accepted but the gateway never recorded (its answer was lost), and jobs the gateway charged.
+  const gatewayLost = new Set<string>();
+  const gatewayCharged = new Set<string>();
+  let inFlight = 0;
+  const serverAddress = () => gatewayBehaviour.serverAddress ?? publicUrl;
 
   const sign = (path: string, expires: number) => createHmac('sha256', secret).update(`${path}:${expires}`).digest('hex').slice(0, 32);
   const imageUrl = (job: SimJob, file: string) => {
@@ -103,17 +142,32 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
   });
 
   // The gateway profile refreshes its copy of each unfinished task only when it polls its upstream.
-  const poller = options.profile === 'gateway'
+  const poller = gateway
     ? setInterval(() => {
         for (const job of engine.jobs.values()) {
+          if (gatewayLost.has(job.id)) continue;
           const snap = gatewaySnapshots.get(job.id);
           if (snap && (snap.status === 'SUCCESS' || snap.status === 'FAILURE')) continue;
-          gatewaySnapshots.set(job.id, structuredClone(plusView(job)));
+          const next = structuredClone(plusView(job));
+          // controller/midjourney.go UpdateMidjourneyTaskBulk: a task the gateway still holds unfinished an hour after
+          // its submit is marked FAILURE, whatever the upstream says now.
+          if (options.gatewayTaskTimeoutMs > 0 && Date.now() - job.submitTime > options.gatewayTaskTimeoutMs) {
+            Object.assign(next, { status: 'FAILURE', failReason: '上游任务超时（超过1小时）' });
+            gatewayCounters.tasksTimedOut++;
+          }
+          // Same place: a failed task gives its quota back.
+          if (next.status === 'FAILURE' && gatewayCharged.delete(job.id) && gatewayBehaviour.quota !== null) {
+            gatewayBehaviour.quota++;
+            gatewayCounters.quotaRefunds++;
+          }
+          gatewaySnapshots.set(job.id, next);
         }
       }, Math.max(5, options.gatewayPollMs))
     : undefined;
 
-  const taskView = (job: SimJob) => (options.profile === 'gateway' ? gatewayView(job, gatewaySnapshots.get(job.id), publicUrl, job.submitTime) : plusView(job));
+  /** The job as this server knows it: a gateway knows only the tasks it recorded. */
+  const knownJob = (id: string) => (gateway && gatewayLost.has(id) ? undefined : engine.jobs.get(id));
+  const taskView = (job: SimJob) => (gateway ? gatewayView(job, gatewaySnapshots.get(job.id), serverAddress(), job.submitTime) : plusView(job));
 
   function renderImage(spec: ImageSpec, file: string): Promise<Buffer> {
     if (file.endsWith('.webp')) return images.get(`preview:${spec.key}:${spec.aspect}`, () => renderPreview(spec.key, spec.aspect));
@@ -165,38 +219,106 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
     return key === options.apiKey;
   }
 
-  const gateway = options.profile === 'gateway';
   const requestId = () => `${Date.now()}${requestRng.int(100000, 999999)}`;
+  const newGateway = () => gatewayBehaviour.errorStyle === 'new';
 
+  // new-api middleware/auth.go: the envelope has no `code` in the April 2025 build, an empty one in newer builds.
   const unauthorized = () => gateway
-    ? new HttpReply(401, { error: { message: `无效的令牌 (request id: ${requestId()})`, type: 'new_api_error', code: '' } })
+    ? new HttpReply(401, { error: { message: `无效的令牌 (request id: ${requestId()})`, type: 'new_api_error', ...(newGateway() ? { code: '' } : {}) } })
     : new HttpReply(401, 'Authorization header missing.');
-  const rateLimited = () => gateway
-    ? new HttpReply(429, { code: 30, description: '当前分组负载已饱和，请稍后再试', type: 'upstream_error' }, { 'retry-after': '1' })
-    : new HttpReply(429, '', { 'retry-after': '1' });
+  // A gateway relays an upstream 429 with an empty body and no upstream headers: DoMidjourneyHttpRequest turns the
+  // empty body into empty_response_body without an error, and the submit writes the upstream status (relay/relay-mj.go).
+  const rateLimited = () => gateway ? new HttpReply(429, null) : new HttpReply(429, '', { 'retry-after': '1' });
+  // QuantumNous middleware TokenConcurrencyGate: 429 in the OpenAI envelope, no Retry-After.
+  const tokenGateFull = () => new HttpReply(429, {
+    error: { message: `token_concurrency_limit_reached (request id: ${requestId()})`, type: 'new_api_error', code: 'token_concurrency_limit_reached' },
+  });
+  // gin's NoRoute serves new-api's web UI for any path it does not route (router/web-router.go): 200, HTML, no key.
+  const webUi = () => new HttpReply(200, '<!doctype html><html><head><meta charset="utf-8"><title>New API</title></head><body><div id="root"></div></body></html>', {
+    'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache',
+  });
+  /** new-api's own error answer (controller/relay.go RelayMidjourney): 400, `"%s %s"` of description and an empty result. */
+  const gatewayError = (code: number, description: string) => new HttpReply(400, { description: `${description} `, type: 'upstream_error', code });
+  // The answer to a submit whose upstream call failed after sending, or whose answer was lost: old builds turn any
+  // client.Do error into code 5 do_request_failed (service/midjourney.go DoMidjourneyHttpRequest); newer ones answer
+  // code 4 accepted_state_unknown (QuantumNous MJ relay handler, midjourneySubmissionStateUnknown).
+  const transportError = () => newGateway()
+    ? gatewayError(4, `accepted_state_unknown; do not retry; contact an administrator with request_id=${requestId()}`)
+    : gatewayError(5, 'do_request_failed');
   const serverError = () => gateway
     ? new HttpReply(500, { error: { message: `internal error (request id: ${requestId()})`, type: 'new_api_error', code: 'internal_error' } })
     : new HttpReply(500, { success: false, code: -1, message: '操作失败', timestamp: new Date().toISOString() });
   const badJson = (why: string) => gateway
-    ? new HttpReply(400, { description: `bind_request_body_failed ${why}`, type: 'upstream_error', code: 4 })
+    ? gatewayError(4, 'bind_request_body_failed')
     : new HttpReply(200, { success: false, code: -1, message: why, timestamp: new Date().toISOString() });
 
-  /** A refused request in the profile's shape: the gateway's own checks answer 400, business codes ride a 200. */
+  /**
+   * A refused request in the profile's shape. The gateway's own checks (the only 400 refusals) answer in its error
+   * shape; an upstream refusal is relayed verbatim by old builds, and by newer ones mapped to an HTTP status.
+   */
   function refusal(r: Refusal): HttpReply {
     if (r.code === 4) engine.counters.validationRefusals++;
-    if (gateway && r.httpStatus === 400) return new HttpReply(400, { description: `${r.description} `, type: 'upstream_error', code: r.code });
-    return new HttpReply(r.httpStatus, { code: r.code, description: r.description, result: null, properties: r.properties });
+    const upstreamBody = { code: r.code, description: r.description, result: null, properties: r.properties };
+    if (!gateway) return new HttpReply(r.httpStatus, upstreamBody);
+    if (r.httpStatus === 400) return gatewayError(r.code, r.description);
+    if (!newGateway()) return new HttpReply(r.httpStatus, upstreamBody, SNIFFED_JSON);
+    return new HttpReply(applicationStatus(r.code, r.httpStatus), { description: `${r.description} `, type: 'upstream_error', code: r.code });
   }
 
   function submitted(a: SubmitAnswer): HttpReply {
     // A new-api gateway rewrites codes 22 and 21 to 1, except for the MODAL actions the client must confirm.
     let code = a.code;
     if (gateway && (code === 22 || (code === 21 && !['INPAINT', 'CUSTOM_ZOOM'].includes(a.job?.gatewayAction ?? '')))) code = 1;
-    return new HttpReply(200, { code, description: a.description, result: a.result, properties: a.properties });
+    const contentType = gateway ? (newGateway() ? SET_JSON : SNIFFED_JSON) : {};
+    return new HttpReply(200, { code, description: a.description, result: a.result, properties: a.properties }, contentType);
+  }
+
+  function debitQuota(): void {
+    if (gatewayBehaviour.quota !== null) gatewayBehaviour.quota = Math.max(0, gatewayBehaviour.quota - 1);
+  }
+
+  /** Charges the gateway's quota for an accepted paid job (relay/relay-mj.go: consumed once the upstream accepted). */
+  function charge(job: SimJob): void {
+    gatewayCharged.add(job.id);
+    debitQuota();
+  }
+
+  /**
+   * new-api's own checks before it forwards a submit, in its order (relay/relay-mj.go RelayMidjourneySubmit; service/
+   * midjourney.go CoverPlusActionToNormalAction). Returns whether the submit is paid: INPAINT and CUSTOM_ZOOM are
+   * charged only at /submit/modal.
+   */
+  function gatewayPrecheck(kind: string, body: Record<string, unknown>): boolean {
+    const refuse = (description: string) => new Refusal(4, description, {}, 400);
+    if (kind === 'imagine' && !text(body.prompt)) throw refuse('prompt_is_required');
+    if (kind !== 'action' && kind !== 'modal') return true;
+    let paid = true;
+    if (kind === 'action') {
+      const customId = text(body.customId) ?? '';
+      if (!customId) throw refuse('custom_id_is_required');
+      const action = gatewayActionOf(customId);
+      if (!action) throw refuse(`unknown_action:${customId}`);
+      paid = action !== 'INPAINT' && action !== 'CUSTOM_ZOOM';
+    }
+    // Without a taskId the gateway skips its record check and forwards; the upstream answers for it.
+    const taskId = idOf(body.taskId);
+    if (!taskId) return paid;
+    if (!knownJob(taskId)) throw refuse('task_not_found');
+    // MjActionCheckSuccessEnabled (on by default): the gateway's own record of the parent, refreshed only when it polls,
+    // must read SUCCESS, even when the upstream finished it long ago. /submit/modal is exempt.
+    if (kind === 'action' && gatewaySnapshots.get(taskId)?.status !== 'SUCCESS') {
+      gatewayCounters.parentNotReady++;
+      throw refuse('task_status_not_success');
+    }
+    return paid;
   }
 
   function text(v: unknown): string | undefined {
     return typeof v === 'string' ? v : undefined;
+  }
+
+  function idOf(v: unknown): string {
+    return text(v) ?? (typeof v === 'number' ? String(v) : '');
   }
 
   function common(body: Record<string, unknown>) {
@@ -219,7 +341,7 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
     switch (kind) {
       case 'imagine': {
         const prompt = text(body.prompt)?.trim() ?? '';
-        if (!prompt) throw gateway ? new Refusal(4, 'prompt_is_required', {}, 400) : new Refusal(4, 'prompt不能为空');
+        if (!prompt) throw new Refusal(4, 'prompt不能为空');
         const refs = imageList(body.base64Array, 'base64');
         const key = refs.length ? `${prompt}|refs:${digest(refs)}` : prompt;
         return engine.submitNew('IMAGINE', { prompt, image: { kind: 'grid', key, aspect: aspectOf(prompt) }, ...common(body) }, pathMode);
@@ -242,25 +364,26 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
       }
       case 'shorten': {
         const prompt = text(body.prompt)?.trim() ?? '';
-        if (!prompt) throw gateway ? new Refusal(4, 'prompt_is_required', {}, 400) : new Refusal(4, 'prompt不能为空');
+        if (!prompt) throw new Refusal(4, 'prompt不能为空');
         return engine.submitNew('SHORTEN', { prompt, ...common(body) }, pathMode);
       }
       case 'action': {
-        const taskId = text(body.taskId) ?? (typeof body.taskId === 'number' ? String(body.taskId) : '');
+        const taskId = idOf(body.taskId);
         const customId = text(body.customId) ?? '';
-        if (!taskId) throw gateway ? new Refusal(4, 'task_id_is_required', {}, 400) : new Refusal(4, 'taskId不能为空');
-        if (!customId) throw gateway ? new Refusal(4, 'custom_id_is_required', {}, 400) : new Refusal(4, 'customId不能为空');
+        if (!taskId) throw new Refusal(4, 'taskId不能为空');
+        if (!customId) throw new Refusal(4, 'customId不能为空');
         return engine.submitAction(taskId, customId, common(body), pathMode);
       }
       case 'modal': {
-        const taskId = text(body.taskId) ?? (typeof body.taskId === 'number' ? String(body.taskId) : '');
-        if (!taskId) throw gateway ? new Refusal(4, 'task_id_is_required', {}, 400) : new Refusal(4, 'taskId不能为空');
+        const taskId = idOf(body.taskId);
+        if (!taskId) throw new Refusal(4, 'taskId不能为空');
         const mask = text(body.maskBase64);
         if (mask && !DATA_URL.test(mask)) throw new Refusal(4, 'maskBase64格式错误');
         return engine.submitModal(taskId, text(body.prompt), mask);
       }
       default:
-        throw new HttpReply(404, gateway ? { error: { message: 'Invalid URL', type: 'new_api_error', code: '' } } : 'Not Found');
+        // No such route on the Plus proxy (C# answers 404 with an empty body); a gateway relays that 404.
+        throw new HttpReply(404, null);
     }
   }
 
@@ -287,28 +410,31 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
     }
   }
 
-  async function api(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<HttpReply | undefined> {
-    const prefix = MODE_PREFIX.exec(url.pathname);
-    const pathMode = prefix ? ((prefix[1] ?? prefix[2])?.toUpperCase() as SimMode | undefined) : undefined;
-    const path = prefix ? url.pathname.slice(prefix[0].length) : url.pathname;
-    const method = req.method ?? 'GET';
-    const endpointKey = `${method} ${path.replace(/\/\d+\//, '/{id}/')}`;
-    requestCounts[endpointKey] = (requestCounts[endpointKey] ?? 0) + 1;
+  /** C# Plus routes /mj/... and /mj-{fast,relax,turbo}/mj/...; anything else has no route. */
+  function plusRoute(pathname: string): Route | undefined {
+    const m = PLUS_MODE_PREFIX.exec(pathname);
+    if (m) return { path: pathname.slice(m[0].length), pathMode: m[1]!.toUpperCase() as SimMode };
+    return pathname.startsWith('/mj/') ? { path: pathname } : undefined;
+  }
 
-    // The gateway's image relay needs no key.
-    const relay = /^\/mj\/image\/(\d+)$/.exec(path);
-    if (relay && gateway && method === 'GET') {
-      const job = engine.jobs.get(relay[1]!);
-      const upstream = job && gatewaySnapshots.get(job.id)?.imageUrl;
-      if (!job || !upstream) return new HttpReply(400, { error: 'midjourney_task_not_found' });
-      const found = signedImage(new URL(upstream));
-      if (found instanceof HttpReply) return new HttpReply(found.status, { error: String(found.body) });
-      const { bytes, type } = await imageBytes(found.job, found.file);
-      await sendImage(res, bytes, type);
-      return undefined;
-    }
+  /**
+   * new-api serves /mj/... and /:mode/mj/... alike, and forwards what getMjRequestPath makes of the path
+   * (relay/relay-mj.go; newer relay/mjproxy_handler.go): a path containing "/mj-" is cut to /mj/..., so its mode is
+   * lost; any other prefix is forwarded as it is. Assumption: the upstream is the Plus proxy the gateway profile
+   * stands in for, which reads /relax/mj/... as the measured setup's did, unless `upstreamAcceptsPlainModePaths` is off.
+   */
+  function gatewayRoute(pathname: string): Route | undefined {
+    if (pathname.startsWith('/mj/')) return { path: pathname };
+    const m = /^\/([^/]+)(\/mj\/.*)$/.exec(pathname);
+    if (!m) return undefined;
+    const path = m[2]!;
+    if (pathname.includes('/mj-')) return { path, modeStripped: true };
+    const plain = PLAIN_MODE_SEGMENT.exec(m[1]!);
+    if (plain && gatewayBehaviour.upstreamAcceptsPlainModePaths) return { path, pathMode: plain[1]!.toUpperCase() as SimMode };
+    return { path, upstreamNoRoute: true };
+  }
 
-    if (!authorized(req)) return unauthorized();
+  function injectedFault(): HttpReply | undefined {
     if (faults.burst429 > 0) {
       faults.burst429--;
       injected.rate429++;
@@ -322,32 +448,131 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
       injected.http5xx++;
       return serverError();
     }
+    return undefined;
+  }
 
+  function caught(err: unknown): HttpReply {
+    if (err instanceof Refusal) return refusal(err);
+    if (err instanceof HttpReply) return err;
+    throw err;
+  }
+
+  /** The job exists (and is paid for), but the client never hears back: its submit is ambiguous. */
+  function resetAfterAccepting(req: http.IncomingMessage, answer: SubmitAnswer): boolean {
+    if (!answer.job || !requestRng.chance(faults.resetAfterSubmit)) return false;
+    injected.resetAfterSubmit++;
+    req.socket.destroy();
+    return true;
+  }
+
+  function plusSubmit(req: http.IncomingMessage, kind: string, body: Record<string, unknown>, pathMode: SimMode | undefined): HttpReply | undefined {
+    try {
+      const answer = submit(kind, body, pathMode);
+      return resetAfterAccepting(req, answer) ? undefined : submitted(answer);
+    } catch (err) {
+      return caught(err);
+    }
+  }
+
+  /** A submit through the gateway: its own checks and quota, then the upstream call, then its rewriting of the answer. */
+  async function gatewaySubmit(req: http.IncomingMessage, kind: string, body: Record<string, unknown>, route: Route): Promise<HttpReply | undefined> {
+    try {
+      const paid = gatewayPrecheck(kind, body);
+      if (paid && gatewayBehaviour.quota !== null && gatewayBehaviour.quota <= 0) {
+        gatewayCounters.quotaRefusals++;
+        throw new Refusal(4, 'quota_not_enough', {}, 400);
+      }
+      if (route.modeStripped) gatewayCounters.modePrefixesStripped++;
+      // service/midjourney.go DoMidjourneyHttpRequest deletes notifyHook unless MjNotifyEnabled is on.
+      if (typeof body.notifyHook === 'string' && body.notifyHook) {
+        if (gatewayBehaviour.notifyForwarding) gatewayCounters.hooksForwarded++;
+        else {
+          delete body.notifyHook;
+          gatewayCounters.hooksDropped++;
+        }
+      }
+      if (gatewayBehaviour.upstreamLatencyMs > 0) await new Promise((r) => setTimeout(r, gatewayBehaviour.upstreamLatencyMs));
+      if (route.upstreamNoRoute) {
+        // The upstream's empty 404 is relayed as it came (empty_response_body is no error): nothing created or charged.
+        gatewayCounters.upstreamNoRoute++;
+        return new HttpReply(404, null);
+      }
+      const answer = submit(kind, body, route.pathMode);
+      const job = answer.job;
+      if (job && (directivesOf(job.prompt).has('lost-answer') || requestRng.chance(faults.lostUpstreamAnswer))) {
+        // The upstream runs and bills the job; the gateway keeps no record of it. Old builds return before charging,
+        // newer ones keep the pre-consumed quota for an administrator to settle.
+        gatewayLost.add(job.id);
+        gatewayCounters.lostAnswers++;
+        if (paid && newGateway()) debitQuota();
+        return transportError();
+      }
+      if (job && paid) charge(job);
+      return resetAfterAccepting(req, answer) ? undefined : submitted(answer);
+    } catch (err) {
+      return caught(err);
+    }
+  }
+
+  async function relayImage(res: http.ServerResponse, id: string): Promise<HttpReply | undefined> {
+    // relay/relay-mj.go RelayMidjourneyImage: looks the task up by id alone (no key), fetches its stored upstream URL now.
+    const job = knownJob(id);
+    if (!job) return new HttpReply(400, { error: 'midjourney_task_not_found' });
+    const upstream = gatewaySnapshots.get(job.id)?.imageUrl;
+    if (!upstream) return new HttpReply(500, { error: 'http_get_image_failed' });
+    const found = signedImage(new URL(upstream));
+    if (found instanceof HttpReply) return new HttpReply(found.status, { error: String(found.body) });
+    const { bytes, type } = await imageBytes(found.job, found.file);
+    await sendImage(res, bytes, type);
+    return undefined;
+  }
+
+  async function api(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<HttpReply | undefined> {
+    const method = req.method ?? 'GET';
+    const route = gateway ? gatewayRoute(url.pathname) : plusRoute(url.pathname);
+    const path = route?.path ?? url.pathname;
+    const endpointKey = `${method} ${path.replace(/\/\d+\//, '/{id}/')}`;
+    requestCounts[endpointKey] = (requestCounts[endpointKey] ?? 0) + 1;
+
+    if (gateway) {
+      if (!route || !GATEWAY_ROUTES.some(([verb, re]) => verb === method && re.test(path))) return webUi();
+      // The image relay is registered before the token check (router/relay-router.go).
+      const relay = /^\/mj\/image\/([^/]+)$/.exec(path);
+      if (relay) return relayImage(res, decodeURIComponent(relay[1]!));
+    }
+    if (!authorized(req)) return unauthorized();
+    if (!route) return new HttpReply(404, null);
+    if (!gateway) return serve(req, method, route);
+    // QuantumNous TokenConcurrencyGate holds a lease for the whole relayed call.
+    if (gatewayBehaviour.tokenConcurrency > 0 && inFlight >= gatewayBehaviour.tokenConcurrency) {
+      gatewayCounters.tokenGateRefusals++;
+      return tokenGateFull();
+    }
+    inFlight++;
+    try {
+      return await serve(req, method, route);
+    } finally {
+      inFlight--;
+    }
+  }
+
+  /** The MJ routes both profiles serve, once the request is past the key check. */
+  async function serve(req: http.IncomingMessage, method: string, route: Route): Promise<HttpReply | undefined> {
+    const fault = injectedFault();
+    if (fault) return fault;
+    const { path } = route;
     let m: RegExpExecArray | null;
     if (method === 'POST' && (m = /^\/mj\/submit\/([a-z-]+)$/.exec(path))) {
       const body = await readJson(req);
       if (body instanceof HttpReply) return body;
-      try {
-        const answer = submit(m[1]!, body, pathMode);
-        if (answer.job && requestRng.chance(faults.resetAfterSubmit)) {
-          // The job exists (and is paid for), but the client never hears back: its submit is ambiguous.
-          injected.resetAfterSubmit++;
-          req.socket.destroy();
-          return undefined;
-        }
-        return submitted(answer);
-      } catch (err) {
-        if (err instanceof Refusal) return refusal(err);
-        if (err instanceof HttpReply) return err;
-        throw err;
-      }
+      return gateway ? gatewaySubmit(req, m[1]!, body, route) : plusSubmit(req, m[1]!, body, route.pathMode);
     }
     if (method === 'GET' && (m = /^\/mj\/task\/([^/]+)\/fetch$/.exec(path))) {
-      const job = engine.jobs.get(decodeURIComponent(m[1]!));
-      return job ? new HttpReply(200, taskView(job)) : taskNotFound();
+      const job = knownJob(decodeURIComponent(m[1]!));
+      return job ? new HttpReply(200, taskView(job), gateway ? SET_JSON : {}) : taskNotFound();
     }
     if (method === 'GET' && (m = /^\/mj\/task\/([^/]+)\/image-seed$/.exec(path))) {
-      const job = engine.jobs.get(decodeURIComponent(m[1]!));
+      const job = knownJob(decodeURIComponent(m[1]!));
       if (!job) return taskNotFound();
       if (job.status !== 'SUCCESS') return new HttpReply(200, { code: 4, description: '任务未完成', result: null });
       return new HttpReply(200, { code: 1, description: 'success', result: String(parseInt(job.hash.slice(0, 8), 16)) });
@@ -356,9 +581,28 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
       const body = await readJson(req);
       if (body instanceof HttpReply) return body;
       const ids = Array.isArray(body.ids) ? body.ids.map(String) : [];
-      return new HttpReply(200, ids.map((id) => engine.jobs.get(id)).filter((j): j is SimJob => Boolean(j)).map(taskView));
+      const tasks = ids.map(knownJob).filter((j): j is SimJob => Boolean(j)).map(taskView);
+      return new HttpReply(200, tasks, gateway ? SET_JSON : {});
     }
-    return new HttpReply(404, gateway ? { error: { message: 'Invalid URL', type: 'new_api_error', code: '' } } : 'Not Found');
+    if (method === 'GET' && path === '/mj/task/list') {
+      // C# TaskController.List: the latest 100 tasks by submit time, newest first (a gateway never routes here).
+      const latest = [...engine.jobs.values()].sort((a, b) => b.submitTime - a.submitTime || Number(b.id) - Number(a.id)).slice(0, 100);
+      return new HttpReply(200, latest.map(plusView));
+    }
+    return new HttpReply(404, null);
+  }
+
+  /** GET shows a group of settings, POST merges a checked update, DELETE restores the defaults. */
+  async function settings(req: http.IncomingMessage, show: () => object, apply: (update: Record<string, unknown>) => string | undefined, restore: () => void): Promise<HttpReply | undefined> {
+    const method = req.method ?? 'GET';
+    if (method === 'DELETE') restore();
+    if (method === 'POST') {
+      const body = await readJson(req);
+      if (body instanceof HttpReply) return body;
+      const problem = apply(body);
+      if (problem) return new HttpReply(400, { error: problem });
+    }
+    return ['GET', 'POST', 'DELETE'].includes(method) ? new HttpReply(200, show()) : undefined;
   }
 
   async function admin(req: http.IncomingMessage, url: URL): Promise<HttpReply> {
@@ -368,28 +612,31 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
       return new HttpReply(200, {
         ...engine.stats(), profile: options.profile, speed: options.speed,
         requests: { byEndpoint: requestCounts, injected: { ...injected } }, callbacks: { ...callbacks },
+        ...(gateway ? { gateway: { ...gatewayCounters, quota: gatewayBehaviour.quota, inFlight } } : {}),
       });
     }
     if (url.pathname === '/_sim/jobs' && method === 'GET') return new HttpReply(200, engine.ledger());
     if (url.pathname === '/_sim/faults') {
-      if (method === 'GET') return new HttpReply(200, faults);
-      if (method === 'DELETE') {
-        Object.assign(faults, NO_FAULTS, { bannedWords: [] });
-        return new HttpReply(200, faults);
-      }
-      if (method === 'POST') {
-        const body = await readJson(req);
-        if (body instanceof HttpReply) return body;
-        const problem = applyFaults(faults, body);
-        return problem ? new HttpReply(400, { error: problem }) : new HttpReply(200, faults);
-      }
+      const reply = await settings(req, () => faults, (u) => applyFaults(faults, u), () => Object.assign(faults, NO_FAULTS, { bannedWords: [] }));
+      if (reply) return reply;
+    }
+    if (url.pathname === '/_sim/gateway') {
+      if (!gateway) return new HttpReply(404, { error: 'only the gateway profile has gateway settings' });
+      const reply = await settings(req, () => ({ ...gatewayBehaviour, serverAddress: serverAddress() }), (u) => applyGateway(gatewayBehaviour, u), () => {
+        delete gatewayBehaviour.serverAddress;
+        Object.assign(gatewayBehaviour, DEFAULT_GATEWAY);
+      });
+      if (reply) return reply;
     }
     if (url.pathname === '/_sim/reset' && method === 'POST') {
       engine.reset();
       gatewaySnapshots.clear();
+      gatewayLost.clear();
+      gatewayCharged.clear();
       for (const k of Object.keys(requestCounts)) delete requestCounts[k];
       Object.assign(injected, { http5xx: 0, rate429: 0, resetAfterSubmit: 0 });
       Object.assign(callbacks, { sent: 0, failed: 0 });
+      Object.assign(gatewayCounters, GATEWAY_COUNTERS);
       return new HttpReply(200, { ok: true });
     }
     return new HttpReply(404, { error: 'unknown admin endpoint' });
@@ -446,6 +693,8 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
   };
 }
 
+const isWholeNumber = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+
 /** Merges a JSON fault update, checking every value; returns a problem description or undefined. */
 export function applyFaults(faults: Faults, update: Record<string, unknown>): string | undefined {
   for (const [key, value] of Object.entries(update)) {
@@ -453,11 +702,42 @@ export function applyFaults(faults: Faults, update: Record<string, unknown>): st
     if (key === 'bannedWords') {
       if (!Array.isArray(value) || value.some((w) => typeof w !== 'string')) return 'bannedWords must be an array of strings';
     } else if (key === 'burst429' || key === 'slowImageBytesPerSec') {
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) return `${key} must be a whole number >= 0`;
+      if (!isWholeNumber(value)) return `${key} must be a whole number >= 0`;
     } else if (typeof value !== 'number' || value < 0 || value > 1) return `${key} must be a share from 0 to 1`;
   }
   Object.assign(faults, update);
   return undefined;
+}
+
+/** Merges a JSON gateway update (`serverAddress: null` restores the simulator's own URL); returns a problem or undefined. */
+export function applyGateway(gateway: GatewayBehaviour, update: Record<string, unknown>): string | undefined {
+  const known = [...Object.keys(DEFAULT_GATEWAY), 'serverAddress'];
+  for (const [key, value] of Object.entries(update)) {
+    if (!known.includes(key)) return `unknown gateway setting "${key}"; known: ${known.join(', ')}`;
+    if (key === 'notifyForwarding' || key === 'upstreamAcceptsPlainModePaths') {
+      if (typeof value !== 'boolean') return `${key} must be true or false`;
+    } else if (key === 'errorStyle') {
+      if (value !== 'old' && value !== 'new') return 'errorStyle must be "old" or "new"';
+    } else if (key === 'serverAddress') {
+      if (value !== null && (typeof value !== 'string' || !/^https?:\/\/\S+$/.test(value))) return 'serverAddress must be an http(s) URL, or null';
+    } else if (key === 'quota') {
+      if (value !== null && !isWholeNumber(value)) return 'quota must be a whole number >= 0, or null for unlimited';
+    } else if (!isWholeNumber(value)) return `${key} must be a whole number >= 0`;
+  }
+  const { serverAddress, ...rest } = update;
+  if (serverAddress === null) delete gateway.serverAddress;
+  else if (typeof serverAddress === 'string') gateway.serverAddress = serverAddress.replace(/\/+$/, '');
+  Object.assign(gateway, rest);
+  return undefined;
+}
+
+/**
+ * How newer gateways answer an upstream refusal (QuantumNous MJ relay handler, midjourneyApplicationStatus): an
+ * upstream non-2xx keeps its status; a refusal inside a 200 maps by code.
+ */
+function applicationStatus(code: number, upstreamStatus: number): number {
+  if (upstreamStatus < 200 || upstreamStatus >= 300) return upstreamStatus;
+  return code === 23 ? 429 : code === 24 ? 400 : code === 3 ? 503 : 502;
 }
 
 /** Four prompts, as Describe suggests, drawn from the image key. */

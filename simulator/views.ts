@@ -30,9 +30,10 @@ export type PlusView = ReturnType<typeof plusView>;
 /**
  * What a new-api gateway shows: its own record, refreshed from the upstream only when it polls (every 15 s).
  * Until the first poll: status "", progress "0%", zeros and empty strings. Numbers are 0, never null; failures
- * read "100%"; properties shrink to the prompts; imageUrl points at the gateway's own /mj/image/{id} relay.
+ * read "100%"; properties shrink to the prompts; imageUrl points at the gateway's own /mj/image/{id} relay under its
+ * configured ServerAddress, whether or not that address is reachable (relay/relay-mj.go coverMidjourneyTaskDto).
  */
-export function gatewayView(job: SimJob, polled: PlusView | undefined, publicUrl: string, submittedAt: number) {
+export function gatewayView(job: SimJob, polled: PlusView | undefined, serverAddress: string, submittedAt: number) {
   const base = {
     id: job.id,
     action: job.gatewayAction,
@@ -52,7 +53,7 @@ export function gatewayView(job: SimJob, polled: PlusView | undefined, publicUrl
   }
   const success = polled.status === 'SUCCESS';
   const failed = polled.status === 'FAILURE';
-  const relay = polled.imageUrl ? `${publicUrl}/mj/image/${job.id}${success ? '' : `?rand=${process.hrtime.bigint()}`}` : '';
+  const relay = polled.imageUrl ? `${serverAddress}/mj/image/${job.id}${success ? '' : `?rand=${process.hrtime.bigint()}`}` : '';
   return {
     ...base,
     promptEn: polled.promptEn ?? '',

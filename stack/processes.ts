@@ -33,8 +33,9 @@ export function startDetached(command: string, args: string[], opts: StartOption
 }
 
 /**
- * True while the recorded process is alive and is still the command we started. Where /proc exists the
- * command line is compared, so a pid reused by another program is never mistaken for ours.
+ * True while the recorded process is alive and is still the command we started. Where /proc exists the whole
+ * command line is compared: a pid reused by another program, or by another node process (a worker where the
+ * simulator was), is never mistaken for ours.
  */
 export function isRunning(rec: ProcessRecord): boolean {
   try {
@@ -46,7 +47,7 @@ export function isRunning(rec: ProcessRecord): boolean {
   if (!fs.existsSync('/proc/self/cmdline')) return true;
   try {
     const argv = fs.readFileSync(procFile, 'utf8').split('\0');
-    return argv[0] === rec.command;
+    return [rec.command, ...rec.args].every((arg, i) => argv[i] === arg);
   } catch {
     return false;
   }

@@ -4,10 +4,18 @@ import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import { snapshotOf } from '../activities/mj';
 import { taskSchema } from '../mj-client/schemas';
-import { taskUpdateSignal } from '../workflows/shared';
+import { taskUpdateSignal, type TaskSnapshot } from '../workflows/shared';
+
+/** Hands a task update to the row's workflow; the worker signals it, `doctor` only keeps what arrives. */
+export type TaskUpdateSink = (workflowId: string, snapshot: TaskSnapshot) => Promise<void>;
+
+/** The worker's sink: a `taskUpdate` signal to the row's workflow. */
+export const signalRow = (client: Client): TaskUpdateSink => async (workflowId, snapshot) => {
+  await client.workflow.getHandle(workflowId).signal(taskUpdateSignal, snapshot);
+};
 
 export interface CallbackReceiverOptions {
-  client: Client;
+  deliver: TaskUpdateSink;
   /** Where to listen; port 0 picks a free one. */
   host: string;
   port: number;
@@ -87,7 +95,7 @@ export async function startCallbackReceiver(opts: CallbackReceiverOptions): Prom
         return reply(400, 'not a task');
       }
       try {
-        await opts.client.workflow.getHandle(workflowId).signal(taskUpdateSignal, snapshotOf(task));
+        await opts.deliver(workflowId, snapshotOf(task));
         stats.accepted++;
         reply(200, 'ok');
       } catch (err) {

@@ -6,7 +6,7 @@ import { createDownloadDispatcher } from '../media/download';
 import type { MediaDeps } from '../media/store-image';
 import { MjClient } from '../mj-client/client';
 import { createS3Client } from '../storage/s3-client';
-import { startCallbackReceiver, type CallbackReceiver } from './callback-receiver';
+import { signalRow, startCallbackReceiver, type CallbackReceiver } from './callback-receiver';
 import { createMediaWorker, createWorker, mediaTaskQueue } from './worker';
 
 export interface RunningWorkers {
@@ -64,7 +64,7 @@ export async function startWorkers(config: EffectiveConfig, opts: WorkerStartOpt
     closers.unshift(() => client.connection.close());
     const [host, port] = (env.MJ_CALLBACK_LISTEN ?? '127.0.0.1:0').split(/:(?=\d+$)/);
     callbacks = await startCallbackReceiver({
-      client, host: host || '127.0.0.1', port: Number(port ?? 0), publicUrl: env.MJ_CALLBACK_PUBLIC_URL, secret: env.MJ_CALLBACK_SECRET, log: opts.log,
+      deliver: signalRow(client), host: host || '127.0.0.1', port: Number(port ?? 0), publicUrl: env.MJ_CALLBACK_PUBLIC_URL, secret: env.MJ_CALLBACK_SECRET, log: opts.log,
     });
     closers.unshift(() => callbacks!.close());
   }

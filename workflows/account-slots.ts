@@ -1,10 +1,17 @@
-import { allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, getExternalWorkflowHandle, patched, proxyActivities, setHandler, workflowInfo,
+} from '@temporalio/workflow';
+import type { createSlotLeaseActivities } from '../activities/slot-leases';
 
 /** One job slot of the account, held by one row of one batch. */
 export interface Lease {
   id: string;
   /** The workflow to tell when the lease is granted (the batch). */
   holder: string;
+  /** The holder's first run id: a later batch with the same id is another holder. */
+  holderRun?: string;
+  /** The row workflow that will use the lease, so a lease whose row has closed can be taken back. */
+  row?: string;
   grantedAt?: number;
 }
 
@@ -18,7 +25,7 @@ export interface AccountSlotsInput {
   queueAhead?: number;
   /** A lease not released after this long is taken back (its batch was terminated, not cancelled). */
   leaseTtlMs: number;
-  carried?: { held: Lease[]; waiting: Lease[] };
+  carried?: { held: Lease[]; waiting: Lease[]; reclaimed?: number };
 }
 
 export interface AccountSlotsState {
@@ -27,6 +34,8 @@ export interface AccountSlotsState {
   queueAhead: number;
   held: Lease[];
   waiting: number;
+  /** Leases taken back because their batch or row had closed without giving them back. */
+  reclaimed?: number;
 }
 
 export const acquireSlotSignal = defineSignal<[Lease]>('acquireSlot');
@@ -45,10 +54,19 @@ export const slotsQuery = defineQuery<AccountSlotsState>('slots');
 /** Per task queue too: the slots workflow runs on the workers of the batches that share it. */
 export const accountSlotsWorkflowId = (taskQueue: string, account: string) => `mj-account-slots/${taskQueue}/${account}`;
 
+/** While rows wait and every slot is held, the holders are checked this often (and leases younger than this are not). */
+export const STALE_CHECK_MS = 60_000;
+
+const leases = proxyActivities<ReturnType<typeof createSlotLeaseActivities>>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '2s', maximumInterval: '20s', maximumAttempts: 3 },
+});
+
 /**
  * The job slots of one API account, shared by every batch that uses it: a FIFO semaphore with leases. It lives as
  * long as the account is used (continuing as new to keep its history short); leases live in its state, so a crashed
- * worker loses none, and a lease whose batch vanished is reclaimed after its time to live.
+ * worker loses none. A lease whose batch or row closed without giving it back is taken back within minutes when
+ * rows wait for it (see `reclaimStale`), and any lease after its time to live.
  */
 export async function accountSlotsWorkflow(input: AccountSlotsInput): Promise<never> {
   const held = new Map<string, Lease>((input.carried?.held ?? []).map((l) => [l.id, l]));
@@ -59,8 +77,13 @@ export async function accountSlotsWorkflow(input: AccountSlotsInput): Promise<ne
   const regrant: Lease[] = [];
 
   setHandler(acquireSlotSignal, (lease) => {
-    if (held.has(lease.id)) regrant.push(held.get(lease.id)!); // a repeated ask: say yes again
-    else if (!waiting.some((w) => w.id === lease.id)) waiting.push({ id: lease.id, holder: lease.holder });
+    const mine = held.get(lease.id);
+    if (mine) {
+      // A repeated ask (a batch run again under the same id asks for its rows' leases again): say yes again, and
+      // the lease is the new asker's, so the check for closed holders does not take it from under it.
+      Object.assign(mine, { holder: lease.holder, holderRun: lease.holderRun, row: lease.row, grantedAt: Date.now() });
+      regrant.push(mine);
+    } else if (!waiting.some((w) => w.id === lease.id)) waiting.push({ id: lease.id, holder: lease.holder, holderRun: lease.holderRun, row: lease.row });
   });
   setHandler(releaseSlotSignal, (id) => {
     held.delete(id);
@@ -72,7 +95,8 @@ export async function accountSlotsWorkflow(input: AccountSlotsInput): Promise<ne
     if (Number.isInteger(next.slots) && next.slots >= 1) slots = next.slots;
     if (Number.isInteger(next.queueAhead) && next.queueAhead >= 0) queueAhead = next.queueAhead;
   });
-  setHandler(slotsQuery, () => ({ account: input.account, slots, queueAhead, held: [...held.values()], waiting: waiting.length }));
+  let reclaimed = input.carried?.reclaimed ?? 0;
+  setHandler(slotsQuery, () => ({ account: input.account, slots, queueAhead, held: [...held.values()], waiting: waiting.length, reclaimed }));
 
   const tell = async (lease: Lease) => {
     try {
@@ -82,10 +106,37 @@ export async function accountSlotsWorkflow(input: AccountSlotsInput): Promise<ne
     }
   };
 
+  /**
+   * Takes back leases whose batch or row has closed without giving them back (a terminated batch, a lost release),
+   * so waiting rows get them within minutes instead of after the time to live.
+   */
+  let lastCheck = 0;
+  const reclaimStale = async () => {
+    const now = Date.now();
+    if (waiting.length === 0 || held.size < capacity() || now - lastCheck < STALE_CHECK_MS) return;
+    const old = [...held.values()].filter((l) => now - (l.grantedAt ?? now) >= STALE_CHECK_MS);
+    if (old.length === 0 || !patched('reclaim-stale-leases')) return;
+    lastCheck = now;
+    let stale: { id: string }[];
+    try {
+      stale = await leases.findStaleLeases(old);
+    } catch {
+      return; // the check failed (Temporal busy, no worker): the next round tries again
+    }
+    for (const { id } of stale) {
+      const lease = held.get(id);
+      if (lease && old.some((l) => l.id === id && l.grantedAt === lease.grantedAt)) {
+        held.delete(id);
+        reclaimed++;
+      }
+    }
+  };
+
   for (;;) {
-    await condition(() => regrant.length > 0 || (waiting.length > 0 && held.size < capacity()) || workflowInfo().continueAsNewSuggested, 60_000);
+    await condition(() => regrant.length > 0 || (waiting.length > 0 && held.size < capacity()) || workflowInfo().continueAsNewSuggested, STALE_CHECK_MS);
     const now = Date.now();
     for (const [id, lease] of held) if (now - (lease.grantedAt ?? now) > input.leaseTtlMs) held.delete(id);
+    await reclaimStale();
     while (regrant.length) await tell(regrant.shift()!);
     while (waiting.length > 0 && held.size < capacity()) {
       const lease = { ...waiting.shift()!, grantedAt: now };
@@ -94,7 +145,7 @@ export async function accountSlotsWorkflow(input: AccountSlotsInput): Promise<ne
     }
     if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > 10_000) {
       await condition(allHandlersFinished);
-      return continueAsNew<typeof accountSlotsWorkflow>({ ...input, slots, queueAhead, carried: { held: [...held.values()], waiting } });
+      return continueAsNew<typeof accountSlotsWorkflow>({ ...input, slots, queueAhead, carried: { held: [...held.values()], waiting, reclaimed } });
     }
   }
 }

@@ -8,8 +8,8 @@ import { acquireSlotSignal, releaseSlotSignal, slotGrantedSignal } from './accou
 import { itemWorkflow } from './item';
 import { BatchIdKey, BatchStateKey, ItemsDoneKey, ItemsFailedKey, ItemsTotalKey } from './search-attributes';
 import {
-  cancelBatchSignal, pauseUpdate, progressQuery, resumeUpdate, setConcurrencyUpdate,
-  type BatchCounts, type BatchProgress, type ItemOptions, type ItemResult,
+  accountConditionSignal, accountRecoveredSignal, accountRetrySignal, cancelBatchSignal, modeMismatch, pauseUpdate, progressQuery, resumeUpdate, setConcurrencyUpdate,
+  type AccountHold, type BatchCounts, type BatchProgress, type ItemOptions, type ItemResult,
 } from './shared';
 
 export interface BatchInput {
@@ -58,6 +58,9 @@ const report = proxyActivities<ReturnType<typeof createResultActivities>>({
   retry: { initialInterval: '2s', maximumInterval: '60s', maximumAttempts: 10 },
 });
 
+/** How long a held batch waits before one held row tries the account again: 30 s, doubling to 10 min. */
+const PROBE_DELAYS_MS = [30_000, 60_000, 120_000, 240_000, 600_000];
+
 const emptyCounts = (): BatchCounts => ({ total: 0, succeeded: 0, failed: 0, unknownSubmit: 0, skipped: 0, cancelled: 0 });
 
 /**
@@ -93,9 +96,10 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
     const minutes = Math.max(1 / 60, (Date.now() - startedAt) / 60_000);
     const rate = done / minutes;
     return {
-      batchId: input.batchId, state: cancelled ? 'cancelling' : paused ? 'paused' : 'running', counts: { ...counts },
+      batchId: input.batchId, state: cancelled ? 'cancelling' : paused ? 'paused' : hold ? 'held' : 'running', counts: { ...counts },
       inFlight: inFlight.size, concurrency, queued: Math.max(0, counts.total - done - inFlight.size), startedAt, ratePerMinute: Math.round(rate * 10) / 10,
-      etaSeconds: rate > 0 ? Math.round(((counts.total - done) / rate) * 60) : null, runs,
+      etaSeconds: rate > 0 ? Math.round(((counts.total - done) / rate) * 60) : null, runs, accountSlotsWorkflowId: slotsId,
+      accountHold: hold ? { ...hold, rowsHeld: heldRows.length } : undefined,
     };
   });
   setHandler(pauseUpdate, () => {
@@ -104,7 +108,8 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
   });
   setHandler(resumeUpdate, () => {
     paused = false;
-    updateSearchAttributes('running');
+    if (hold) probeNow = true; // `mj-batch resume` on a held batch: try the account now
+    updateSearchAttributes(hold ? 'held' : 'running');
   });
   setHandler(setConcurrencyUpdate, (n) => {
     concurrency = n;
@@ -115,21 +120,69 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
     scope.cancel();
   });
 
+  // Account conditions (quota spent, key invalid, account banned) stop the account, not the rows: rows that meet
+  // one wait, no new row starts, and one held row at a time tries again with backoff; once it is accepted, every
+  // held row goes on.
+  let hold: Omit<AccountHold, 'rowsHeld'> | undefined;
+  const heldRows: string[] = [];
+  let probeNow = false;
+  let recovered = false;
+  setHandler(accountConditionSignal, (c) => {
+    if (!hold) {
+      hold = { reason: c.reason, message: c.message, since: Date.now(), probes: 0, nextProbeAt: Date.now() + PROBE_DELAYS_MS[0]! };
+      updateSearchAttributes('held');
+    } else Object.assign(hold, { reason: c.reason, message: c.message });
+    if (!heldRows.includes(c.rowKey)) heldRows.push(c.rowKey);
+  });
+  setHandler(accountRecoveredSignal, () => {
+    if (!hold) return;
+    hold = undefined;
+    recovered = true;
+  });
+  const retryRow = (rowKey: string) => getExternalWorkflowHandle(`${input.batchId}/${rowKey}`).signal(accountRetrySignal).catch(() => undefined);
+  const watchAccount = async () => {
+    for (;;) {
+      await condition(() => hold !== undefined || recovered || cancelled);
+      if (cancelled) return;
+      if (!hold) {
+        recovered = false;
+        updateSearchAttributes(paused ? 'paused' : 'running');
+        await Promise.all(heldRows.splice(0).map(retryRow));
+        continue;
+      }
+      await condition(() => !hold || probeNow || cancelled, Math.max(1, hold.nextProbeAt - Date.now()));
+      if (!hold || cancelled) continue;
+      probeNow = false;
+      hold.probes++;
+      hold.nextProbeAt = Date.now() + PROBE_DELAYS_MS[Math.min(hold.probes, PROBE_DELAYS_MS.length - 1)]!;
+      const probe = heldRows.shift();
+      if (probe) await retryRow(probe);
+    }
+  };
+  void watchAccount();
+
   // Account-wide slots: every row holds a lease of the account's slots workflow while its jobs run.
   let slotsId = input.accountSlotsWorkflowId;
   const granted = new Set<string>();
   setHandler(slotGrantedSignal, (leaseId) => {
     granted.add(leaseId);
   });
-  const release = (leaseId: string) => {
+  // Runs started before releases were awaited send them and go on, as their histories say. A signal still in flight
+  // when its sender closes is dropped by the server, so a release sent just before the batch continues as new or
+  // ends would be lost.
+  const awaitRelease = patched('await-slot-release');
+  const release = async (leaseId: string): Promise<void> => {
     granted.delete(leaseId);
-    if (slotsId) getExternalWorkflowHandle(slotsId).signal(releaseSlotSignal, leaseId).catch(() => undefined);
+    if (!slotsId) return;
+    const sent = getExternalWorkflowHandle(slotsId).signal(releaseSlotSignal, leaseId).catch(() => undefined);
+    if (awaitRelease) await sent;
   };
-  /** Waits for one of the account's slots; false when the batch stops first. */
-  const acquire = async (leaseId: string): Promise<boolean> => {
+  /** Waits for one of the account's slots for the row workflow `rowId`; false when the batch stops first. */
+  const acquire = async (leaseId: string, rowId: string): Promise<boolean> => {
     if (!slotsId) return true;
     try {
-      await getExternalWorkflowHandle(slotsId).signal(acquireSlotSignal, { id: leaseId, holder: workflowInfo().workflowId });
+      const { workflowId, firstExecutionRunId } = workflowInfo();
+      await getExternalWorkflowHandle(slotsId).signal(acquireSlotSignal, { id: leaseId, holder: workflowId, holderRun: firstExecutionRunId, row: rowId });
     } catch (err) {
       log.warn('the account slots workflow is not running; only this batch\'s concurrency limits it', { slotsId, error: String(err) });
       slotsId = undefined;
@@ -137,7 +190,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
     }
     await condition(() => granted.has(leaseId) || cancelled || failedEarly);
     if (granted.has(leaseId)) return true;
-    release(leaseId);
+    await release(leaseId);
     return false;
   };
 
@@ -153,6 +206,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
     else if (r.status === 'UNKNOWN_SUBMIT') counts.unknownSubmit++;
     else if (r.status === 'CANCELLED') counts.cancelled++;
     else counts.failed++;
+    if (modeMismatch(r)) counts.modeMismatches = (counts.modeMismatches ?? 0) + 1;
     if (!failedEarly && tooManyFailures()) failedEarly = true;
   };
 
@@ -166,11 +220,12 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
     counts.total = page.total;
     queued = page.rows.length;
     for (const row of page.rows) {
-      await condition(() => cancelled || failedEarly || (!paused && inFlight.size < concurrency));
+      await condition(() => cancelled || failedEarly || (!paused && !hold && inFlight.size < concurrency));
       if (cancelled || failedEarly) break;
       const leaseId = `${input.batchId}/${row.key}/${runs}`;
+      const rowId = `${input.batchId}/${row.key}`;
       const startChild = () => scope.run(() => executeChild(itemWorkflow, {
-        workflowId: `${input.batchId}/${row.key}`,
+        workflowId: rowId,
         args: [{ batchId: input.batchId, outputPrefix: input.outputPrefix, row, options: input.item, slotLease: slotsId ? { workflowId: slotsId, leaseId } : undefined }],
       }));
       const lost = (err: unknown): ItemResult => isCancellation(err)
@@ -178,19 +233,20 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
         : { rowKey: row.key, line: row.line, status: 'FAILED', failureClass: 'submit', reason: `the row's workflow failed: ${(err as Error).message}`, taskIds: [], images: [] };
       if (pipelinedLeases) {
         // Ask for the row's slot and go on to the next row: many asks travel in one workflow task, and each row
-        // starts when its grant arrives. A row that ends normally has given its slot back itself.
+        // starts when its grant arrives. A row that ends has given its slot back itself; one that failed, timed out
+        // or was terminated has not, so the batch does.
         inFlight.set(row.key, (async () => {
-          if (!(await acquire(leaseId))) return; // the batch stopped before a slot came: the row never started
-          await startChild().then(record, (err: unknown) => {
-            release(leaseId);
+          if (!(await acquire(leaseId, rowId))) return; // the batch stopped before a slot came: the row never started
+          await startChild().then(record, async (err: unknown) => {
+            await release(leaseId);
             record(lost(err));
           });
         })().finally(() => inFlight.delete(row.key)));
       } else {
-        if (!(await acquire(leaseId))) break;
+        if (!(await acquire(leaseId, rowId))) break;
         inFlight.set(row.key, startChild().then(record, (err: unknown) => record(lost(err)))
           .finally(() => {
-            release(leaseId);
+            void release(leaseId);
             inFlight.delete(row.key);
           }));
       }

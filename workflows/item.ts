@@ -1,6 +1,6 @@
 import {
   ActivityFailure, ApplicationFailure, CancellationScope, ChildWorkflowFailure, condition, getExternalWorkflowHandle, isCancellation,
-  patched, proxyActivities, setHandler, sleep, TimeoutFailure, upsertSearchAttributes,
+  patched, proxyActivities, setHandler, sleep, TimeoutFailure, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { createMjActivities, SubmitJobInput, SubmitJobResult } from '../activities/mj';
 import type { createMediaActivities } from '../activities/media';
@@ -8,7 +8,10 @@ import type { createResultActivities } from '../activities/results';
 import type { StoredImage } from '../media/store-image';
 import { releaseSlotSignal } from './account-slots';
 import { BatchIdKey, RowKeyKey, RowStageKey } from './search-attributes';
-import { taskUpdateSignal, type FailureClass, type ItemInput, type ItemResult, type ItemStage, type TaskSnapshot } from './shared';
+import {
+  accountConditionSignal, accountRecoveredSignal, accountRetrySignal, taskUpdateSignal,
+  type FailureClass, type ItemInput, type ItemResult, type ItemStage, type TaskSnapshot,
+} from './shared';
 
 type MjActivities = ReturnType<typeof createMjActivities>;
 
@@ -49,14 +52,37 @@ const SUBMIT_ATTEMPTS = 12;
  * after the API's Retry-After. An attempt that timed out (its worker was killed, or the call hung) may have created
  * the job: at-most-once stops there as ambiguous; at-least-once tries again.
  */
-async function submitJob(input: SubmitJobInput): Promise<SubmitJobResult> {
+/** How a row waits out an account condition: its batch holds it until the account takes jobs again. */
+interface AccountHooks {
+  held(cause: ApplicationFailure): Promise<void>;
+  accepted(): Promise<void>;
+}
+
+async function submitJob(input: SubmitJobInput, account?: AccountHooks): Promise<SubmitJobResult> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await submitOnce.submitJob(input);
+      const accepted = await submitOnce.submitJob(input);
+      await account?.accepted();
+      return accepted;
     } catch (err) {
       const cause = err instanceof ActivityFailure ? err.cause : undefined;
+      // Quota, key, ban: the account's trouble, not the row's. Rows started before that failed here.
+      if (cause instanceof ApplicationFailure && cause.type === 'Mj.account' && account && patched('hold-rows-for-account')) {
+        await account.held(cause);
+        attempt = 0;
+        continue;
+      }
       const lost = cause instanceof TimeoutFailure;
-      if (lost && input.policy === 'at-most-once') {
+      const unanswered = lost || (cause instanceof ApplicationFailure && cause.type === 'Mj.ambiguous');
+      if (unanswered && input.policy === 'at-most-once') {
+        // With the row's job journal, one more attempt looks the job up (adopting it, or proving it absent) before
+        // paying; it gives up by itself when the API cannot tell. Rows started before that stopped here.
+        const undecidable = cause instanceof ApplicationFailure && cause.details?.[0] === 'previous-attempt-unknown';
+        if (input.journal && !undecidable && attempt < SUBMIT_ATTEMPTS && patched('reconcile-ambiguous-submit')) {
+          await sleep(2_000);
+          continue;
+        }
+        if (!lost) throw err;
         throw ApplicationFailure.create({ type: 'Mj.ambiguous', message: 'the submit\'s worker stopped answering mid-call (killed or hung)', nonRetryable: true });
       }
       const retryable = lost || (cause instanceof ApplicationFailure && !cause.nonRetryable);
@@ -83,6 +109,8 @@ function classify(err: unknown): { status: ItemResult['status']; failureClass: F
     if (type === 'Mj.ambiguous') return { status: 'UNKNOWN_SUBMIT', failureClass: 'ambiguous', reason: `the submit may or may not have created a paid job; check before re-running (${reason})` };
     if (type === 'Mj.banned-prompt') return { status: 'FAILED', failureClass: 'banned', reason };
     if (type === 'Mj.validation' || type === 'Mj.parent-missing') return { status: 'FAILED', failureClass: 'validation', reason };
+    if (type === 'Mj.parent-not-ready') return { status: 'FAILED', failureClass: 'parent-not-ready', reason: `the API never showed the parent task finished, so its buttons could not be pressed (${reason})` };
+    if (type === 'Mj.account') return { status: 'FAILED', failureClass: 'submit', reason: `the account refused the job (${reason})` };
     if (type === 'Media.download') return { status: 'FAILED', failureClass: 'download', reason };
     if (type === 'Media.image') return { status: 'FAILED', failureClass: 'image', reason };
     if (type === 'Media.storage') return { status: 'FAILED', failureClass: 'storage', reason };
@@ -104,7 +132,38 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
     heartbeatTimeout: '30s',
     retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 6 },
   });
+  const awaitRelease = patched('await-slot-release');
   upsertSearchAttributes([{ key: BatchIdKey, value: input.batchId }, { key: RowKeyKey, value: row.key }, { key: RowStageKey, value: 'queued' }]);
+
+  // Account conditions: tell the batch, wait until it says try again (it lets one held row probe at a time).
+  const parent = workflowInfo().parent;
+  const batch = parent ? getExternalWorkflowHandle(parent.workflowId) : undefined;
+  let retryAccount = false;
+  let wasHeld = false;
+  setHandler(accountRetrySignal, () => {
+    retryAccount = true;
+  });
+  const account: AccountHooks = {
+    async held(cause) {
+      const before = currentStage;
+      reportStage('held');
+      wasHeld = true;
+      retryAccount = false;
+      const [reason, said] = (cause.details ?? []) as string[];
+      const told = batch
+        ? await batch.signal(accountConditionSignal, { rowKey: row.key, reason: reason ?? 'account', message: said || cause.message }).then(() => true, () => false)
+        : false;
+      if (told) await condition(() => retryAccount);
+      else await sleep(60_000); // no batch to hold it: try again in a minute
+      reportStage(before);
+    },
+    async accepted() {
+      if (!wasHeld) return;
+      wasHeld = false;
+      if (batch) await batch.signal(accountRecoveredSignal, row.key).catch(() => undefined);
+    },
+  };
+  const submit = (job: SubmitJobInput) => submitJob(job, account);
 
   const pushed = new Map<string, TaskSnapshot>();
   setHandler(taskUpdateSignal, (snap) => {
@@ -122,24 +181,37 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
   };
 
   const taskIds: string[] = [];
+  const modesRan = new Set<string>();
   const images: StoredImage[] = [];
   let text: string | undefined;
-  const base = { state: row.key, policy: options.submitPolicy, callbacks: options.callbacks, mode: row.mode };
+  const base = { state: row.key, policy: options.submitPolicy, callbacks: options.callbacks, mode: row.mode, journal: { outputPrefix: input.outputPrefix, rowKey: row.key } };
 
-  /** Waits until the task is terminal; confirms a MODAL window once with `modalPrompt`. */
-  async function waitFor(taskId: string, modalPrompt: string): Promise<TaskSnapshot> {
+  /**
+   * Waits until the task is terminal; confirms a MODAL window once with `modalPrompt`. With `confirm` (a button will
+   * be pressed on it) a callback is only a hint: the proxy calls back before a gateway in front of it has caught up,
+   * and the press goes through the gateway, so the task is read through the same API before it counts as finished.
+   */
+  async function waitFor(taskId: string, modalPrompt: string, confirm = false): Promise<TaskSnapshot> {
     const deadline = Date.now() + options.jobDeadlineMs;
     let interval = options.pollMinMs;
     let modalSent = false;
+    let hintUsed = false;
     for (;;) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw new RowFailure('timeout', `task ${taskId} did not finish within ${Math.round(options.jobDeadlineMs / 1000)} s`);
-      const woke = await condition(() => isTerminal(pushed.get(taskId)) || pushed.get(taskId)?.status === 'MODAL', Math.min(interval, remaining));
-      const current = woke ? pushed.get(taskId)! : await poller.fetchTask({ taskId, mode: row.mode });
-      if (isTerminal(current)) return current;
+      const woke = await condition(() => !hintUsed && (isTerminal(pushed.get(taskId)) || pushed.get(taskId)?.status === 'MODAL'), Math.min(interval, remaining));
+      let current = woke ? pushed.get(taskId)! : await poller.fetchTask({ taskId, mode: row.mode });
+      if (woke && confirm && isTerminal(current) && patched('confirm-callback-before-press')) {
+        hintUsed = true;
+        current = await poller.fetchTask({ taskId, mode: row.mode });
+      }
+      if (isTerminal(current)) {
+        if (current.modeRan) modesRan.add(current.modeRan);
+        return current;
+      }
       if (current.status === 'MODAL' && !modalSent) {
         modalSent = true;
-        await submitJob({ op: 'modal', taskId, prompt: modalPrompt, ...base });
+        await submit({ op: 'modal', taskId, prompt: modalPrompt, ...base });
       }
       if (!woke) interval = Math.min(options.pollMaxMs, Math.round(interval * 1.5));
     }
@@ -163,10 +235,10 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
       else await store(f.role, f.snap, f.chain);
     };
     reportStage('submitting');
-    const first = await submitJob({ op: 'new', kind: row.kind, prompt: row.prompt, images: row.images, ...base });
+    const first = await submit({ op: 'new', kind: row.kind, prompt: row.prompt, images: row.images, ...base });
     taskIds.push(first.taskId);
     reportStage('generating');
-    const grid = await waitFor(first.taskId, row.prompt);
+    const grid = await waitFor(first.taskId, row.prompt, row.plan.length > 0);
     if (grid.status !== 'SUCCESS') throw new RowFailure('generation', grid.failReason ?? `task ${grid.taskId} ended ${grid.status}`);
     if (row.kind === 'describe' || row.kind === 'shorten') text = grid.text;
     else await keep({ role: 'grid', snap: grid, chain: [grid.taskId] });
@@ -175,15 +247,15 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
       let parent = grid;
       const path: string[] = [];
       const chainIds = [grid.taskId];
-      for (const step of chain) {
+      for (const [index, step] of chain.entries()) {
         reportStage('follow-ups');
         const button = parent.buttons.find((b) => b.intent === step.intent);
         if (!button) throw new RowFailure('generation', `task ${parent.taskId} offers no ${step.intent} button`);
-        const accepted = await submitJob({ op: 'action', taskId: parent.taskId, customId: button.customId, ...base });
+        const accepted = await submit({ op: 'action', taskId: parent.taskId, customId: button.customId, ...base });
         taskIds.push(accepted.taskId);
         const modalPrompt = step.zoom !== undefined ? `${parent.finalPrompt ?? row.prompt} --zoom ${step.zoom}` : parent.finalPrompt ?? row.prompt;
-        if (accepted.modal) await submitJob({ op: 'modal', taskId: accepted.taskId, prompt: modalPrompt, ...base });
-        const done = await waitFor(accepted.taskId, modalPrompt);
+        if (accepted.modal) await submit({ op: 'modal', taskId: accepted.taskId, prompt: modalPrompt, ...base });
+        const done = await waitFor(accepted.taskId, modalPrompt, index < chain.length - 1);
         if (done.status !== 'SUCCESS') throw new RowFailure('generation', done.failReason ?? `task ${done.taskId} ended ${done.status}`);
         path.push(step.zoom !== undefined ? `${step.intent}=${step.zoom}` : step.intent);
         chainIds.push(done.taskId);
@@ -193,12 +265,19 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
     }
   }
 
-  /** Gives the account's slot back (once); the batch gives it back itself only if this workflow fails. */
+  /**
+   * Gives the account's slot back (once); the batch gives it back itself only if this workflow fails. The server
+   * drops a signal still in flight when its sender completes, so the release is awaited (rows started before that
+   * send it and go on, as their histories say), and sent even while the row is being cancelled.
+   */
   let lease = input.slotLease;
-  const releaseSlot = () => {
+  const releaseSlot = async () => {
     if (!lease) return;
-    getExternalWorkflowHandle(lease.workflowId).signal(releaseSlotSignal, lease.leaseId).catch(() => undefined);
+    const { workflowId, leaseId } = lease;
     lease = undefined;
+    const send = () => getExternalWorkflowHandle(workflowId).signal(releaseSlotSignal, leaseId);
+    if (awaitRelease) await CancellationScope.nonCancellable(send).catch(() => undefined);
+    else send().catch(() => undefined);
   };
 
   let result: ItemResult;
@@ -206,14 +285,14 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
     if (options.skipDone) {
       const previous = await results.loadRowResult({ outputPrefix: input.outputPrefix, rowKey: row.key });
       if (previous && (previous.status === 'SUCCESS' || previous.status === 'SKIPPED')) {
-        releaseSlot();
+        await releaseSlot();
         reportStage('done');
         return { ...previous, status: 'SKIPPED' };
       }
     }
     if (row.imageUrl || row.taskId) {
       // Media only: the image exists already (new thumbnail sizes, a lost upload). No job, so no slot.
-      releaseSlot();
+      await releaseSlot();
       const snap = row.taskId ? await poller.fetchTask({ taskId: row.taskId, mode: row.mode }) : { taskId: '', status: 'SUCCESS', progress: 100, buttons: [], imageUrl: row.imageUrl };
       if (row.taskId) taskIds.push(row.taskId);
       await store('grid', snap, taskIds);
@@ -227,7 +306,7 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
       } catch (err) {
         jobsFailed = err;
       }
-      releaseSlot();
+      await releaseSlot();
       for (const f of finished) await store(f.role, f.snap, f.chain);
       if (jobsFailed !== undefined) throw jobsFailed;
     }
@@ -237,7 +316,9 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
     result = { rowKey: row.key, line: row.line, ...classify(err), taskIds, images, text };
     reportStage('failed');
   }
-  releaseSlot();
+  if (row.mode) result.modeRequested = row.mode;
+  if (modesRan.size > 0) result.modeRan = [...modesRan].sort().join('|');
+  await releaseSlot();
   // Recorded even when the batch is being cancelled: the report and the next run rely on it.
   await CancellationScope.nonCancellable(() => results.saveRowResult({ batchId: input.batchId, outputPrefix: input.outputPrefix, row, result }));
   return result;

@@ -11,9 +11,11 @@ export type SubmitPolicy = 'at-least-once' | 'at-most-once';
 export type ItemStatus = 'SUCCESS' | 'FAILED' | 'UNKNOWN_SUBMIT' | 'SKIPPED' | 'CANCELLED';
 
 /** Why a row failed; `redrive --class` selects by these. */
-export type FailureClass = 'validation' | 'banned' | 'generation' | 'timeout' | 'submit' | 'ambiguous' | 'download' | 'image' | 'storage' | 'cancelled';
+export type FailureClass =
+  | 'validation' | 'banned' | 'generation' | 'timeout' | 'submit' | 'ambiguous' | 'parent-not-ready' | 'download' | 'image' | 'storage' | 'cancelled';
 
-export type ItemStage = 'queued' | 'submitting' | 'generating' | 'follow-ups' | 'media' | 'done' | 'failed';
+/** `held`: waiting for the account to take jobs again (quota, key, ban); the row has not failed. */
+export type ItemStage = 'queued' | 'submitting' | 'held' | 'generating' | 'follow-ups' | 'media' | 'done' | 'failed';
 
 /** A manifest row as the workflows carry it: checked, with its S3 folder resolved. */
 export interface RowRef extends Omit<ManifestRow, 'output'> {
@@ -33,6 +35,8 @@ export interface TaskSnapshot {
   finalPrompt?: string;
   /** Describe's suggestions or Shorten's analysis. */
   text?: string;
+  /** The speed mode the API says the job ran in (Plus proxies report it; gateways do not). */
+  modeRan?: string;
 }
 
 export interface ItemOptions {
@@ -69,6 +73,14 @@ export interface ItemResult {
   taskIds: string[];
   images: StoredImage[];
   text?: string;
+  /** The mode the row asked for, and the modes its jobs ran in where the API said (`fast|relax` if they differ). */
+  modeRequested?: string;
+  modeRan?: string;
+}
+
+/** A row that asked for a mode and ran, where the API says so, in another: paid at another price, or slower. */
+export function modeMismatch(r: Pick<ItemResult, 'modeRequested' | 'modeRan'>): boolean {
+  return !!r.modeRequested && !!r.modeRan && r.modeRan !== r.modeRequested;
 }
 
 export interface BatchCounts {
@@ -78,11 +90,34 @@ export interface BatchCounts {
   unknownSubmit: number;
   skipped: number;
   cancelled: number;
+  /** Rows whose jobs ran in another mode than the one asked for (see `modeMismatch`). */
+  modeMismatches?: number;
+}
+
+/** The account refuses jobs for a reason about the account, not the rows: the batch holds its rows until it recovers. */
+export interface AccountHold {
+  /** The client's reason: `quota-exhausted`, `unauthorized`, `forbidden`, `no-account`. */
+  reason: string;
+  /** The API's own words. */
+  message: string;
+  since: number;
+  /** Rows waiting for the account. */
+  rowsHeld: number;
+  probes: number;
+  /** When one held row tries again (`mj-batch resume` makes it now). */
+  nextProbeAt: number;
+}
+
+/** What a row tells its batch when the account refuses its submit. */
+export interface AccountCondition {
+  rowKey: string;
+  reason: string;
+  message: string;
 }
 
 export interface BatchProgress {
   batchId: string;
-  state: 'running' | 'paused' | 'cancelling' | 'finished';
+  state: 'running' | 'paused' | 'held' | 'cancelling' | 'finished';
   counts: BatchCounts;
   inFlight: number;
   concurrency: number;
@@ -91,9 +126,18 @@ export interface BatchProgress {
   ratePerMinute: number;
   etaSeconds: number | null;
   runs: number;
+  /** The account's slots workflow, when the batch shares one. */
+  accountSlotsWorkflowId?: string;
+  accountHold?: AccountHold;
 }
 
 export const taskUpdateSignal = defineSignal<[TaskSnapshot]>('taskUpdate');
+/** Row → batch: the account refused this row's submit (the row waits for `accountRetry`). */
+export const accountConditionSignal = defineSignal<[AccountCondition]>('accountCondition');
+/** Row → batch: after a hold, the account accepted this row's job again. */
+export const accountRecoveredSignal = defineSignal<[string]>('accountRecovered');
+/** Batch → row: try the submit again. */
+export const accountRetrySignal = defineSignal('accountRetry');
 export const cancelBatchSignal = defineSignal('cancelBatch');
 export const progressQuery = defineQuery<BatchProgress>('progress');
 export const pauseUpdate = defineUpdate<void>('pause');

@@ -1,8 +1,6 @@
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { findButton, type MjClient, type MjTask } from '../../mj-client';
-import { clientFor, download, pollUntilDone, simulatorTarget, type Target } from './targets';
+import { clientFor, download, hookServer, pollUntilDone, simulatorTarget, type Target } from './targets';
 
 const PIXEL = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 
@@ -103,44 +101,40 @@ describe.each(['plus', 'gateway'] as const)('simulator flows (%s profile)', (pro
     expect(meta.height).toBeGreaterThan(meta.width!);
   });
 
-  test('a button the parent does not have, or an unfinished parent, is refused', async () => {
+  test('an unfinished parent is "not ready" (retryable); a button it lacks or a missing parent is refused', async () => {
     const accepted = await client.submitImagine({ prompt: 'a wristwatch' });
-    await expect(client.submitAction({ taskId: accepted.taskId, customId: 'MJ::JOB::upsample::1::nope' })).rejects.toMatchObject({ kind: 'not-retryable' });
+    await expect(client.submitAction({ taskId: accepted.taskId, customId: 'MJ::JOB::upsample::1::nope' })).rejects.toMatchObject({ kind: 'retryable', reason: 'parent-not-ready' });
     const missing = await client.submitAction({ taskId: '1000000000000001', customId: 'MJ::JOB::upsample::1::x' }).catch((e: unknown) => e);
     expect(missing).toMatchObject({ kind: 'not-retryable', reason: 'parent-missing' });
     await pollUntilDone(client, t, accepted.taskId);
+    await expect(client.submitAction({ taskId: accepted.taskId, customId: 'MJ::JOB::upsample::1::nope' })).rejects.toMatchObject({ kind: 'not-retryable', reason: 'validation' });
   });
 });
 
-test('every mode prefix is accepted and sets the mode; the prompt flag applies without one', async () => {
+test('plus: the C# routes /mj-fast, /mj-relax, /mj-turbo set the mode; the prompt flag applies without one; other prefixes are no route', async () => {
   const t = await simulatorTarget('plus');
-  const prefixes: [string, string][] = [['/mj-fast', 'FAST'], ['/mj-relax', 'RELAX'], ['/mj-turbo', 'TURBO'], ['/fast', 'FAST'], ['/relax', 'RELAX'], ['/turbo', 'TURBO'], ['/mj-turbo-proxy', 'TURBO'], ['/mj-relay', 'TURBO'], ['', 'TURBO']];
-  for (const [prefix, mode] of prefixes) {
-    const res = await fetch(`${t.baseUrl}${prefix}/mj/submit/imagine`, {
-      method: 'POST', headers: { authorization: `Bearer ${t.apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'p --turbo' }),
-    });
-    const body = (await res.json()) as { code: number; result: string };
-    expect(body.code).toBe(1);
+  const post = (prefix: string) => fetch(`${t.baseUrl}${prefix}/mj/submit/imagine`, {
+    method: 'POST', headers: { authorization: `Bearer ${t.apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'p --turbo' }),
+  });
+  for (const [prefix, mode] of [['/mj-fast', 'FAST'], ['/mj-relax', 'RELAX'], ['/mj-turbo', 'TURBO'], ['', 'TURBO']] as const) {
+    const body = (await (await post(prefix)).json()) as { code: number; result: string };
+    expect([1, 22]).toContain(body.code);
     expect(t.sim!.engine.jobs.get(body.result)!.mode).toBe(mode);
-    t.sim!.engine.reset();
   }
+  for (const prefix of ['/relax', '/fast', '/mj-turbo-proxy', '/mj-relay']) {
+    const res = await post(prefix);
+    expect({ prefix, status: res.status, body: await res.text() }).toEqual({ prefix, status: 404, body: '' });
+  }
+  expect(t.sim!.engine.jobs.size).toBe(4);
   await t.close();
 });
 
 test('notifyHook receives the whole task on every change, in order, with the state echoed', async () => {
-  const received: MjTask[] = [];
-  const hook = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      received.push(JSON.parse(body));
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+  const hook = await hookServer();
+  const { received } = hook;
   const t = await simulatorTarget('plus');
   const client = clientFor(t);
-  const accepted = await client.submitImagine({ prompt: 'a pair of sneakers', state: 'row-42', notifyHook: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/cb` });
+  const accepted = await client.submitImagine({ prompt: 'a pair of sneakers', state: 'row-42', notifyHook: hook.url });
   await pollUntilDone(client, t, accepted.taskId);
   await new Promise((r) => setTimeout(r, 300));
   const statuses = received.map((x) => x.status);

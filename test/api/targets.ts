@@ -1,3 +1,5 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { MjClient, isTerminal, type Mode, type MjTask } from '../../mj-client';
 import { startSimulator, type RunningSimulator } from '../../simulator/server';
 import type { SimulatorSettings } from '../../simulator/options';
@@ -19,6 +21,36 @@ export interface Target {
 export async function simulatorTarget(profile: 'plus' | 'gateway', extra: SimulatorSettings = {}): Promise<Target> {
   const sim = await startSimulator({ speed: 100, profile, ...extra });
   return { name: `simulator (${profile})`, simulated: true, baseUrl: sim.url, apiKey: sim.options.apiKey, mode: 'fast', jobTimeoutMs: 30_000, pollMs: 50, sim, close: () => sim.close() };
+}
+
+/** Runs `fn` against a fresh simulator and a client for it, and closes both afterwards. */
+export async function withSimulator<T>(profile: 'plus' | 'gateway', extra: SimulatorSettings, fn: (t: Target, c: MjClient) => Promise<T>): Promise<T> {
+  const t = await simulatorTarget(profile, extra);
+  const c = clientFor(t);
+  try {
+    return await fn(t, c);
+  } finally {
+    await c.close();
+    await t.close();
+  }
+}
+
+/** JSON from the simulator's admin API: typed loosely, checked by the assertions. */
+export const admin = (t: Target, path: string, init?: RequestInit) => fetch(`${t.baseUrl}${path}`, init).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+
+/** A notifyHook receiver on loopback that records every callback. */
+export async function hookServer(): Promise<{ url: string; received: MjTask[]; close(): void }> {
+  const received: MjTask[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      received.push(JSON.parse(body));
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/cb`, received, close: () => server.close() };
 }
 
 /** A real gateway, when MJ_BASE_URL and MJ_API_KEY are set (MJ_MODE picks fast, relax or turbo; default fast). */

@@ -3,7 +3,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { connectClient } from '../../config/temporal';
-import { startCallbackReceiver, type CallbackReceiver } from '../../worker/callback-receiver';
+import { signalRow, startCallbackReceiver, type CallbackReceiver } from '../../worker/callback-receiver';
 import { smokeWorkflow } from '../../workflows';
 import type { TaskSnapshot } from '../../workflows/shared';
 import { stackConfig, unique } from './helpers';
@@ -83,7 +83,7 @@ function finishedTask(id: string | number) {
 
 beforeAll(async () => {
   client = await connectClient(config.temporal);
-  receiver = await startCallbackReceiver({ client, host: '127.0.0.1', port: 0, secret, log: (l) => logged.push(l) });
+  receiver = await startCallbackReceiver({ deliver: signalRow(client), host: '127.0.0.1', port: 0, secret, log: (l) => logged.push(l) });
   // Nothing polls this queue: the workflow stays open (bounded by its timeout should the terminate below not run).
   handle = await client.workflow.start(smokeWorkflow, {
     taskQueue: unique('no-worker'), workflowId: unique('callback-target'), workflowExecutionTimeout: '10 minutes',
@@ -109,8 +109,8 @@ test('hookUrl is the listen address with the secret in its path', async () => {
 });
 
 test('hookUrl uses the public URL when one is given, and a random secret when none is', async () => {
-  const a = await startCallbackReceiver({ client, host: '127.0.0.1', port: 0, publicUrl: 'https://hooks.example.com/base/' });
-  const b = await startCallbackReceiver({ client, host: '127.0.0.1', port: 0 });
+  const a = await startCallbackReceiver({ deliver: signalRow(client), host: '127.0.0.1', port: 0, publicUrl: 'https://hooks.example.com/base/' });
+  const b = await startCallbackReceiver({ deliver: signalRow(client), host: '127.0.0.1', port: 0 });
   try {
     expect(a.hookUrl).toMatch(/^https:\/\/hooks\.example\.com\/base\/mj\/callback\/[^/?]{16,}$/);
     const secretOf = (u: string) => u.slice(u.lastIndexOf('/') + 1);

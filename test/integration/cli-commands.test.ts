@@ -37,7 +37,7 @@ describe('a batch driven through the CLI', () => {
     const out = json(status.stdout);
     expect(out).toMatchObject({ batchId, status: 'RUNNING', concurrency: 1 });
     expect(out.counts.total).toBe(5);
-    expect(Object.keys(out.stages).sort()).toEqual(['done', 'failed', 'follow-ups', 'generating', 'media', 'queued', 'submitting']);
+    expect(Object.keys(out.stages).sort()).toEqual(['done', 'failed', 'follow-ups', 'generating', 'held', 'media', 'queued', 'submitting']);
     expect(Object.values(out.stages as Record<string, number>).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(5);
   });
 

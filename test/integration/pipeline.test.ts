@@ -109,15 +109,16 @@ describe('a mixed manifest end to end, through the CLI, on the real stack and th
     const newJobs = p.ledger().slice(before);
     const done = new Set(['picks', 'blend', 'describe', 'shorten']);
     expect(newJobs.filter((j) => done.has(j.state ?? ''))).toEqual([]);
-    // The failed rows were tried again (and failed again the same way).
-    expect(new Set(newJobs.map((j) => j.state))).toEqual(new Set(['fails', 'expired']));
+    // The failed rows were tried again and failed again the same way: the failed job with a new one, the job whose
+    // image URL expired by adopting it (it exists and is paid for; a new one takes --new-jobs).
+    expect(newJobs.map((j) => j.state)).toEqual(['fails']);
     expect(JSON.parse(again.stdout)).toMatchObject({ rows: 7, skipped: 4, failed: 3 });
   });
 
-  test('redrive --class takes only the failed rows of that class', async () => {
+  test('redrive --class takes only the failed rows of that class; --new-jobs pays for new jobs instead of adopting', async () => {
     const batchId = summary.batchId as string;
     const before = p.ledger().length;
-    const redrive = await runCli(['redrive', batchId, '--class', 'download', '--wait', '--json'], { env: p.cliEnv });
+    const redrive = await runCli(['redrive', batchId, '--class', 'download', '--new-jobs', '--wait', '--json'], { env: p.cliEnv });
     expect(redrive.code).toBe(0);
     const out = JSON.parse(redrive.stdout);
     expect(out).toMatchObject({ rows: 1, failed: 1, succeeded: 0 });
@@ -192,14 +193,16 @@ test('run refuses an invalid manifest before submitting anything (exit 1, errors
   expect(p.ledger().length).toBe(before);
 });
 
-test('at-most-once: a submit whose answer is lost marks the row UNKNOWN_SUBMIT and is not paid twice', async () => {
+test('at-most-once: a submit whose answer is lost is found by the row\'s state in the proxy\'s task list and adopted, not paid twice', async () => {
   const before = p.ledger().length;
   await fetch(`${p.sim.url}/_sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resetAfterSubmit: 1 }) });
   try {
     const manifest = writeManifest('ambiguous.jsonl', jsonl([{ id: 'maybe', prompt: `a teapot ${unique('t')}` }]));
     const { result } = await runBatch(p, manifest, defaultOptions({ outputPrefix: unique('out/ambiguous') }));
-    expect(result.counts).toMatchObject({ unknownSubmit: 1, succeeded: 0 });
+    expect(result.counts).toMatchObject({ unknownSubmit: 0, succeeded: 1 });
     expect(p.ledger().slice(before).filter((j) => j.state === 'maybe')).toHaveLength(1);
+    // Nothing else proved the job existed: the answer was lost every time.
+    expect((await (await fetch(`${p.sim.url}/_sim/stats`)).json()).requests.injected.resetAfterSubmit).toBeGreaterThan(0);
   } finally {
     await fetch(`${p.sim.url}/_sim/faults`, { method: 'DELETE' });
   }

@@ -35,6 +35,13 @@ test('a pid now used by another program is not ours: never signalled', async () 
   await expect(stopProcess(impostor)).resolves.toBe('not-running');
 });
 
+test('a pid now used by another process of the same program (node running something else) is not ours either', async () => {
+  // This jest process runs node too; recorded as the simulator's `node mj-batch.js sim`, it must not be taken for it.
+  const impostor = { pid: process.pid, command: process.execPath, args: ['/opt/mj-batch/bin/mj-batch.js', 'sim'], logFile: '/dev/null', startedAt: '' };
+  expect(isRunning(impostor)).toBe(false);
+  await expect(stopProcess(impostor)).resolves.toBe('not-running');
+});
+
 test('port probes tell a listening port from a free one', async () => {
   const server = net.createServer().listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));

@@ -14,7 +14,14 @@ function loadHistory(name: string) {
   return historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORIES, name), 'utf8')));
 }
 
-test.each(fs.readdirSync(HISTORIES).filter((f) => f.endsWith('.json')))('recorded history %s replays against the current workflow code', async (file) => {
+// One set per recording (the top level is the first): each holds the paths workflows took under the code of its day.
+const recorded = fs.readdirSync(HISTORIES, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.json')).sort();
+
+test('every set of recorded histories is replayed', () => {
+  expect(recorded.filter((f) => f.includes(path.sep)).length).toBeGreaterThanOrEqual(8);
+});
+
+test.each(recorded)('recorded history %s replays against the current workflow code', async (file) => {
   await expect(Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, loadHistory(file))).resolves.toBeUndefined();
 }, 60_000);
 

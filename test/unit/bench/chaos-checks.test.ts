@@ -19,6 +19,11 @@ describe('duplicatePaidJobs', () => {
     expect(d.examples.join('\n')).toContain('jobs 1, 2');
   });
 
+  test('a job that ended FAILURE is refunded: asking again after it is a retry, not a duplicate', () => {
+    expect(duplicatePaidJobs([job({ id: '1', status: 'FAILURE' }), job({ id: '2' })]).count).toBe(0);
+    expect(duplicatePaidJobs([job({ id: '1' }), job({ id: '2', status: 'FAILURE' }), job({ id: '3' })]).count).toBe(1);
+  });
+
   test('a MODAL job never confirmed is not paid, so it is no duplicate', () => {
     expect(duplicatePaidJobs([job({ id: '1' }), job({ id: '2', charged: false })]).count).toBe(0);
   });

@@ -1,4 +1,4 @@
-import { BUTTON_INTENTS, buildUrl, findButton, intentOf, isModal, isTerminal, MODAL_INTENTS, parseProgress, type ButtonIntent } from '../../../mj-client';
+import { BUTTON_INTENTS, buildUrl, findButton, intentOf, isModal, isTerminal, MODAL_INTENTS, parseProgress, withModeFlag, type ButtonIntent } from '../../../mj-client';
 
 test.each([
   ['0%', 0], ['15%', 15], ['100%', 100], ['', 0], [null, 0], [undefined, 0], [' 93 % ', 93], ['31.5%', 31], ['150%', 100], ['abc', 0], ['-5%', 0],
@@ -62,7 +62,17 @@ test('findButton picks the button by what it does', () => {
 
 test('URLs join the base, the mode prefix and /mj', () => {
   expect(buildUrl('https://gw.example/', '/submit/imagine', {})).toBe('https://gw.example/mj/submit/imagine');
-  expect(buildUrl('https://gw.example/api', '/task/1/fetch', { mode: 'relax' })).toBe('https://gw.example/api/mj-relax/mj/task/1/fetch');
+  expect(buildUrl('https://gw.example/api', '/task/1/fetch', { mode: 'relax' })).toBe('https://gw.example/api/relax/mj/task/1/fetch');
+  expect(buildUrl('https://gw.example', '/submit/imagine', { mode: 'relax', modePrefix: 'mj-dash' })).toBe('https://gw.example/mj-relax/mj/submit/imagine');
   expect(buildUrl('https://gw.example', '/submit/imagine', { mode: 'fast', modePrefix: 'plain' })).toBe('https://gw.example/fast/mj/submit/imagine');
   expect(buildUrl('https://gw.example', '/submit/imagine', { mode: 'turbo', modePrefix: 'none' })).toBe('https://gw.example/mj/submit/imagine');
+});
+
+test('a row\'s mode rides in the prompt as a flag, unless the prompt already names a mode', () => {
+  expect(withModeFlag('a vase --ar 3:2', 'relax')).toBe('a vase --ar 3:2 --relax');
+  expect(withModeFlag('a vase --fast', 'relax')).toBe('a vase --fast');
+  expect(withModeFlag('a vase --TURBO --ar 1:1', 'fast')).toBe('a vase --TURBO --ar 1:1');
+  expect(withModeFlag('a vase', undefined)).toBe('a vase');
+  // A word that merely starts like a flag is not one.
+  expect(withModeFlag('a vase--relaxed', 'turbo')).toBe('a vase--relaxed --turbo');
 });

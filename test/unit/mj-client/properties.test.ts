@@ -35,7 +35,7 @@ test('submit: a typed acceptance or an MjApiError', async () => {
     const { pool, client } = mockedClient();
     pool.intercept({ path: '/mj/submit/imagine', method: 'POST' }).reply(code === 204 ? 204 : code, code === 204 ? '' : body);
     const r = await outcome(() => client.submitImagine({ prompt: 'p' }));
-    if ('error' in r) return r.error instanceof MjApiError && ['retryable', 'not-retryable', 'ambiguous', 'not-found'].includes(r.error.kind);
+    if ('error' in r) return r.error instanceof MjApiError && ['retryable', 'not-retryable', 'account', 'ambiguous', 'not-found'].includes(r.error.kind);
     const v = r.value as { taskId: unknown; taskIds: unknown[]; code: number };
     return typeof v.taskId === 'string' && v.taskId.length > 0 && v.taskIds.length > 0 && [1, 21, 22].includes(v.code);
   }), { numRuns: 400 });
@@ -50,6 +50,18 @@ test('fetch: a typed task or an MjApiError', async () => {
     const t = r.value as { id: unknown; status: unknown; buttons?: { customId: unknown }[] | null };
     return typeof t.id === 'string' && typeof t.status === 'string' && (t.buttons ?? []).every((b) => typeof b.customId === 'string' && b.customId.length > 0);
   }), { numRuns: 400 });
+});
+
+test('task list: typed tasks newest first, null where the server has no list, or an MjApiError; never ambiguous', async () => {
+  await fc.assert(fc.asyncProperty(status, jsonish, async (code, body) => {
+    const { pool, client } = mockedClient();
+    pool.intercept({ path: '/mj/task/list', method: 'GET' }).reply(code, code === 204 ? '' : body);
+    const r = await outcome(() => client.listTasks());
+    if ('error' in r) return r.error instanceof MjApiError && r.error.kind !== 'ambiguous';
+    if (r.value === null) return true;
+    const tasks = r.value as { id: unknown; submitTime?: number | null }[];
+    return tasks.every((t, i) => typeof t.id === 'string' && (i === 0 || (tasks[i - 1]!.submitTime ?? 0) >= (t.submitTime ?? 0)));
+  }), { numRuns: 300 });
 });
 
 test('list-by-condition and image-seed: typed values or MjApiErrors', async () => {

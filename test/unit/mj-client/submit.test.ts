@@ -36,7 +36,7 @@ test.each([
   [{ code: 9, description: '提交失败，系统异常', result: null }, 'retryable', 'system-error'],
   [{ code: 4, description: 'prompt不能为空', result: null }, 'not-retryable', 'validation'],
   [{ code: 3, description: '关联任务不存在或已失效', result: null }, 'not-retryable', 'parent-missing'],
-  [{ code: 3, description: '无可用的账号实例', result: null }, 'retryable', 'no-account'],
+  [{ code: 3, description: '无可用的账号实例', result: null }, 'account', 'no-account'],
   [{ success: false, code: -1, message: 'The prompt field is required.', timestamp: 't' }, 'not-retryable', 'validation'],
   [{ code: 77, description: 'something new', result: null }, 'not-retryable', 'unexpected-code'],
 ])('business code in a 200: %j is %s / %s', async (body, kind, reason) => {
@@ -55,20 +55,20 @@ test('code 24 is a banned prompt, and the banned word is kept', async () => {
 });
 
 test.each([
-  [401, '', 'not-retryable', 'unauthorized'],
-  [401, 'Authorization header missing.', 'not-retryable', 'unauthorized'],
-  [401, JSON.stringify({ error: { message: '无效的令牌 (request id: 1)', type: 'new_api_error', code: '' } }), 'not-retryable', 'unauthorized'],
-  [403, JSON.stringify({ error: { message: '该令牌无权访问模型 mj_imagine', type: 'new_api_error', code: '' } }), 'not-retryable', 'forbidden'],
+  [401, '', 'account', 'unauthorized'],
+  [401, 'Authorization header missing.', 'account', 'unauthorized'],
+  [401, JSON.stringify({ error: { message: '无效的令牌 (request id: 1)', type: 'new_api_error', code: '' } }), 'account', 'unauthorized'],
+  [403, JSON.stringify({ error: { message: '该令牌无权访问模型 mj_imagine', type: 'new_api_error', code: '' } }), 'account', 'forbidden'],
   [404, JSON.stringify({ code: 3, description: '关联任务不存在或已失效', result: null }), 'not-retryable', 'parent-missing'],
-  [404, JSON.stringify({ code: 3, description: '无可用的账号实例', result: null }), 'retryable', 'no-account'],
+  [404, JSON.stringify({ code: 3, description: '无可用的账号实例', result: null }), 'account', 'no-account'],
   [400, JSON.stringify({ description: 'task_not_found ', type: 'upstream_error', code: 4 }), 'not-retryable', 'parent-missing'],
   [429, '', 'retryable', 'rate-limited'],
   [429, JSON.stringify({ code: 30, description: '当前分组负载已饱和', type: 'upstream_error' }), 'retryable', 'rate-limited'],
   [500, JSON.stringify({ timestamp: 't', status: 500, error: 'Internal Server Error', path: '/mj/submit/imagine' }), 'retryable', 'server-error'],
-  [502, '<html>bad gateway</html>', 'retryable', 'server-error'],
-  [503, JSON.stringify({ error: { message: '当前分组 default 下对于模型 mj_imagine 无可用渠道', type: 'new_api_error' } }), 'retryable', 'server-error'],
+  [502, '<html>bad gateway</html>', 'ambiguous', 'upstream-error'],
+  [503, JSON.stringify({ error: { message: '当前分组 default 下对于模型 mj_imagine 无可用渠道', type: 'new_api_error' } }), 'account', 'no-account'],
   [504, '', 'ambiguous', 'timeout'],
-  [400, JSON.stringify({ description: 'do_request_failed ', type: 'upstream_error', code: 5 }), 'retryable', 'upstream-error'],
+  [400, JSON.stringify({ description: 'do_request_failed ', type: 'upstream_error', code: 5 }), 'ambiguous', 'upstream-error'],
   [400, JSON.stringify({ description: 'empty_response_body ', type: 'upstream_error', code: 5 }), 'ambiguous', 'upstream-error'],
   [400, JSON.stringify({ description: 'prompt_is_required ', type: 'upstream_error', code: 4 }), 'not-retryable', 'validation'],
   [400, JSON.stringify({ timestamp: 't', status: 400, error: 'Bad Request', path: '/mj/submit/imagine' }), 'not-retryable', 'validation'],
@@ -121,16 +121,17 @@ test('requests carry the key as Bearer by default, or as mj-api-secret, and the 
   await expect(secret.client.submitImagine({ prompt: 'p' })).resolves.toMatchObject({ taskId: '2' });
 });
 
-test('mode prefixes: client default, per-call override, both prefix styles', async () => {
+test('mode prefixes: client default, per-call override, every prefix style', async () => {
   const { pool, client } = mockedClient({ mode: 'relax' });
-  pool.intercept({ path: '/mj-relax/mj/submit/imagine', method: 'POST' }).reply(200, { code: 1, result: '1' });
-  pool.intercept({ path: '/mj-turbo/mj/submit/imagine', method: 'POST' }).reply(200, { code: 1, result: '2' });
-  pool.intercept({ path: '/fast/mj/submit/imagine', method: 'POST' }).reply(200, { code: 1, result: '3' });
+  pool.intercept({ path: '/relax/mj/submit/imagine', method: 'POST' }).reply(200, { code: 1, result: '1' });
+  pool.intercept({ path: '/turbo/mj/submit/imagine', method: 'POST' }).reply(200, { code: 1, result: '2' });
+  pool.intercept({ path: '/mj-fast/mj/submit/imagine', method: 'POST' }).reply(200, { code: 1, result: '3' });
   pool.intercept({ path: '/mj/submit/imagine', method: 'POST' }).reply(200, { code: 1, result: '4' });
   expect((await client.submitImagine({ prompt: 'p' })).taskId).toBe('1');
   expect((await client.submitImagine({ prompt: 'p' }, { mode: 'turbo' })).taskId).toBe('2');
-  expect((await client.submitImagine({ prompt: 'p' }, { mode: 'fast', modePrefix: 'plain' })).taskId).toBe('3');
+  expect((await client.submitImagine({ prompt: 'p' }, { mode: 'fast', modePrefix: 'mj-dash' })).taskId).toBe('3');
   expect((await client.submitImagine({ prompt: 'p' }, { modePrefix: 'none' })).taskId).toBe('4');
+  expect(client.modeStyle()).toBe('plain');
 });
 
 test('every submit endpoint posts to its own path', async () => {

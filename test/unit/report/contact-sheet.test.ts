@@ -3,7 +3,7 @@ import type { ResultLine } from '../../../report/results';
 
 function line(over: Partial<ResultLine> & { key: string }): ResultLine {
   return {
-    line: 2, input: { id: '', kind: 'imagine', prompt: 'a vase' }, status: 'SUCCESS', failureClass: '', reason: '', taskIds: [], images: [], text: '', ...over,
+    line: 2, input: { id: '', kind: 'imagine', prompt: 'a vase' }, status: 'SUCCESS', failureClass: '', reason: '', taskIds: [], images: [], text: '', modeRequested: '', modeRan: '', ...over,
   };
 }
 

@@ -2,7 +2,7 @@ import { parse } from 'csv-parse/sync';
 import type { StoredImage } from '../../../media/store-image';
 import { resultLine, toCsv, toJsonl, type ResultLine } from '../../../report/results';
 import type { RowRecord } from '../../../report/row-results';
-import type { ItemResult, RowRef } from '../../../workflows/shared';
+import { modeMismatch, type ItemResult, type RowRef } from '../../../workflows/shared';
 
 function row(over: Partial<RowRef> & { key: string }): RowRef {
   return {
@@ -139,5 +139,20 @@ describe('toJsonl', () => {
 
   test('no rows is an empty file', () => {
     expect(toJsonl([])).toBe('');
+  });
+});
+
+describe('modes', () => {
+  test('the mode asked for and the modes the jobs ran in are columns; a mismatch is one only where the API said', () => {
+    const asked = row({ key: 'relax', mode: 'relax' });
+    const lines = [
+      resultLine(asked, record(asked, { status: 'SUCCESS', modeRequested: 'relax', modeRan: 'fast' })),
+      resultLine(asked, record(asked, { status: 'SUCCESS', modeRequested: 'relax', modeRan: 'relax' })),
+      resultLine(asked, record(asked, { status: 'SUCCESS', modeRequested: 'relax' })),
+      resultLine(row({ key: 'none' }), record(row({ key: 'none' }), { status: 'SUCCESS', modeRan: 'fast' })),
+    ];
+    expect(lines.map(modeMismatch)).toEqual([true, false, false, false]);
+    const csv = parseCsv(toCsv(lines));
+    expect(csv.map((r) => [r.mode_requested, r.mode_ran])).toEqual([['relax', 'fast'], ['relax', 'relax'], ['relax', ''], ['', 'fast']]);
   });
 });
