@@ -41,6 +41,7 @@ type SimFlags = Pick<SimulatorOptions, 'port' | 'host' | 'speed' | 'profile' | '
   gatewayErrorStyle?: GatewayBehaviour['errorStyle'];
   gatewayQuota?: number;
   gatewayTokenConcurrency?: number;
+  gatewayTokenStatus?: GatewayBehaviour['tokenStatus'];
 };
 
 /** The gateway profile's settings from the flags; the ones not given keep stock new-api's defaults. */
@@ -51,6 +52,7 @@ export function gatewayFromFlags(f: SimFlags): Partial<GatewayBehaviour> {
     ...(f.gatewayErrorStyle ? { errorStyle: f.gatewayErrorStyle } : {}),
     ...(f.gatewayQuota !== undefined ? { quota: f.gatewayQuota } : {}),
     ...(f.gatewayTokenConcurrency !== undefined ? { tokenConcurrency: f.gatewayTokenConcurrency } : {}),
+    ...(f.gatewayTokenStatus ? { tokenStatus: f.gatewayTokenStatus } : {}),
   };
 }
 
@@ -106,6 +108,7 @@ export function simCommand(): Command {
     .addOption(new Option('--gateway-error-style <style>', 'gateway: old (do_request_failed) or new (accepted_state_unknown, codes mapped to HTTP statuses)').choices(['old', 'new']))
     .option('--gateway-quota <n>', 'gateway: paid jobs the token can still pay for (default unlimited)', atLeastZero)
     .option('--gateway-token-concurrency <n>', 'gateway: requests one token may have in flight (0: no gate)', atLeastZero)
+    .addOption(new Option('--gateway-token-status <status>', 'gateway: the token is enabled, or refused with 401 as expired or disabled').choices(['enabled', 'expired', 'disabled']))
     .option('--json', 'print one JSON line with the URL and key once listening')
     .action(async (flags: SimFlags) => {
       const sim = await startSimulator({

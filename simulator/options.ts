@@ -54,6 +54,11 @@ export interface GatewayBehaviour {
   /** Requests one token may have in flight (QuantumNous router/relay-router.go `TokenConcurrencyGate`); 0 = no gate. */
   tokenConcurrency: number;
   /**
+   * The token's status: `expired` or `disabled` refuse every call with 401 `该令牌已过期` / `该令牌状态不可用`
+   * (new-api model/token.go ValidateUserToken, through middleware/auth.go), as when a key expires mid-batch.
+   */
+  tokenStatus: 'enabled' | 'expired' | 'disabled';
+  /**
    * Whether the upstream honours the `/relax/mj/...` style new-api forwards verbatim. The measured setup (new-api in
    * front of this simulator's former plus profile) did; a C# Plus proxy does not and answers 404 with an empty body.
    */
@@ -63,7 +68,7 @@ export interface GatewayBehaviour {
 }
 
 export const DEFAULT_GATEWAY: GatewayBehaviour = {
-  notifyForwarding: false, errorStyle: 'old', quota: null, tokenConcurrency: 0, upstreamAcceptsPlainModePaths: true, upstreamLatencyMs: 0,
+  notifyForwarding: false, errorStyle: 'old', quota: null, tokenConcurrency: 0, tokenStatus: 'enabled', upstreamAcceptsPlainModePaths: true, upstreamLatencyMs: 0,
 };
 
 export interface SimulatorOptions {

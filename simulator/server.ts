@@ -223,9 +223,8 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
   const newGateway = () => gatewayBehaviour.errorStyle === 'new';
 
   // new-api middleware/auth.go: the envelope has no `code` in the April 2025 build, an empty one in newer builds.
-  const unauthorized = () => gateway
-    ? new HttpReply(401, { error: { message: `无效的令牌 (request id: ${requestId()})`, type: 'new_api_error', ...(newGateway() ? { code: '' } : {}) } })
-    : new HttpReply(401, 'Authorization header missing.');
+  const tokenRefused = (why: string) => new HttpReply(401, { error: { message: `${why} (request id: ${requestId()})`, type: 'new_api_error', ...(newGateway() ? { code: '' } : {}) } });
+  const unauthorized = () => gateway ? tokenRefused('无效的令牌') : new HttpReply(401, 'Authorization header missing.');
   // A gateway relays an upstream 429 with an empty body and no upstream headers: DoMidjourneyHttpRequest turns the
   // empty body into empty_response_body without an error, and the submit writes the upstream status (relay/relay-mj.go).
   const rateLimited = () => gateway ? new HttpReply(429, null) : new HttpReply(429, '', { 'retry-after': '1' });
@@ -541,6 +540,7 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
       if (relay) return relayImage(res, decodeURIComponent(relay[1]!));
     }
     if (!authorized(req)) return unauthorized();
+    if (gateway && gatewayBehaviour.tokenStatus !== 'enabled') return tokenRefused(gatewayBehaviour.tokenStatus === 'expired' ? '该令牌已过期' : '该令牌状态不可用');
     if (!route) return new HttpReply(404, null);
     if (!gateway) return serve(req, method, route);
     // QuantumNous TokenConcurrencyGate holds a lease for the whole relayed call.
@@ -718,6 +718,8 @@ export function applyGateway(gateway: GatewayBehaviour, update: Record<string, u
       if (typeof value !== 'boolean') return `${key} must be true or false`;
     } else if (key === 'errorStyle') {
       if (value !== 'old' && value !== 'new') return 'errorStyle must be "old" or "new"';
+    } else if (key === 'tokenStatus') {
+      if (value !== 'enabled' && value !== 'expired' && value !== 'disabled') return 'tokenStatus must be "enabled", "expired" or "disabled"';
     } else if (key === 'serverAddress') {
       if (value !== null && (typeof value !== 'string' || !/^https?:\/\/\S+$/.test(value))) return 'serverAddress must be an http(s) URL, or null';
     } else if (key === 'quota') {

@@ -164,6 +164,20 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
     },
   };
   const submit = (job: SubmitJobInput) => submitJob(job, account);
+  /** A task's state; an account condition while polling (a key that expired mid-batch) holds the row too. */
+  const poll = async (taskId: string): Promise<TaskSnapshot> => {
+    for (;;) {
+      try {
+        const snap = await poller.fetchTask({ taskId, mode: row.mode });
+        await account.accepted();
+        return snap;
+      } catch (err) {
+        const cause = err instanceof ActivityFailure ? err.cause : undefined;
+        if (!(cause instanceof ApplicationFailure && cause.type === 'Mj.account' && patched('hold-rows-for-account'))) throw err;
+        await account.held(cause);
+      }
+    }
+  };
 
   const pushed = new Map<string, TaskSnapshot>();
   setHandler(taskUpdateSignal, (snap) => {
@@ -200,10 +214,10 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw new RowFailure('timeout', `task ${taskId} did not finish within ${Math.round(options.jobDeadlineMs / 1000)} s`);
       const woke = await condition(() => !hintUsed && (isTerminal(pushed.get(taskId)) || pushed.get(taskId)?.status === 'MODAL'), Math.min(interval, remaining));
-      let current = woke ? pushed.get(taskId)! : await poller.fetchTask({ taskId, mode: row.mode });
+      let current = woke ? pushed.get(taskId)! : await poll(taskId);
       if (woke && confirm && isTerminal(current) && patched('confirm-callback-before-press')) {
         hintUsed = true;
-        current = await poller.fetchTask({ taskId, mode: row.mode });
+        current = await poll(taskId);
       }
       if (isTerminal(current)) {
         if (current.modeRan) modesRan.add(current.modeRan);
@@ -293,7 +307,7 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
     if (row.imageUrl || row.taskId) {
       // Media only: the image exists already (new thumbnail sizes, a lost upload). No job, so no slot.
       await releaseSlot();
-      const snap = row.taskId ? await poller.fetchTask({ taskId: row.taskId, mode: row.mode }) : { taskId: '', status: 'SUCCESS', progress: 100, buttons: [], imageUrl: row.imageUrl };
+      const snap = row.taskId ? await poll(row.taskId) : { taskId: '', status: 'SUCCESS', progress: 100, buttons: [], imageUrl: row.imageUrl };
       if (row.taskId) taskIds.push(row.taskId);
       await store('grid', snap, taskIds);
     } else {

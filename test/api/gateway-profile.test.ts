@@ -261,11 +261,12 @@ describe('/_sim/gateway', () => {
   test('shows the effective settings, refuses bad values, and DELETE restores the defaults', async () => {
     await withGateway({ gateway: { quota: 3, errorStyle: 'new' } }, async (t) => {
       expect((await admin(t, '/_sim/gateway')).body).toEqual({
-        notifyForwarding: false, serverAddress: t.baseUrl, errorStyle: 'new', quota: 3, tokenConcurrency: 0, upstreamAcceptsPlainModePaths: true, upstreamLatencyMs: 0,
+        notifyForwarding: false, serverAddress: t.baseUrl, errorStyle: 'new', quota: 3, tokenConcurrency: 0, tokenStatus: 'enabled', upstreamAcceptsPlainModePaths: true, upstreamLatencyMs: 0,
       });
       for (const [update, problem] of [
         [{ errorStyle: 'newest' }, 'errorStyle'], [{ quota: -1 }, 'quota'], [{ notifyForwarding: 'yes' }, 'notifyForwarding'],
-        [{ serverAddress: 'localhost:3000' }, 'serverAddress'], [{ tokenConcurrency: 1.5 }, 'tokenConcurrency'], [{ colour: 'red' }, 'unknown gateway setting'],
+        [{ serverAddress: 'localhost:3000' }, 'serverAddress'], [{ tokenConcurrency: 1.5 }, 'tokenConcurrency'], [{ tokenStatus: 'revoked' }, 'tokenStatus'],
+        [{ colour: 'red' }, 'unknown gateway setting'],
       ] as const) {
         const res = await setGateway(t, update);
         expect({ status: res.status, error: res.body.error }).toEqual({ status: 400, error: expect.stringContaining(problem) });

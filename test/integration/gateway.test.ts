@@ -19,6 +19,38 @@ async function gatewaySettings(update: Record<string, unknown>): Promise<void> {
 }
 
 
+test('a key that expires mid-batch holds the batch, polling rows included, and it goes on once the key works again', async () => {
+  const tag = unique('key');
+  const rows = Array.from({ length: 5 }, (_, i) => ({ id: `${tag}-${i}`, prompt: `${tag} a cork coaster ${i}`, actions: 'U1' }));
+  const env = { ...p.cliEnv, MJ_ACCOUNT: unique('acct') };
+  const started = await runCli(['run', writeManifest('key.jsonl', jsonl(rows)), '--json', '--output', unique('out/key'), '--account-slots', '2', '--queue-ahead', '0'], { env });
+  expect(started.code).toBe(0);
+  const { batchId } = JSON.parse(started.stdout) as { batchId: string };
+  try {
+    const deadline = Date.now() + 120_000;
+    while (!p.ledger().some((j) => j.state?.startsWith(`${tag}-`))) {
+      if (Date.now() > deadline) throw new Error('no job was submitted');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // The gateway now refuses the token on every call: submits and polls alike.
+    await gatewaySettings({ tokenStatus: 'expired' });
+    let held: Record<string, unknown> | undefined;
+    while (!held && Date.now() < deadline) {
+      const status = JSON.parse((await runCli(['status', batchId, '--json'], { env })).stdout);
+      if (status.state === 'held') held = status;
+      else await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(held).toMatchObject({ state: 'held', accountHold: { reason: 'unauthorized' }, counts: { failed: 0 } });
+    expect((held!.accountHold as { message: string }).message).toMatch(/该令牌已过期/);
+  } finally {
+    await gatewaySettings({ tokenStatus: 'enabled' });
+  }
+  expect((await runCli(['resume', batchId, '--json'], { env })).code).toBe(0);
+  const summary = JSON.parse((await runCli(['watch', batchId, '--json'], { env })).stdout);
+  expect(summary).toMatchObject({ rows: 5, succeeded: 5, failed: 0, unknownSubmit: 0 });
+  expect(duplicatePaidJobs(p.ledger().filter((j) => j.state?.startsWith(`${tag}-`))).examples).toEqual([]);
+}, 300_000);
+
 test('a mixed batch through a new-api-style gateway: modes reach the account, follow-ups work with callbacks, quota holds rows instead of failing them, nothing is paid twice', async () => {
   const tag = unique('gw');
   const rows = [
@@ -68,8 +100,10 @@ test('a mixed batch through a new-api-style gateway: modes reach the account, fo
 
   const report = await runCli(['report', batchId, '--format', 'jsonl'], { env });
   const lines = report.stdout.trim().split('\n').map((l) => JSON.parse(l) as { key: string; status: string; failureClass: string; reason: string; modeRequested: string; modeRan: string });
-  // The mode asked for is recorded; a gateway does not say which mode a task ran in.
-  expect(lines.find((l) => l.key === `${tag}-relax`)).toMatchObject({ modeRequested: 'relax', modeRan: '' });
+  // The mode asked for is recorded, and the mode it ran in: a gateway's view has none, but the upstream's callback
+  // (notify forwarding is on) says so.
+  expect(lines.find((l) => l.key === `${tag}-relax`)).toMatchObject({ modeRequested: 'relax', modeRan: 'relax' });
+  expect(lines.find((l) => l.key === `${tag}-turbo`)).toMatchObject({ modeRequested: 'turbo', modeRan: 'turbo' });
   const lost = lines.find((l) => l.key === `${tag}-lost`)!;
   expect(lost).toMatchObject({ status: 'UNKNOWN_SUBMIT', failureClass: 'ambiguous' });
   expect(lost.reason).toMatch(/cannot list tasks by state/);
