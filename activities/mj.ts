@@ -144,7 +144,7 @@ export function createMjActivities(deps: MjDeps) {
    * What the journal says about this job before paying for it: adopt a job that exists, submit when the journal
    * (and the API's list) prove there is none, stop when neither can tell and the policy forbids paying twice.
    */
-  async function adoptOrClear(input: Exclude<SubmitJobInput, { op: 'modal' }>, key: string, fingerprint: string): Promise<SubmitJobResult | undefined> {
+  async function adoptExisting(input: Exclude<SubmitJobInput, { op: 'modal' }>, key: string, fingerprint: string): Promise<SubmitJobResult | undefined> {
     const prior = await readJournal(deps.s3, deps.bucket, key);
     if (!prior || prior.fingerprint !== fingerprint) return undefined;
     const adopt = (task: MjTask): SubmitJobResult => ({ taskId: task.id, modal: task.status === 'MODAL', queued: task.status === 'NOT_START', adopted: true });
@@ -176,7 +176,7 @@ export function createMjActivities(deps: MjDeps) {
           ? { key: journalKey(input.journal, input.op === 'new' ? { op: 'new' } : input), fingerprint: fingerprintFor(input) }
           : undefined;
         if (entry && input.op !== 'modal') {
-          const adopted = await adoptOrClear(input, entry.key, entry.fingerprint);
+          const adopted = await adoptExisting(input, entry.key, entry.fingerprint);
           if (adopted) return adopted;
           await writeJournal(deps.s3, deps.bucket, entry.key, { fingerprint: entry.fingerprint, intentAt: Date.now() });
         }

@@ -47,17 +47,24 @@ const submitOnce = proxyActivities<MjActivities>({
 });
 const SUBMIT_ATTEMPTS = 12;
 
-/**
- * One paid submit. Refusals the API answered (429, queue full, 5xx before acceptance) are retried with backoff, or
- * after the API's Retry-After. An attempt that timed out (its worker was killed, or the call hung) may have created
- * the job: at-most-once stops there as ambiguous; at-least-once tries again.
- */
 /** How a row waits out an account condition: its batch holds it until the account takes jobs again. */
 interface AccountHooks {
   held(cause: ApplicationFailure): Promise<void>;
   accepted(): Promise<void>;
 }
 
+/** The failure, when an activity failed for the account's sake (quota, key, ban), not the row's. */
+function accountCondition(err: unknown): ApplicationFailure | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  return cause instanceof ApplicationFailure && cause.type === 'Mj.account' ? cause : undefined;
+}
+
+/**
+ * One paid submit. Refusals the API answered (429, queue full, 5xx before acceptance) are retried with backoff, or
+ * after the API's Retry-After. An attempt that timed out (its worker was killed, or the call hung) or was answered
+ * ambiguously may have created the job: at-most-once looks it up once through the row's job journal (adopting it, or
+ * proving it absent) and otherwise stops as ambiguous; at-least-once tries again. An account condition holds the row.
+ */
 async function submitJob(input: SubmitJobInput, account?: AccountHooks): Promise<SubmitJobResult> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -65,13 +72,14 @@ async function submitJob(input: SubmitJobInput, account?: AccountHooks): Promise
       await account?.accepted();
       return accepted;
     } catch (err) {
-      const cause = err instanceof ActivityFailure ? err.cause : undefined;
       // Quota, key, ban: the account's trouble, not the row's. Rows started before that failed here.
-      if (cause instanceof ApplicationFailure && cause.type === 'Mj.account' && account && patched('hold-rows-for-account')) {
-        await account.held(cause);
+      const refusal = accountCondition(err);
+      if (refusal && account && patched('hold-rows-for-account')) {
+        await account.held(refusal);
         attempt = 0;
         continue;
       }
+      const cause = err instanceof ActivityFailure ? err.cause : undefined;
       const lost = cause instanceof TimeoutFailure;
       const unanswered = lost || (cause instanceof ApplicationFailure && cause.type === 'Mj.ambiguous');
       if (unanswered && input.policy === 'at-most-once') {
@@ -136,8 +144,8 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
   upsertSearchAttributes([{ key: BatchIdKey, value: input.batchId }, { key: RowKeyKey, value: row.key }, { key: RowStageKey, value: 'queued' }]);
 
   // Account conditions: tell the batch, wait until it says try again (it lets one held row probe at a time).
-  const parent = workflowInfo().parent;
-  const batch = parent ? getExternalWorkflowHandle(parent.workflowId) : undefined;
+  const parentRun = workflowInfo().parent;
+  const batch = parentRun ? getExternalWorkflowHandle(parentRun.workflowId) : undefined;
   let retryAccount = false;
   let wasHeld = false;
   setHandler(accountRetrySignal, () => {
@@ -172,9 +180,9 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
         await account.accepted();
         return snap;
       } catch (err) {
-        const cause = err instanceof ActivityFailure ? err.cause : undefined;
-        if (!(cause instanceof ApplicationFailure && cause.type === 'Mj.account' && patched('hold-rows-for-account'))) throw err;
-        await account.held(cause);
+        const refusal = accountCondition(err);
+        if (!refusal || !patched('hold-rows-for-account')) throw err;
+        await account.held(refusal);
       }
     }
   };
@@ -220,7 +228,9 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
         current = await poll(taskId);
       }
       if (isTerminal(current)) {
-        if (current.modeRan) modesRan.add(current.modeRan);
+        // A gateway's view has no mode; the upstream's callback may have said it.
+        const ran = current.modeRan ?? pushed.get(taskId)?.modeRan;
+        if (ran) modesRan.add(ran);
         return current;
       }
       if (current.status === 'MODAL' && !modalSent) {
