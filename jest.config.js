@@ -17,6 +17,8 @@ module.exports = {
     { ...common, displayName: 'unit', roots: ['<rootDir>/test/unit'] },
     // The client against the simulator (in-process, both profiles), and a real gateway when MJ_BASE_URL is set.
     { ...common, displayName: 'api', roots: ['<rootDir>/test/api'], setupFilesAfterEnv: ['<rootDir>/test/api/setup.ts'] },
+    // The workflows' logic on a local dev server (started per file) with stub activities: no stack, no simulator, no S3.
+    { ...common, displayName: 'workflows', roots: ['<rootDir>/test/workflows'] },
     {
       ...common,
       displayName: 'integration',

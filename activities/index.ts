@@ -7,7 +7,6 @@ import { createMediaActivities } from './media';
 import { createMjActivities } from './mj';
 import { createResultActivities } from './results';
 import { createSlotLeaseActivities } from './slot-leases';
-import { createSmokeActivities } from './smoke';
 
 export interface ActivityDeps {
   s3: S3Client;
@@ -21,12 +20,18 @@ export interface ActivityDeps {
 /** Orchestration activities: light HTTP and S3 calls, on the main task queue. */
 export function createActivities(deps: ActivityDeps) {
   return {
-    ...createSmokeActivities(deps),
     ...createManifestActivities(deps),
     ...createResultActivities(deps),
     ...createSlotLeaseActivities(),
     ...(deps.mj && deps.downloadPolicy && deps.dispatcher
-      ? createMjActivities({ client: deps.mj, s3: deps.s3, bucket: deps.bucket, downloadPolicy: deps.downloadPolicy, dispatcher: deps.dispatcher, callbackUrl: deps.callbackUrl })
+      ? createMjActivities({
+          client: deps.mj,
+          s3: deps.s3,
+          bucket: deps.bucket,
+          downloadPolicy: deps.downloadPolicy,
+          dispatcher: deps.dispatcher,
+          callbackUrl: deps.callbackUrl,
+        })
       : {}),
   };
 }

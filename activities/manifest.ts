@@ -4,7 +4,7 @@ import { readManifestBytes } from '../manifest/source';
 import { validateManifestBytes, type ValidatedManifest } from '../manifest/validate';
 import type { ManifestRow } from '../manifest/row';
 import { rowPrefix } from '../manifest/output';
-import type { RowRef } from '../workflows/shared';
+import type { RowRef } from '../contracts/rows';
 
 export { rowPrefix };
 
@@ -27,8 +27,19 @@ export interface ManifestPage {
 
 export function toRowRef(outputPrefix: string, row: ManifestRow): RowRef {
   return {
-    key: row.key, line: row.line, id: row.id, kind: row.kind, prompt: row.prompt, images: row.images, mode: row.mode, actions: row.actions,
-    plan: row.plan, prefix: rowPrefix(outputPrefix, row), taskId: row.taskId, imageUrl: row.imageUrl, extra: row.extra,
+    key: row.key,
+    line: row.line,
+    id: row.id,
+    kind: row.kind,
+    prompt: row.prompt,
+    images: row.images,
+    mode: row.mode,
+    actions: row.actions,
+    plan: row.plan,
+    prefix: rowPrefix(outputPrefix, row),
+    taskId: row.taskId,
+    imageUrl: row.imageUrl,
+    extra: row.extra,
   };
 }
 
@@ -41,10 +52,17 @@ export function createManifestActivities({ s3 }: { s3: S3Client }) {
       if (!manifest) {
         const { bytes, sha256 } = await readManifestBytes(input.ref, s3);
         if (sha256 !== input.sha256) {
-          throw ApplicationFailure.nonRetryable(`${input.ref} changed since the batch started (sha256 ${sha256.slice(0, 12)}, expected ${input.sha256.slice(0, 12)})`, 'Manifest.changed');
+          throw ApplicationFailure.nonRetryable(
+            `${input.ref} changed since the batch started (sha256 ${sha256.slice(0, 12)}, expected ${input.sha256.slice(0, 12)})`,
+            'Manifest.changed',
+          );
         }
         manifest = validateManifestBytes(input.ref, bytes, sha256);
-        if (manifest.issues.length > 0) throw ApplicationFailure.nonRetryable(`${input.ref} has ${manifest.issues.length} invalid row(s); run mj-batch validate`, 'Manifest.invalid');
+        if (manifest.issues.length > 0)
+          throw ApplicationFailure.nonRetryable(
+            `${input.ref} has ${manifest.issues.length} invalid row(s); run mj-batch validate`,
+            'Manifest.invalid',
+          );
         cache.clear();
         cache.set(input.sha256, manifest);
       }

@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
-import { storeImage, type MediaDeps, type StoreImageInput, type StoredImage } from '../media/store-image';
+import { storeImage, type MediaDeps, type StoreImageInput } from '../media/store-image';
+import type { StoredImage } from '../contracts/media';
 import { toFailure } from './failures';
 
 export function createMediaActivities(deps: MediaDeps) {

@@ -1,17 +1,17 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { activityInfo, ApplicationFailure } from '@temporalio/activity';
 import type { Dispatcher } from 'undici';
+import { FailureType } from '../contracts/failures';
 import { downloadImage, type DownloadPolicy } from '../media/download';
 import { MediaError } from '../media/errors';
 import { inspectImage } from '../media/thumbnails';
 import { parseS3Uri } from '../manifest/source';
-import { intentOf } from '../mj-client/buttons';
 import type { MjClient, SubmitAccepted } from '../mj-client/client';
 import { withModeFlag, type Mode } from '../mj-client/routing';
 import type { MjTask } from '../mj-client/schemas';
-import { modeRanOf, parseProgress } from '../mj-client/task';
+import { snapshotOf } from '../mj-client/snapshot';
 import type { Kind } from '../manifest/row';
-import type { SubmitPolicy, TaskSnapshot } from '../workflows/shared';
+import type { SubmitPolicy, TaskSnapshot } from '../contracts/rows';
 import { MjApiError } from '../mj-client/errors';
 import { deleteJournal, fingerprintOf, journalKey, readJournal, writeJournal, type JournalRef } from '../storage/job-journal';
 import { toFailure } from './failures';
@@ -52,7 +52,8 @@ export interface SubmitJobResult {
 }
 
 /** An imagine carries its row's mode as a prompt flag too, so the mode survives gateways that drop mode paths. */
-const promptSent = (input: Extract<SubmitJobInput, { op: 'new' }>) => (input.kind === 'imagine' ? withModeFlag(input.prompt, input.mode) : input.prompt);
+const promptSent = (input: Extract<SubmitJobInput, { op: 'new' }>) =>
+  input.kind === 'imagine' ? withModeFlag(input.prompt, input.mode) : input.prompt;
 
 /** The API's clock and the worker's may differ; a task this much older than the intent still counts as its job. */
 const CLOCK_SKEW_MS = 5 * 60_000;
@@ -61,24 +62,6 @@ const ACTION_OF_KIND: Record<Kind, string> = { imagine: 'IMAGINE', blend: 'BLEND
 
 /** Input images must reach the API as data URLs; they are fetched here, inside the activity, never via workflow history. */
 const MAX_INPUT_IMAGE_BYTES = 10 * 1024 * 1024;
-
-export function snapshotOf(task: MjTask): TaskSnapshot {
-  const props = task.properties ?? {};
-  const finalPrompt = typeof props.finalPrompt === 'string' ? props.finalPrompt : undefined;
-  const text = task.action === 'DESCRIBE' ? finalPrompt ?? task.promptEn ?? undefined
-    : task.action === 'SHORTEN' ? finalPrompt ?? task.description ?? undefined : undefined;
-  return {
-    taskId: task.id,
-    status: task.status,
-    progress: parseProgress(task.progress),
-    imageUrl: task.imageUrl || undefined,
-    failReason: task.failReason || undefined,
-    buttons: (task.buttons ?? []).map((b) => ({ customId: b.customId, intent: intentOf(b.customId) })),
-    finalPrompt,
-    text,
-    modeRan: modeRanOf(task),
-  };
-}
 
 export function createMjActivities(deps: MjDeps) {
   async function dataUrl(ref: string): Promise<string> {
@@ -90,12 +73,17 @@ export function createMjActivities(deps: MjDeps) {
         bytes = Buffer.from(await res.Body!.transformToByteArray());
       } catch (err) {
         const status = s3StatusOf(err);
-        throw new MediaError('download', `${ref}: ${status === 404 ? 'no such object' : (err as Error).message}`, status !== 404 && status !== 403);
+        throw new MediaError(
+          'download',
+          `${ref}: ${status === 404 ? 'no such object' : (err as Error).message}`,
+          status !== 404 && status !== 403,
+        );
       }
     } else {
       bytes = (await downloadImage(ref, { ...deps.downloadPolicy, maxBytes: MAX_INPUT_IMAGE_BYTES }, deps.dispatcher)).bytes;
     }
-    if (bytes.length > MAX_INPUT_IMAGE_BYTES) throw new MediaError('download', `${ref} is larger than ${MAX_INPUT_IMAGE_BYTES} bytes`, false);
+    if (bytes.length > MAX_INPUT_IMAGE_BYTES)
+      throw new MediaError('download', `${ref} is larger than ${MAX_INPUT_IMAGE_BYTES} bytes`, false);
     const info = await inspectImage(bytes);
     return `data:image/${info.format};base64,${bytes.toString('base64')}`;
   }
@@ -104,9 +92,13 @@ export function createMjActivities(deps: MjDeps) {
   function isJobOf(task: MjTask, input: Exclude<SubmitJobInput, { op: 'modal' }>, intentAt: number): boolean {
     if (task.state !== input.state || (task.submitTime ?? 0) < intentAt - CLOCK_SKEW_MS) return false;
     const extra = task as Record<string, unknown>;
-    if (input.op === 'action') return String(extra.parentId ?? '') === input.taskId && (extra.customId === undefined || extra.customId === input.customId);
+    if (input.op === 'action')
+      return String(extra.parentId ?? '') === input.taskId && (extra.customId === undefined || extra.customId === input.customId);
     // The Java proxy puts uploaded reference URLs in front of the prompt.
-    return task.action === ACTION_OF_KIND[input.kind] && (input.kind !== 'imagine' && input.kind !== 'shorten' || (task.prompt ?? '').endsWith(promptSent(input)));
+    return (
+      task.action === ACTION_OF_KIND[input.kind] &&
+      ((input.kind !== 'imagine' && input.kind !== 'shorten') || (task.prompt ?? '').endsWith(promptSent(input)))
+    );
   }
 
   /**
@@ -136,18 +128,30 @@ export function createMjActivities(deps: MjDeps) {
     }
   }
 
-  const fingerprintFor = (input: Exclude<SubmitJobInput, { op: 'modal' }>) => fingerprintOf(input.op === 'new'
-    ? [input.kind, input.prompt, input.images, input.mode ?? null]
-    : [input.taskId, input.customId, input.mode ?? null]);
+  const fingerprintFor = (input: Exclude<SubmitJobInput, { op: 'modal' }>) =>
+    fingerprintOf(
+      input.op === 'new'
+        ? [input.kind, input.prompt, input.images, input.mode ?? null]
+        : [input.taskId, input.customId, input.mode ?? null],
+    );
 
   /**
    * What the journal says about this job before paying for it: adopt a job that exists, submit when the journal
    * (and the API's list) prove there is none, stop when neither can tell and the policy forbids paying twice.
    */
-  async function adoptExisting(input: Exclude<SubmitJobInput, { op: 'modal' }>, key: string, fingerprint: string): Promise<SubmitJobResult | undefined> {
+  async function adoptExisting(
+    input: Exclude<SubmitJobInput, { op: 'modal' }>,
+    key: string,
+    fingerprint: string,
+  ): Promise<SubmitJobResult | undefined> {
     const prior = await readJournal(deps.s3, deps.bucket, key);
     if (!prior || prior.fingerprint !== fingerprint) return undefined;
-    const adopt = (task: MjTask): SubmitJobResult => ({ taskId: task.id, modal: task.status === 'MODAL', queued: task.status === 'NOT_START', adopted: true });
+    const adopt = (task: MjTask): SubmitJobResult => ({
+      taskId: task.id,
+      modal: task.status === 'MODAL',
+      queued: task.status === 'NOT_START',
+      adopted: true,
+    });
     if (prior.taskId) {
       const task = await stillAlive(prior.taskId);
       return task ? adopt(task) : undefined;
@@ -157,8 +161,11 @@ export function createMjActivities(deps: MjDeps) {
     if (found === 'unknown') {
       if (input.policy === 'at-least-once') return undefined;
       throw ApplicationFailure.create({
-        type: 'Mj.ambiguous', nonRetryable: true, details: ['previous-attempt-unknown'],
-        message: `an earlier submit of this job (at ${new Date(prior.intentAt).toISOString()}, state "${input.state}") got no answer, and this API cannot list tasks by state; ` +
+        type: FailureType.ambiguous,
+        nonRetryable: true,
+        details: ['previous-attempt-unknown'],
+        message:
+          `an earlier submit of this job (at ${new Date(prior.intentAt).toISOString()}, state "${input.state}") got no answer, and this API cannot list tasks by state; ` +
           `look for a task with that state in the provider's task log; if there is none, \`mj-batch redrive <batch> --class ambiguous\` submits it again`,
       });
     }
@@ -172,9 +179,10 @@ export function createMjActivities(deps: MjDeps) {
     /** One paid submit. Its failures say whether a retry can help, and what an ambiguous answer means under the policy. */
     async submitJob(input: SubmitJobInput): Promise<SubmitJobResult> {
       try {
-        const entry = input.journal && input.op !== 'modal'
-          ? { key: journalKey(input.journal, input.op === 'new' ? { op: 'new' } : input), fingerprint: fingerprintFor(input) }
-          : undefined;
+        const entry =
+          input.journal && input.op !== 'modal'
+            ? { key: journalKey(input.journal, input.op === 'new' ? { op: 'new' } : input), fingerprint: fingerprintFor(input) }
+            : undefined;
         if (entry && input.op !== 'modal') {
           const adopted = await adoptExisting(input, entry.key, entry.fingerprint);
           if (adopted) return adopted;
@@ -185,12 +193,16 @@ export function createMjActivities(deps: MjDeps) {
           accepted = await submitToApi(input);
         } catch (err) {
           // An answer that proves nothing was created clears the intent, so the next attempt need not look.
-          if (entry && !(err instanceof MjApiError && err.kind === 'ambiguous')) await deleteJournal(deps.s3, deps.bucket, entry.key).catch(() => undefined);
+          if (entry && !(err instanceof MjApiError && err.kind === 'ambiguous'))
+            await deleteJournal(deps.s3, deps.bucket, entry.key).catch(() => undefined);
           throw err;
         }
         if (entry) {
-          await writeJournal(deps.s3, deps.bucket, entry.key, { fingerprint: entry.fingerprint, intentAt: Date.now(), taskId: accepted.taskId })
-            .catch(() => undefined); // the workflow has the id in its history; the journal only helps a later run
+          await writeJournal(deps.s3, deps.bucket, entry.key, {
+            fingerprint: entry.fingerprint,
+            intentAt: Date.now(),
+            taskId: accepted.taskId,
+          }).catch(() => undefined); // the workflow has the id in its history; the journal only helps a later run
         }
         return accepted;
       } catch (err) {
@@ -212,19 +224,35 @@ export function createMjActivities(deps: MjDeps) {
   async function submitToApi(input: SubmitJobInput): Promise<SubmitJobResult> {
     const common = {
       state: input.state,
-      notifyHook: input.callbacks && deps.callbackUrl ? `${deps.callbackUrl}?wf=${encodeURIComponent(activityInfo().workflowExecution?.workflowId ?? '')}` : undefined,
+      notifyHook:
+        input.callbacks && deps.callbackUrl
+          ? `${deps.callbackUrl}?wf=${encodeURIComponent(activityInfo().workflowExecution?.workflowId ?? '')}`
+          : undefined,
     };
     const call = { mode: input.mode };
     let accepted: SubmitAccepted;
-    if (input.op === 'action') accepted = await deps.client.submitAction({ taskId: input.taskId, customId: input.customId, ...common }, call);
-    else if (input.op === 'modal') accepted = await deps.client.submitModal({ taskId: input.taskId, prompt: input.prompt, ...common }, call);
+    if (input.op === 'action')
+      accepted = await deps.client.submitAction({ taskId: input.taskId, customId: input.customId, ...common }, call);
+    else if (input.op === 'modal')
+      accepted = await deps.client.submitModal({ taskId: input.taskId, prompt: input.prompt, ...common }, call);
     else {
       const images = await Promise.all(input.images.map(dataUrl));
       switch (input.kind) {
-        case 'imagine': accepted = await deps.client.submitImagine({ prompt: promptSent(input), base64Array: images.length ? images : undefined, ...common }, call); break;
-        case 'blend': accepted = await deps.client.submitBlend({ base64Array: images, dimensions: 'SQUARE', ...common }, call); break;
-        case 'describe': accepted = await deps.client.submitDescribe({ base64: images[0]!, ...common }, call); break;
-        case 'shorten': accepted = await deps.client.submitShorten({ prompt: input.prompt, ...common }, call); break;
+        case 'imagine':
+          accepted = await deps.client.submitImagine(
+            { prompt: promptSent(input), base64Array: images.length ? images : undefined, ...common },
+            call,
+          );
+          break;
+        case 'blend':
+          accepted = await deps.client.submitBlend({ base64Array: images, dimensions: 'SQUARE', ...common }, call);
+          break;
+        case 'describe':
+          accepted = await deps.client.submitDescribe({ base64: images[0]!, ...common }, call);
+          break;
+        case 'shorten':
+          accepted = await deps.client.submitShorten({ prompt: input.prompt, ...common }, call);
+          break;
       }
     }
     return { taskId: accepted.taskId, modal: accepted.modal, queued: accepted.queued };

@@ -1,3 +1,4 @@
+import { reportKeys } from '../contracts/bucket-layout';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/activity';
 import { readManifestBytes } from '../manifest/source';
@@ -5,9 +6,11 @@ import { validateManifestBytes } from '../manifest/validate';
 import { contactSheet } from '../report/contact-sheet';
 import { loadRowRecord, saveRowRecord, type RowRecord } from '../report/row-results';
 import { resultLine, toCsv, toJsonl } from '../report/results';
-import type { BatchCounts, ItemResult, RowRef } from '../workflows/shared';
+import type { BatchCounts } from '../contracts/batch';
+import type { ItemResult, RowRef } from '../contracts/rows';
 import { mapLimit } from '../report/map-limit';
 import { toRowRef } from './manifest';
+import type { ReportResult } from '../contracts/batch';
 
 export interface WriteReportInput {
   batchId: string;
@@ -15,17 +18,6 @@ export interface WriteReportInput {
   sha256: string;
   outputPrefix: string;
   onlyKeys?: string[];
-}
-
-export interface ReportResult {
-  /** This batch's rows. */
-  rows: number;
-  /** Rows in the report files: the whole manifest. */
-  reportRows: number;
-  counts: BatchCounts;
-  resultsCsv: string;
-  resultsJsonl: string;
-  contactSheet: string;
 }
 
 export function createResultActivities({ s3, bucket }: { s3: S3Client; bucket: string }) {
@@ -46,7 +38,8 @@ export function createResultActivities({ s3, bucket }: { s3: S3Client; bucket: s
      */
     async writeReport(input: WriteReportInput): Promise<ReportResult> {
       const { bytes, sha256 } = await readManifestBytes(input.manifestRef, s3);
-      if (sha256 !== input.sha256) throw ApplicationFailure.nonRetryable(`${input.manifestRef} changed since the batch started`, 'Manifest.changed');
+      if (sha256 !== input.sha256)
+        throw ApplicationFailure.nonRetryable(`${input.manifestRef} changed since the batch started`, 'Manifest.changed');
       const manifest = validateManifestBytes(input.manifestRef, bytes, sha256);
       const rows = manifest.rows.map((r) => toRowRef(input.outputPrefix, r));
       const records = await mapLimit(rows, 16, (row) => loadRowRecord(s3, bucket, input.outputPrefix, row.key));
@@ -61,17 +54,21 @@ export function createResultActivities({ s3, bucket }: { s3: S3Client; bucket: s
         else if (l.status === 'CANCELLED') counts.cancelled++;
         else counts.failed++;
       }
-      const prefix = input.outputPrefix.replace(/\/+$/, '');
-      const put = (key: string, body: string, type: string) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.from(body), ContentType: type }));
-      const keys = { csv: `${prefix}/results.csv`, jsonl: `${prefix}/results.jsonl`, html: `${prefix}/index.html` };
+      const put = (key: string, body: string, type: string) =>
+        s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.from(body), ContentType: type }));
+      const keys = reportKeys(input.outputPrefix);
       await Promise.all([
         put(keys.csv, toCsv(lines), 'text/csv; charset=utf-8'),
         put(keys.jsonl, toJsonl(lines), 'application/x-ndjson'),
-        put(keys.html, contactSheet(`mj-batch ${input.batchId}`, prefix, lines), 'text/html; charset=utf-8'),
+        put(keys.html, contactSheet(`mj-batch ${input.batchId}`, input.outputPrefix, lines), 'text/html; charset=utf-8'),
       ]);
       return {
-        rows: mine.length, reportRows: lines.length, counts,
-        resultsCsv: `s3://${bucket}/${keys.csv}`, resultsJsonl: `s3://${bucket}/${keys.jsonl}`, contactSheet: `s3://${bucket}/${keys.html}`,
+        rows: mine.length,
+        reportRows: lines.length,
+        counts,
+        resultsCsv: `s3://${bucket}/${keys.csv}`,
+        resultsJsonl: `s3://${bucket}/${keys.jsonl}`,
+        contactSheet: `s3://${bucket}/${keys.html}`,
       };
     },
   };

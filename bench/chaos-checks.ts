@@ -1,3 +1,4 @@
+import { isBookkeepingKey } from '../contracts/bucket-layout';
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { ResultLine } from '../report/results';
@@ -54,7 +55,8 @@ export function accountForRows(manifestKeys: string[], report: ResultLine[]): Ro
     const status = line?.status ?? 'NOT_IN_REPORT';
     byStatus[status] = (byStatus[status] ?? 0) + 1;
     if (line?.failureClass) byFailureClass[line.failureClass] = (byFailureClass[line.failureClass] ?? 0) + 1;
-    const outcome = status === 'SUCCESS' || status === 'SKIPPED' || ((status === 'FAILED' || status === 'UNKNOWN_SUBMIT') && !!line?.failureClass);
+    const outcome =
+      status === 'SUCCESS' || status === 'SKIPPED' || ((status === 'FAILED' || status === 'UNKNOWN_SUBMIT') && !!line?.failureClass);
     if (!outcome) lost.push(key);
   }
   return { lost, byStatus, byFailureClass };
@@ -79,8 +81,7 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 /** Re-reads every stored image and thumbnail under the prefix and checks it against its sidecar's sha256. */
 export async function auditStoredImages(s3: S3Client, bucket: string, prefix: string): Promise<ShaAudit> {
   const keys = await listKeys(s3, bucket, `${prefix}/`);
-  const isReport = (k: string) => k.startsWith(`${prefix}/_rows/`) || k.startsWith(`${prefix}/_jobs/`) || /\/results\.(csv|jsonl)$|\/index\.html$/.test(k);
-  const sidecarKeys = keys.filter((k) => k.endsWith('.json') && !isReport(k));
+  const sidecarKeys = keys.filter((k) => k.endsWith('.json') && !isBookkeepingKey(prefix, k));
   const described = new Set<string>();
   const mismatches: string[] = [];
   let objectsChecked = 0;
@@ -93,7 +94,8 @@ export async function auditStoredImages(s3: S3Client, bucket: string, prefix: st
       const bytes = await getObjectOrNull(s3, bucket, item.key);
       objectsChecked++;
       if (!bytes) mismatches.push(`${item.key}: named by ${key} but missing`);
-      else if (sha256(bytes) !== item.sha256) mismatches.push(`${item.key}: sha256 ${sha256(bytes).slice(0, 12)}… but ${key} says ${item.sha256.slice(0, 12)}…`);
+      else if (sha256(bytes) !== item.sha256)
+        mismatches.push(`${item.key}: sha256 ${sha256(bytes).slice(0, 12)}… but ${key} says ${item.sha256.slice(0, 12)}…`);
     }
   });
   const imagesWithoutSidecar = keys.filter((k) => /\.(png|jpe?g|webp|avif)$/.test(k) && !described.has(k));

@@ -10,18 +10,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { wholeNumber } from '../cli/arguments';
+import { wholeNumber } from '../client/options';
 import type { Client } from '@temporalio/client';
-import { prepareBatch, startBatch, waitForBatch } from '../cli/batches';
-import { concurrencyOf } from '../cli/run-command';
+import { prepareBatch, startBatch, waitForBatch } from '../client/batches';
+import { concurrencyOf } from '../client/options';
 import { connectClient } from '../config/temporal';
 import { parseS3Uri } from '../manifest/source';
 import type { ResultLine } from '../report/results';
 import { startSimulator } from '../simulator/server';
 import { createS3Client } from '../storage/s3-client';
 import { getObjectOrNull } from '../storage/objects';
-import { accountSlotsWorkflowId } from '../workflows/account-slots';
-import type { SubmitPolicy } from '../workflows/shared';
+import { accountSlotsWorkflowId } from '../contracts/account-slots';
+import type { SubmitPolicy } from '../contracts/rows';
+import { WorkflowType } from '../contracts/naming';
 import { accountForRows, auditStoredImages, duplicatePaidJobs, type LedgerEntry } from './chaos-checks';
 import { startOwnStack } from './own-stack';
 import { WorkerProcess } from './worker-process';
@@ -39,7 +40,6 @@ interface ChaosFlags {
   json?: boolean;
   keep?: boolean;
 }
-
 
 /** A small seeded generator, so a run's schedule can be replayed with the same --seed. */
 function random(seed: string): () => number {
@@ -81,7 +81,9 @@ function manifestLines(rows: number, tag: string): { keys: string[]; text: strin
 
 async function finishedRows(client: Client, batchId: string): Promise<number | null> {
   try {
-    const { count } = await client.workflow.count(`WorkflowType = 'itemWorkflow' AND BatchId = '${batchId}' AND ExecutionStatus = 'Completed'`);
+    const { count } = await client.workflow.count(
+      `WorkflowType = '${WorkflowType.item}' AND BatchId = '${batchId}' AND ExecutionStatus = 'Completed'`,
+    );
     return count;
   } catch {
     return null; // the server is restarting
@@ -98,7 +100,11 @@ async function batchClosed(client: Client, batchId: string): Promise<boolean> {
 }
 
 async function postFaults(url: string, faults: Record<string, unknown>): Promise<void> {
-  const res = await fetch(`${url}/_sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) });
+  const res = await fetch(`${url}/_sim/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(faults),
+  });
   if (!res.ok) throw new Error(`simulator refused the faults: ${res.status} ${await res.text()}`);
 }
 
@@ -107,7 +113,10 @@ export async function runChaos(flags: ChaosFlags, log: (line: string) => void, i
   const tag = `${Date.now().toString(36)}`;
   const taskQueue = `chaos-${tag}`;
   const sim = await startSimulator({
-    speed: flags.speed, concurrency: flags.slots, queueSize: 10, seed: flags.seed,
+    speed: flags.speed,
+    concurrency: flags.slots,
+    queueSize: 10,
+    seed: flags.seed,
     faults: { http5xx: 0.05, queueFull: 0.02, stall: 0.02, failure: 0.02 },
   });
   const stack = await startOwnStack({ name: 'chaos', simUrl: sim.url, simApiKey: sim.options.apiKey, taskQueue, log });
@@ -131,8 +140,16 @@ export async function runChaos(flags: ChaosFlags, log: (line: string) => void, i
     const file = path.join(stack.dir, `chaos-${tag}.jsonl`);
     fs.writeFileSync(file, manifest.text);
     const { input } = await prepareBatch(file, s3, stack.config.s3.bucket, taskQueue, {
-      batchId: `chaos-${tag}`, outputPrefix: `chaos/${tag}`, concurrency: concurrencyOf({ accountSlots: flags.slots, queueAhead: 2 }), accountSlots: flags.slots, account: 'chaos',
-      submitPolicy: flags.submitPolicy, callbacks: true, pollMinMs: 1000, pollMaxMs: 3000, jobDeadlineMs: 120_000,
+      batchId: `chaos-${tag}`,
+      outputPrefix: `chaos/${tag}`,
+      concurrency: concurrencyOf({ accountSlots: flags.slots, queueAhead: 2 }),
+      accountSlots: flags.slots,
+      account: 'chaos',
+      submitPolicy: flags.submitPolicy,
+      callbacks: true,
+      pollMinMs: 1000,
+      pollMaxMs: 3000,
+      jobDeadlineMs: 120_000,
     });
     await startBatch(client, s3, stack.config.s3.bucket, taskQueue, file, input, { account: 'chaos', slots: flags.slots, queueAhead: 2 });
     log(`batch ${input.batchId}: ${flags.rows} rows; stack in ${stack.dir}`);
@@ -170,28 +187,45 @@ export async function runChaos(flags: ChaosFlags, log: (line: string) => void, i
 
     const reportRef = parseS3Uri(result.resultsJsonl)!;
     const reportBody = await getObjectOrNull(s3, reportRef.bucket, reportRef.key);
-    const report: ResultLine[] = reportBody ? reportBody.toString('utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as ResultLine) : [];
+    const report: ResultLine[] = reportBody
+      ? reportBody
+          .toString('utf8')
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as ResultLine)
+      : [];
     const rows = accountForRows(manifest.keys, report);
     const ledger = sim.engine.ledger() as LedgerEntry[];
     const duplicates = duplicatePaidJobs(ledger);
     const audit = await auditStoredImages(s3, stack.config.s3.bucket, input.outputPrefix);
     const corruptKey = manifest.keys[Math.floor(flags.rows / 2)]!;
     const corruptLine = report.find((l) => l.key === corruptKey);
-    const stats = await (await fetch(`${sim.url}/_sim/stats`)).json() as { requests: { injected: Record<string, number> }; refused: Record<string, number>; acceptedPaidJobs: number };
+    const stats = (await (await fetch(`${sim.url}/_sim/stats`)).json()) as {
+      requests: { injected: Record<string, number> };
+      refused: Record<string, number>;
+      acceptedPaidJobs: number;
+    };
 
     // Resuming is re-running: the same manifest into the same prefix, faults off, must finish and pay for nothing
     // that already succeeded (rows that failed may be tried again).
     await fetch(`${sim.url}/_sim/faults`, { method: 'DELETE' });
     const paidBefore = sim.engine.ledger().length;
     const rerunInput = { ...input, batchId: `${input.batchId}-rerun` };
-    await startBatch(client, s3, stack.config.s3.bucket, taskQueue, file, rerunInput, { account: 'chaos', slots: flags.slots, queueAhead: 2 });
+    await startBatch(client, s3, stack.config.s3.bucket, taskQueue, file, rerunInput, {
+      account: 'chaos',
+      slots: flags.slots,
+      queueAhead: 2,
+    });
     const rerunStarted = Date.now();
     const rerunDeadline = Math.max(rerunStarted + 60_000, deadline);
     while (!(await batchClosed(client, rerunInput.batchId)) && Date.now() < rerunDeadline && !interrupted.aborted) {
       await restartIfCrashed(flags.rows);
       await new Promise((r) => setTimeout(r, 500));
     }
-    const rerun = await batchClosed(client, rerunInput.batchId) ? (await waitForBatch(client, rerunInput.batchId, () => undefined)).result : null;
+    const rerun = (await batchClosed(client, rerunInput.batchId))
+      ? (await waitForBatch(client, rerunInput.batchId, () => undefined)).result
+      : null;
     const succeeded = new Set(report.filter((l) => l.status === 'SUCCESS' || l.status === 'SKIPPED').map((l) => l.key));
     const rerunJobs = sim.engine.ledger().slice(paidBefore) as LedgerEntry[];
     const rerunSummary = {
@@ -214,7 +248,9 @@ export async function runChaos(flags: ChaosFlags, log: (line: string) => void, i
       manifestRows: manifest.keys.length,
       byStatus: rows.byStatus,
       byFailureClass: rows.byFailureClass,
-      corruptImageRow: corruptLine ? `${corruptLine.status}${corruptLine.failureClass ? `/${corruptLine.failureClass}` : ''}` : 'NOT_IN_REPORT',
+      corruptImageRow: corruptLine
+        ? `${corruptLine.status}${corruptLine.failureClass ? `/${corruptLine.failureClass}` : ''}`
+        : 'NOT_IN_REPORT',
       workerKills: count('kill-worker'),
       workerCrashes: count('worker-crashed'),
       temporalRestarts: count('restart-temporal'),
@@ -231,20 +267,28 @@ export async function runChaos(flags: ChaosFlags, log: (line: string) => void, i
     };
     const violations = [
       summary.lost > 0 && `${summary.lost} row(s) lost`,
-      flags.submitPolicy === 'at-most-once' && summary.duplicatePaidJobs > 0 && `${summary.duplicatePaidJobs} duplicate paid job(s) under at-most-once`,
+      flags.submitPolicy === 'at-most-once' &&
+        summary.duplicatePaidJobs > 0 &&
+        `${summary.duplicatePaidJobs} duplicate paid job(s) under at-most-once`,
       summary.shaMismatches > 0 && `${summary.shaMismatches} stored object(s) differ from their sidecar`,
       summary.reportRows !== summary.manifestRows && `the report has ${summary.reportRows} rows, the manifest ${summary.manifestRows}`,
       summary.workerKills < flags.kills && `only ${summary.workerKills} of ${flags.kills} worker kills happened before the batch ended`,
-      summary.temporalRestarts < flags.serverRestarts && `only ${summary.temporalRestarts} of ${flags.serverRestarts} server restarts happened`,
+      summary.temporalRestarts < flags.serverRestarts &&
+        `only ${summary.temporalRestarts} of ${flags.serverRestarts} server restarts happened`,
       !rerunSummary.finished && 'the re-run of the manifest did not finish',
       rerunSummary.paidForDoneRows > 0 && `the re-run paid ${rerunSummary.paidForDoneRows} job(s) for rows already done`,
-      flags.submitPolicy === 'at-most-once' && rerunSummary.duplicatePaidJobs > 0 && `${rerunSummary.duplicatePaidJobs} duplicate paid job(s) after the re-run`,
+      flags.submitPolicy === 'at-most-once' &&
+        rerunSummary.duplicatePaidJobs > 0 &&
+        `${rerunSummary.duplicatePaidJobs} duplicate paid job(s) after the re-run`,
     ].filter((v): v is string => typeof v === 'string');
     return { ...summary, violations, ok: violations.length === 0 };
   } finally {
     clearInterval(bursts);
     await worker.stop().catch(() => undefined);
-    await client.workflow.getHandle(accountSlotsWorkflowId(taskQueue, 'chaos')).terminate('chaos run finished').catch(() => undefined);
+    await client.workflow
+      .getHandle(accountSlotsWorkflowId(taskQueue, 'chaos'))
+      .terminate('chaos run finished')
+      .catch(() => undefined);
     s3.destroy();
     await client.connection.close().catch(() => undefined);
     await stack.stop(flags.keep);
@@ -258,14 +302,32 @@ function printTable(s: Awaited<ReturnType<typeof runChaos>>): void {
     ['lost rows', s.lost],
     [`duplicate paid jobs (${s.submitPolicy})`, s.duplicatePaidJobs],
     ['stored objects checked / sha256 mismatches', `${s.objectsChecked} / ${s.shaMismatches}`],
-    ['outcomes', Object.entries(s.byStatus).map(([k, v]) => `${k} ${v}`).join(', ')],
-    ['failure classes', Object.entries(s.byFailureClass).map(([k, v]) => `${k} ${v}`).join(', ') || '-'],
+    [
+      'outcomes',
+      Object.entries(s.byStatus)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', '),
+    ],
+    [
+      'failure classes',
+      Object.entries(s.byFailureClass)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || '-',
+    ],
     ['corrupt-image row', s.corruptImageRow],
     ['worker kills / crashes', `${s.workerKills} / ${s.workerCrashes}`],
     ['Temporal restarts / S3 outages', `${s.temporalRestarts} / ${s.s3Outages} × ${s.s3OutageSeconds} s`],
-    ['faults injected', Object.entries(s.injected).map(([k, v]) => `${k} ${v}`).join(', ')],
+    [
+      'faults injected',
+      Object.entries(s.injected)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', '),
+    ],
     ['paid jobs', s.paidJobs],
-    ['re-run: finished / skipped / paid (for done rows)', `${s.rerun.finished ? `yes, ${s.rerun.seconds} s` : 'NO'} / ${s.rerun.skipped} / ${s.rerun.paidJobs} (${s.rerun.paidForDoneRows})`],
+    [
+      're-run: finished / skipped / paid (for done rows)',
+      `${s.rerun.finished ? `yes, ${s.rerun.seconds} s` : 'NO'} / ${s.rerun.skipped} / ${s.rerun.paidJobs} (${s.rerun.paidForDoneRows})`,
+    ],
     ['wall time', `${s.wallSeconds} s`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
@@ -280,13 +342,16 @@ async function main(): Promise<void> {
     .option('--kills <n>', 'worker SIGKILLs (each followed by a restart)', wholeNumber(0), 20)
     .option('--server-restarts <n>', 'Temporal dev server kills and restarts', wholeNumber(0), 2)
     .option('--s3-outage-seconds <n>', 'one S3 outage of this long (0: none)', wholeNumber(0), 20)
-    .addOption(new Option('--submit-policy <policy>', 'at-most-once (duplicates are a violation) or at-least-once (duplicates are counted)')
-      .choices(['at-most-once', 'at-least-once']).default('at-most-once'))
+    .addOption(
+      new Option('--submit-policy <policy>', 'at-most-once (duplicates are a violation) or at-least-once (duplicates are counted)')
+        .choices(['at-most-once', 'at-least-once'])
+        .default('at-most-once'),
+    )
     .option('--speed <n>', 'simulator speed factor', wholeNumber(1), 50)
-    .option('--slots <n>', 'the simulated account\'s job slots', wholeNumber(1), 8)
+    .option('--slots <n>', "the simulated account's job slots", wholeNumber(1), 8)
     .option('--seed <s>', 'seed for the schedule and the simulator', 'chaos')
     .option('--timeout-minutes <n>', 'give up (a violation) after this long', wholeNumber(1), 40)
-    .option('--keep', 'keep the private stack\'s folder (logs, data) for a look afterwards')
+    .option('--keep', "keep the private stack's folder (logs, data) for a look afterwards")
     .option('--json', 'print one JSON object');
   program.parse(process.argv);
   const flags = program.opts<ChaosFlags>();
@@ -302,7 +367,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err: unknown) => {
-    process.stderr.write(`chaos: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.stderr.write(`chaos: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 2;
   });
 }

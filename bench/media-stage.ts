@@ -17,8 +17,10 @@ import sharp from 'sharp';
 import { loadConfig, type EffectiveConfig } from '../config/config';
 import { downloadImage } from '../media/download';
 import { putIfChanged, sha256 } from '../media/store';
-import { storeImage, type StoredImage } from '../media/store-image';
-import { DEFAULT_THUMBNAILS, inspectImage, makeThumbnails, type ThumbnailSpec } from '../media/thumbnails';
+import { storeImage } from '../media/store-image';
+import type { StoredImage } from '../contracts/media';
+import { DEFAULT_THUMBNAILS, inspectImage, makeThumbnails } from '../media/thumbnails';
+import type { ThumbnailSpec } from '../contracts/media';
 import { isTerminal, MjClient } from '../mj-client';
 import { mapLimit } from '../report/map-limit';
 import { startSimulator } from '../simulator/server';
@@ -120,9 +122,14 @@ const medianIndex = (xs: number[]) => xs.map((x, i) => [x, i] as const).sort((a,
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /** CPU time (user + system) of another process on this machine; undefined where that cannot be read. */
-const processCpuMs = (pid: number | undefined) => (pid ? cpuMsOf(pid) ?? undefined : undefined);
+const processCpuMs = (pid: number | undefined) => (pid ? (cpuMsOf(pid) ?? undefined) : undefined);
 
-interface Timed<T> { value: T; ms: number; cpuMs: number; s3CpuMs?: number }
+interface Timed<T> {
+  value: T;
+  ms: number;
+  cpuMs: number;
+  s3CpuMs?: number;
+}
 
 async function timed<T>(fn: () => Promise<T>, s3Pid?: number): Promise<Timed<T>> {
   const s3Before = processCpuMs(s3Pid);
@@ -132,7 +139,12 @@ async function timed<T>(fn: () => Promise<T>, s3Pid?: number): Promise<Timed<T>>
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const s3After = processCpuMs(s3Pid);
-  return { value, ms, cpuMs: (cpu.user + cpu.system) / 1000, s3CpuMs: s3Before !== undefined && s3After !== undefined ? s3After - s3Before : undefined };
+  return {
+    value,
+    ms,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    s3CpuMs: s3Before !== undefined && s3After !== undefined ? s3After - s3Before : undefined,
+  };
 }
 
 export async function benchMediaStage(config: EffectiveConfig, opts: MediaStageOptions): Promise<MediaStageResult> {
@@ -151,9 +163,17 @@ export async function benchMediaStage(config: EffectiveConfig, opts: MediaStageO
 
   // The local stack's S3 server shares the machine's cores; its CPU time is part of what the activity costs.
   const stack = readStackState(config.stackDir);
-  const s3Pid = opts.s3ServerPid ?? (stack && !stack.s3.external && stack.s3.endpoint === config.s3.endpoint ? stack.s3.process?.pid : undefined);
+  const s3Pid =
+    opts.s3ServerPid ?? (stack && !stack.s3.external && stack.s3.endpoint === config.s3.endpoint ? stack.s3.process?.pid : undefined);
   // Fast jobs and a roomy account, so the grids exist within a second; URLs valid for an hour whatever the speed.
-  const sim = await startSimulator({ speed: 2000, accounts: 1, concurrency: total, queueSize: total, imageUrlTtlMs: 3_600_000, seed: `media-stage-${runId}` });
+  const sim = await startSimulator({
+    speed: 2000,
+    accounts: 1,
+    concurrency: total,
+    queueSize: total,
+    imageUrlTtlMs: 3_600_000,
+    seed: `media-stage-${runId}`,
+  });
   let mj: MjClient | undefined;
   let deps: ReturnType<typeof createMediaDeps> | undefined;
   let objectsStored = 0;
@@ -166,28 +186,42 @@ export async function benchMediaStage(config: EffectiveConfig, opts: MediaStageO
     const client = mj;
     const media = deps;
     log(`simulator on ${sim.url}; making ${total} grids (${warmup} for warm-up)`);
-    const urls = await mapLimit(Array.from({ length: total }, (_, i) => i), 16, async (i) => {
-      const { taskId } = await client.submitImagine({ prompt: `media stage bench ${runId} image ${i} --ar 1:1` });
-      for (;;) {
-        const task = await client.fetchTask(taskId);
-        if (isTerminal(task)) {
-          if (task.status !== 'SUCCESS' || !task.imageUrl) throw new Error(`grid ${i} ended ${task.status}: ${task.failReason ?? 'no image'}`);
-          return task.imageUrl;
+    const urls = await mapLimit(
+      Array.from({ length: total }, (_, i) => i),
+      16,
+      async (i) => {
+        const { taskId } = await client.submitImagine({ prompt: `media stage bench ${runId} image ${i} --ar 1:1` });
+        for (;;) {
+          const task = await client.fetchTask(taskId);
+          if (isTerminal(task)) {
+            if (task.status !== 'SUCCESS' || !task.imageUrl)
+              throw new Error(`grid ${i} ended ${task.status}: ${task.failReason ?? 'no image'}`);
+            return task.imageUrl;
+          }
+          await new Promise((r) => setTimeout(r, 20));
         }
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    });
+      },
+    );
     // Into memory for the bare loop; this also renders each grid once, so the timed downloads are transfers only.
     const buffers = await mapLimit(urls, concurrency, async (url) => (await downloadImage(url, media.policy, media.dispatcher)).bytes);
     const first = await inspectImage(buffers[0]!);
     const timedUrls = urls.slice(warmup);
     const timedBuffers = buffers.slice(warmup);
     const bytesPerImageMean = sum(timedBuffers.map((b) => b.length)) / images;
-    log(`${images} grids of ${first.width}×${first.height} ${first.format}, ${round(bytesPerImageMean / 1e6, 2)} MB each on average; sharp concurrency ${sharp.concurrency()}`);
+    log(
+      `${images} grids of ${first.width}×${first.height} ${first.format}, ${round(bytesPerImageMean / 1e6, 2)} MB each on average; sharp concurrency ${sharp.concurrency()}`,
+    );
 
     const input = (url: string, folder: string, i: number) => ({
-      batchId: `bench-${runId}`, rowKey: `img-${i}`, prefix: `${prefix}/${folder}/img-${String(i).padStart(3, '0')}`, role: 'grid',
-      taskId: new URL(url).pathname.split('/')[3] ?? String(i), imageUrl: url, prompt: `media stage bench image ${i}`, parentChain: [], thumbnails: specs,
+      batchId: `bench-${runId}`,
+      rowKey: `img-${i}`,
+      prefix: `${prefix}/${folder}/img-${String(i).padStart(3, '0')}`,
+      role: 'grid',
+      taskId: new URL(url).pathname.split('/')[3] ?? String(i),
+      imageUrl: url,
+      prompt: `media stage bench image ${i}`,
+      parentChain: [],
+      thumbnails: specs,
     });
     const remember = (s: StoredImage) => {
       if (s.skipped) throw new Error(`${s.key} was skipped as already stored: the prefix is not fresh`);
@@ -195,23 +229,36 @@ export async function benchMediaStage(config: EffectiveConfig, opts: MediaStageO
 
     // Warm-up: sharp/libvips start-up, the S3 and download connection pools, the JIT.
     await mapLimit(buffers.slice(0, warmup), concurrency, (b) => makeThumbnails(b, specs));
-    await mapLimit(urls.slice(0, warmup).map((u, i) => input(u, 'warmup', i)), concurrency, async (inp) => remember(await storeImage(media, inp)));
+    await mapLimit(
+      urls.slice(0, warmup).map((u, i) => input(u, 'warmup', i)),
+      concurrency,
+      async (inp) => remember(await storeImage(media, inp)),
+    );
 
     const bareLoop = () => timed(() => mapLimit(timedBuffers, concurrency, (b) => makeThumbnails(b, specs)));
     const parts: StageSplit[] = [];
-    const activityLoop = (folder: string) => timed(() => mapLimit(timedUrls.map((u, i) => input(u, folder, i)), concurrency, async (inp) => {
-      const t0 = performance.now();
-      let tThumbs = 0;
-      let tUpload = 0;
-      const stored = await storeImage(media, inp, (stage) => {
-        if (stage === 'thumbnails' && !tThumbs) tThumbs = performance.now();
-        if (stage === 'upload' && !tUpload) tUpload = performance.now();
-      });
-      const t3 = performance.now();
-      parts.push({ downloadInspectMs: tThumbs - t0, thumbnailsMs: tUpload - tThumbs, uploadMs: t3 - tUpload });
-      remember(stored);
-      return stored;
-    }), s3Pid);
+    const activityLoop = (folder: string) =>
+      timed(
+        () =>
+          mapLimit(
+            timedUrls.map((u, i) => input(u, folder, i)),
+            concurrency,
+            async (inp) => {
+              const t0 = performance.now();
+              let tThumbs = 0;
+              let tUpload = 0;
+              const stored = await storeImage(media, inp, (stage) => {
+                if (stage === 'thumbnails' && !tThumbs) tThumbs = performance.now();
+                if (stage === 'upload' && !tUpload) tUpload = performance.now();
+              });
+              const t3 = performance.now();
+              parts.push({ downloadInspectMs: tThumbs - t0, thumbnailsMs: tUpload - tThumbs, uploadMs: t3 - tUpload });
+              remember(stored);
+              return stored;
+            },
+          ),
+        s3Pid,
+      );
 
     // Rounds alternate which side goes first, so neither always runs on a warmer (or busier) machine.
     const bares: Timed<unknown>[] = [];
@@ -245,20 +292,47 @@ export async function benchMediaStage(config: EffectiveConfig, opts: MediaStageO
         const r = await putIfChanged(media.s3, media.bucket, key, body, type);
         if (r.skipped) throw new Error(`${key} was skipped`);
       };
-      const originals = await timed(() => mapLimit(timedBuffers.map((b, i) => ({ b, i })), concurrency, ({ b, i }) => put(`${prefix}/profile-originals/img-${i}.png`, b, 'image/png')), s3Pid);
+      const originals = await timed(
+        () =>
+          mapLimit(
+            timedBuffers.map((b, i) => ({ b, i })),
+            concurrency,
+            ({ b, i }) => put(`${prefix}/profile-originals/img-${i}.png`, b, 'image/png'),
+          ),
+        s3Pid,
+      );
       const sidecar = Buffer.from(JSON.stringify(pipeline.value[0], null, 2));
-      const uploads = await timed(() => mapLimit(timedBuffers.map((b, i) => ({ b, i, t: thumbs.value[i]! })), concurrency, async ({ b, i, t }) => {
-        const base = `${prefix}/profile-all/img-${i}`;
-        // As the activity does: the original and its thumbnails together, then the sidecar.
-        await Promise.all([put(`${base}.png`, b, 'image/png'), ...t.map((th) => put(`${base}-${th.spec.size}.${th.spec.format}`, th.bytes, `image/${th.spec.format}`))]);
-        await put(`${base}.json`, sidecar, 'application/json');
-      }), s3Pid);
+      const uploads = await timed(
+        () =>
+          mapLimit(
+            timedBuffers.map((b, i) => ({ b, i, t: thumbs.value[i]! })),
+            concurrency,
+            async ({ b, i, t }) => {
+              const base = `${prefix}/profile-all/img-${i}`;
+              // As the activity does: the original and its thumbnails together, then the sidecar.
+              await Promise.all([
+                put(`${base}.png`, b, 'image/png'),
+                ...t.map((th) => put(`${base}-${th.spec.size}.${th.spec.format}`, th.bytes, `image/${th.spec.format}`)),
+              ]);
+              await put(`${base}.json`, sidecar, 'application/json');
+            },
+          ),
+        s3Pid,
+      );
       profile = {
-        downloadMs: round(download.ms), inspectMs: round(inspect.ms), thumbnailsMs: round(thumbs.ms), sha256Ms: round(hash.ms),
-        uploadMs: round(uploads.ms), uploadOriginalsMs: round(originals.ms),
+        downloadMs: round(download.ms),
+        inspectMs: round(inspect.ms),
+        thumbnailsMs: round(thumbs.ms),
+        sha256Ms: round(hash.ms),
+        uploadMs: round(uploads.ms),
+        uploadOriginalsMs: round(originals.ms),
         cpuMsPerImage: {
-          download: round(download.cpuMs / images), inspect: round(inspect.cpuMs / images), thumbnails: round(thumbs.cpuMs / images),
-          sha256: round(hash.cpuMs / images), upload: round(uploads.cpuMs / images), s3Server: uploads.s3CpuMs === undefined ? undefined : round(uploads.s3CpuMs / images),
+          download: round(download.cpuMs / images),
+          inspect: round(inspect.cpuMs / images),
+          thumbnails: round(thumbs.cpuMs / images),
+          sha256: round(hash.cpuMs / images),
+          upload: round(uploads.cpuMs / images),
+          s3Server: uploads.s3CpuMs === undefined ? undefined : round(uploads.s3CpuMs / images),
         },
       };
     }
@@ -269,32 +343,61 @@ export async function benchMediaStage(config: EffectiveConfig, opts: MediaStageO
       return vals.some((v) => v === undefined) ? undefined : round(sum(vals as number[]) / (xs.length * images));
     };
     const mean = (f: (p: StageSplit) => number) => round(sum(parts.map(f)) / parts.length);
-    const cpu = { bare: cpuPerImage(bares, (t) => t.cpuMs)!, pipeline: cpuPerImage(pipelines, (t) => t.cpuMs)!, s3Server: cpuPerImage(pipelines, (t) => t.s3CpuMs) };
+    const cpu = {
+      bare: cpuPerImage(bares, (t) => t.cpuMs)!,
+      pipeline: cpuPerImage(pipelines, (t) => t.cpuMs)!,
+      s3Server: cpuPerImage(pipelines, (t) => t.s3CpuMs),
+    };
     result = {
-      images, concurrency, bytesPerImageMean: Math.round(bytesPerImageMean),
-      pipelineMs: round(pipeline.ms), bareMs: round(bare.ms), ratio: round(ratio, 3),
-      pipelineMsPerImage: round(pipeline.ms / images), bareMsPerImage: round(bare.ms / images),
-      goal: GOAL, meetsGoal: ratio >= GOAL,
-      width: first.width, height: first.height, thumbnails: specs.map((s) => `${s.size}:${s.format}`).join(','),
-      split: { downloadInspectMs: mean((p) => p.downloadInspectMs), thumbnailsMs: mean((p) => p.thumbnailsMs), uploadMs: mean((p) => p.uploadMs) },
+      images,
+      concurrency,
+      bytesPerImageMean: Math.round(bytesPerImageMean),
+      pipelineMs: round(pipeline.ms),
+      bareMs: round(bare.ms),
+      ratio: round(ratio, 3),
+      pipelineMsPerImage: round(pipeline.ms / images),
+      bareMsPerImage: round(bare.ms / images),
+      goal: GOAL,
+      meetsGoal: ratio >= GOAL,
+      width: first.width,
+      height: first.height,
+      thumbnails: specs.map((s) => `${s.size}:${s.format}`).join(','),
+      split: {
+        downloadInspectMs: mean((p) => p.downloadInspectMs),
+        thumbnailsMs: mean((p) => p.thumbnailsMs),
+        uploadMs: mean((p) => p.uploadMs),
+      },
       profile,
       cpuMsPerImage: cpu,
       cpuRatio: round(cpu.bare / (cpu.pipeline + (cpu.s3Server ?? 0)), 3),
       rounds: bares.map((b, i) => ({ bareMs: round(b.ms), pipelineMs: round(pipelines[i]!.ms), ratio: round(b.ms / pipelines[i]!.ms, 3) })),
       loadAverage: { before: round(loadBefore, 2), after: round(loadAfter, 2) },
       sharp: {
-        concurrency: sharp.concurrency(), simd: sharp.simd(), libvips: sharp.versions.vips, version: sharp.versions.sharp ?? 'unknown',
+        concurrency: sharp.concurrency(),
+        simd: sharp.simd(),
+        libvips: sharp.versions.vips,
+        version: sharp.versions.sharp ?? 'unknown',
         uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE) || 4,
       },
-      cpus: cpus().length, node: process.version, s3Endpoint: config.s3.endpoint ?? 'AWS', prefix, warmup,
-      objectsStored: 0, objectsDeleted: 0,
+      cpus: cpus().length,
+      node: process.version,
+      s3Endpoint: config.s3.endpoint ?? 'AWS',
+      prefix,
+      warmup,
+      objectsStored: 0,
+      objectsDeleted: 0,
     };
   } finally {
     // Everything under the run's prefix, listed rather than remembered, so a run that failed half-way is cleaned too.
     if (deps && !opts.keepObjects) {
       const keys = await listKeys(deps.s3, deps.bucket, `${prefix}/`).catch(() => [] as string[]);
       objectsStored = keys.length;
-      const deleted = await mapLimit(keys, 16, (key) => deps!.s3.send(new DeleteObjectCommand({ Bucket: deps!.bucket, Key: key })).then(() => true, () => false));
+      const deleted = await mapLimit(keys, 16, (key) =>
+        deps!.s3.send(new DeleteObjectCommand({ Bucket: deps!.bucket, Key: key })).then(
+          () => true,
+          () => false,
+        ),
+      );
       objectsDeleted = deleted.filter(Boolean).length;
       if (keys.length) log(`deleted ${objectsDeleted} of ${keys.length} objects under s3://${deps.bucket}/${prefix}/`);
     } else if (deps) objectsStored = (await listKeys(deps.s3, deps.bucket, `${prefix}/`).catch(() => [] as string[])).length;
@@ -320,17 +423,29 @@ function table(r: MediaStageResult): string {
     ['media activity', `${r.pipelineMs} ms (${r.pipelineMsPerImage} ms/image)`],
     ['bare sharp', `${r.bareMs} ms (${r.bareMsPerImage} ms/image)`],
     ['ratio', `${r.ratio} (goal ${r.goal}: ${r.meetsGoal ? 'met' : 'NOT met'})`],
-    ['split per image', `download+inspect ${r.split.downloadInspectMs} ms, thumbnails ${r.split.thumbnailsMs} ms, uploads ${r.split.uploadMs} ms`],
+    [
+      'split per image',
+      `download+inspect ${r.split.downloadInspectMs} ms, thumbnails ${r.split.thumbnailsMs} ms, uploads ${r.split.uploadMs} ms`,
+    ],
   ];
   if (r.rounds.length > 1) rows.push(['rounds', r.rounds.map((x) => `${x.bareMs}/${x.pipelineMs} ms = ${x.ratio}`).join('; ')]);
   rows.push(['load average', `${r.loadAverage.before} before, ${r.loadAverage.after} after (${r.cpus} cores)`]);
   const c = r.cpuMsPerImage;
-  rows.push(['CPU per image', `bare ${c.bare} ms; activity ${c.pipeline} ms${c.s3Server === undefined ? '' : ` + S3 server ${c.s3Server} ms`} (CPU ratio ${r.cpuRatio})`]);
+  rows.push([
+    'CPU per image',
+    `bare ${c.bare} ms; activity ${c.pipeline} ms${c.s3Server === undefined ? '' : ` + S3 server ${c.s3Server} ms`} (CPU ratio ${r.cpuRatio})`,
+  ]);
   if (r.profile) {
     const p = r.profile;
-    rows.push(['steps alone', `download ${p.downloadMs}, inspect ${p.inspectMs}, thumbnails ${p.thumbnailsMs}, sha256 ${p.sha256Ms}, uploads ${p.uploadMs} (originals ${p.uploadOriginalsMs}) ms`]);
+    rows.push([
+      'steps alone',
+      `download ${p.downloadMs}, inspect ${p.inspectMs}, thumbnails ${p.thumbnailsMs}, sha256 ${p.sha256Ms}, uploads ${p.uploadMs} (originals ${p.uploadOriginalsMs}) ms`,
+    ]);
     const pc = p.cpuMsPerImage;
-    rows.push(['step CPU/image', `download ${pc.download}, inspect ${pc.inspect}, thumbnails ${pc.thumbnails}, sha256 ${pc.sha256}, uploads ${pc.upload}${pc.s3Server === undefined ? '' : ` + S3 server ${pc.s3Server}`} ms`]);
+    rows.push([
+      'step CPU/image',
+      `download ${pc.download}, inspect ${pc.inspect}, thumbnails ${pc.thumbnails}, sha256 ${pc.sha256}, uploads ${pc.upload}${pc.s3Server === undefined ? '' : ` + S3 server ${pc.s3Server}`} ms`,
+    ]);
   }
   rows.push(['objects', `${r.objectsStored} stored under ${r.prefix}, ${r.objectsDeleted} deleted`]);
   const w = Math.max(...rows.map(([k]) => k.length));
@@ -345,7 +460,13 @@ async function main(): Promise<void> {
   const concurrency = Number(arg('concurrency') ?? 2);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const result = await benchMediaStage(loadConfig(), {
-    images, concurrency, rounds: Number(arg('rounds') ?? 1), s3ServerPid: arg('s3-pid') ? Number(arg('s3-pid')) : undefined, profile: process.argv.includes('--profile'), keepObjects: process.argv.includes('--keep'), log: json ? undefined : log,
+    images,
+    concurrency,
+    rounds: Number(arg('rounds') ?? 1),
+    s3ServerPid: arg('s3-pid') ? Number(arg('s3-pid')) : undefined,
+    profile: process.argv.includes('--profile'),
+    keepObjects: process.argv.includes('--keep'),
+    log: json ? undefined : log,
   });
   process.stdout.write(json ? `${JSON.stringify(result)}\n` : table(result));
 }

@@ -27,8 +27,21 @@ export interface OwnStack {
 }
 
 /** Settings that would point the stack or a worker elsewhere than this private stack. */
-const FOREIGN_KEYS = ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_API_KEY', 'TEMPORAL_TLS', 'S3_ENDPOINT', 'S3_BUCKET', 'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY', 'MJ_BATCH_CONFIG', 'MJ_BATCH_STACK_DIR', 'MJ_BASE_URL', 'MJ_API_KEY', 'MJ_BATCH_TASK_QUEUE'];
+const FOREIGN_KEYS = [
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'TEMPORAL_API_KEY',
+  'TEMPORAL_TLS',
+  'S3_ENDPOINT',
+  'S3_BUCKET',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'MJ_BATCH_CONFIG',
+  'MJ_BATCH_STACK_DIR',
+  'MJ_BASE_URL',
+  'MJ_API_KEY',
+  'MJ_BATCH_TASK_QUEUE',
+];
 
 function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
@@ -36,7 +49,13 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-export async function startOwnStack(opts: { name: string; simUrl: string; simApiKey: string; taskQueue: string; log?: (line: string) => void }): Promise<OwnStack> {
+export async function startOwnStack(opts: {
+  name: string;
+  simUrl: string;
+  simApiKey: string;
+  taskQueue: string;
+  log?: (line: string) => void;
+}): Promise<OwnStack> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `mj-batch-${opts.name}-`));
   const log = opts.log ?? (() => undefined);
   // MJ_BASE_URL makes `stack up` leave the simulator to us.
@@ -63,13 +82,20 @@ export async function startOwnStack(opts: { name: string; simUrl: string; simApi
     while (isRunning(rec)) await delay(50);
     // The kernel frees a dead server's listening ports a moment after the process is gone.
     for (const port of which === 'temporal' ? [ports.temporalPort, ports.uiPort] : [ports.s3Port]) {
-      await waitUntil(`port ${port}`, async () => {
-        if (!(await isPortFree(port))) throw new Error('still in use');
-      }, 30_000);
+      await waitUntil(
+        `port ${port}`,
+        async () => {
+          if (!(await isPortFree(port))) throw new Error('still in use');
+        },
+        30_000,
+      );
     }
   };
   return {
-    dir, endpoints, config, env,
+    dir,
+    endpoints,
+    config,
+    env,
     async restartTemporal() {
       await killRecorded('temporal');
       await up();

@@ -64,8 +64,11 @@ export interface BenchReport {
 
 function machine(): BenchReport['machine'] {
   return {
-    cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    os: `${os.type()} ${os.release()}`, node: process.version,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
   };
 }
 
@@ -89,8 +92,12 @@ export async function runBench(flags: BenchFlags, log: (line: string) => void): 
   const { slots, media, scale } = details;
   const largest = scale?.runs[scale.runs.length - 1];
   const has10k = !!scale && scale.runs.some((r) => r.rows === 1000) && scale.runs.some((r) => r.rows === 10_000);
-  const goal = (name: string, want: string, value: number | null | undefined, ok: (v: number) => boolean) =>
-    ({ name, goal: want, measured: value === null || value === undefined ? 'not measured' : String(value), met: value === null || value === undefined ? null : ok(value) });
+  const goal = (name: string, want: string, value: number | null | undefined, ok: (v: number) => boolean) => ({
+    name,
+    goal: want,
+    measured: value === null || value === undefined ? 'not measured' : String(value),
+    met: value === null || value === undefined ? null : ok(value),
+  });
   return {
     quick: !!flags.quick,
     date: new Date().toISOString(),
@@ -118,22 +125,42 @@ export async function runBench(flags: BenchFlags, log: (line: string) => void): 
 function printTable(r: BenchReport): void {
   const out: string[] = [];
   const row = (...cells: (string | number | null | undefined)[]) => out.push(`| ${cells.map((c) => c ?? '-').join(' | ')} |`);
-  out.push(`mj-batch bench${r.quick ? ' (quick)' : ''}, ${r.date.slice(0, 10)}, ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}`, '');
+  out.push(
+    `mj-batch bench${r.quick ? ' (quick)' : ''}, ${r.date.slice(0, 10)}, ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}`,
+    '',
+  );
   row('goal', 'target', 'measured', 'met');
   row('---', '---', '---', '---');
   for (const g of r.goals) row(g.name, g.goal, g.measured, g.met === null ? 'n/a' : g.met ? 'yes' : 'NO');
   const s = r.details.slots;
   if (s) {
-    out.push('', `Slot utilisation: ${s.polling.rows} imagine rows, ${s.slots} slots, jobs of ${s.jobMs} ms, queue-ahead ${s.queueAhead}`, '');
+    out.push(
+      '',
+      `Slot utilisation: ${s.polling.rows} imagine rows, ${s.slots} slots, jobs of ${s.jobMs} ms, queue-ahead ${s.queueAhead}`,
+      '',
+    );
     row('mode', 'utilisation', 'busy slot-s', 'wall s', 'batch s', 'notice median ms', 'p90 ms', 'max ms');
     row('---', '---', '---', '---', '---', '---', '---', '---');
     for (const u of [s.polling, s.callbacks]) {
-      row(u.callbacks ? 'callbacks' : 'polling only', u.utilisation, u.busySlotSeconds, u.wallSeconds, u.batchSeconds, u.noticeDelayMs.median, u.noticeDelayMs.p90, u.noticeDelayMs.max);
+      row(
+        u.callbacks ? 'callbacks' : 'polling only',
+        u.utilisation,
+        u.busySlotSeconds,
+        u.wallSeconds,
+        u.batchSeconds,
+        u.noticeDelayMs.median,
+        u.noticeDelayMs.p90,
+        u.noticeDelayMs.max,
+      );
     }
   }
   const m = r.details.media;
   if (m) {
-    out.push('', `Media stage: ${m.images} grids (${Math.round(m.bytesPerImageMean / 1024)} KiB each on average), concurrency ${m.concurrency}`, '');
+    out.push(
+      '',
+      `Media stage: ${m.images} grids (${Math.round(m.bytesPerImageMean / 1024)} KiB each on average), concurrency ${m.concurrency}`,
+      '',
+    );
     row('path', 'total ms', 'ms per image');
     row('---', '---', '---');
     row('media activity (download, thumbnails, upload)', m.pipelineMs, m.pipelineMsPerImage);
@@ -143,9 +170,30 @@ function printTable(r: BenchReport): void {
   const sc = r.details.scale;
   if (sc) {
     out.push('', `Scale: shorten rows, simulator ×${sc.speed}, ${sc.slots} slots; history-size warnings: ${sc.historyWarnings}`, '');
-    row('rows', 'seconds', 'rows/s', 'worker peak RSS MiB', 'worker CPU-ms/row', 'batch runs', 'batch history max events', 'max bytes', 'events per item');
+    row(
+      'rows',
+      'seconds',
+      'rows/s',
+      'worker peak RSS MiB',
+      'worker CPU-ms/row',
+      'batch runs',
+      'batch history max events',
+      'max bytes',
+      'events per item',
+    );
     row('---', '---', '---', '---', '---', '---', '---', '---', '---');
-    for (const x of sc.runs) row(x.rows, x.seconds, x.rowsPerSecond, x.workerPeakRssMiB, x.workerCpuMsPerRow, x.batchRuns, x.batchHistoryEventsMax, x.batchHistoryBytesMax, x.eventsPerItem);
+    for (const x of sc.runs)
+      row(
+        x.rows,
+        x.seconds,
+        x.rowsPerSecond,
+        x.workerPeakRssMiB,
+        x.workerCpuMsPerRow,
+        x.batchRuns,
+        x.batchHistoryEventsMax,
+        x.batchHistoryBytesMax,
+        x.eventsPerItem,
+      );
     if (sc.rssRatio !== null) out.push('', `peak RSS ratio (largest / smallest): ${sc.rssRatio}`);
   }
   process.stdout.write(`${out.join('\n')}\n`);
@@ -158,7 +206,7 @@ async function main(): Promise<void> {
     .option('--json', 'print one JSON object instead of the table')
     .option('--out <file>', 'where to write the JSON (default bench/results/<date>[-quick].json)')
     .option('--only <parts>', 'comma-separated: slots, media, scale')
-    .option('--queue-ahead <n>', 'the slot benchmark\'s queue-ahead (default: run\'s default, 2)');
+    .option('--queue-ahead <n>', "the slot benchmark's queue-ahead (default: run's default, 2)");
   program.parse(process.argv);
   const flags = program.opts<BenchFlags>();
   const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
@@ -173,7 +221,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err: unknown) => {
-    process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;
   });
 }

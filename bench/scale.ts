@@ -2,10 +2,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { prepareBatch, startBatch, waitForBatch } from '../cli/batches';
-import { concurrencyOf } from '../cli/run-command';
+import { prepareBatch, startBatch, waitForBatch } from '../client/batches';
+import { concurrencyOf } from '../client/options';
 import { startSimulator } from '../simulator/server';
-import { accountSlotsWorkflowId } from '../workflows/account-slots';
+import { accountSlotsWorkflowId } from '../contracts/account-slots';
 import type { OwnStack } from './own-stack';
 import { WorkerProcess } from './worker-process';
 
@@ -54,25 +54,44 @@ export async function benchScale(stack: OwnStack, client: Client, s3: S3Client, 
   try {
     for (const size of opts.sizes) {
       const taskQueue = `bench-scale-${size}-${Date.now().toString(36)}`;
-      const worker = new WorkerProcess({ ...stack.env, MJ_BASE_URL: sim.url, MJ_API_KEY: sim.options.apiKey, MJ_BATCH_TASK_QUEUE: taskQueue },
-        path.join(stack.dir, 'logs', `${taskQueue}.log`));
+      const worker = new WorkerProcess(
+        { ...stack.env, MJ_BASE_URL: sim.url, MJ_API_KEY: sim.options.apiKey, MJ_BATCH_TASK_QUEUE: taskQueue },
+        path.join(stack.dir, 'logs', `${taskQueue}.log`),
+      );
       try {
         await worker.start();
         const cpuAtStart = worker.usage()?.cpuMs ?? 0;
         const file = path.join(stack.dir, `${taskQueue}.jsonl`);
-        const lines = Array.from({ length: size }, (_, i) => JSON.stringify({ id: `s${i + 1}`, kind: 'shorten', prompt: `scale bench row ${i + 1} a long product description to shorten` }));
+        const lines = Array.from({ length: size }, (_, i) =>
+          JSON.stringify({ id: `s${i + 1}`, kind: 'shorten', prompt: `scale bench row ${i + 1} a long product description to shorten` }),
+        );
         fs.writeFileSync(file, `${lines.join('\n')}\n`);
         const account = taskQueue;
         const { input } = await prepareBatch(file, s3, stack.config.s3.bucket, taskQueue, {
-          batchId: taskQueue, outputPrefix: `bench/${taskQueue}`, concurrency: concurrencyOf({ accountSlots: opts.slots, queueAhead: 2 }), accountSlots: opts.slots, account,
-          submitPolicy: 'at-most-once', callbacks: true, pollMinMs: 1000, pollMaxMs: 2000,
+          batchId: taskQueue,
+          outputPrefix: `bench/${taskQueue}`,
+          concurrency: concurrencyOf({ accountSlots: opts.slots, queueAhead: 2 }),
+          accountSlots: opts.slots,
+          account,
+          submitPolicy: 'at-most-once',
+          callbacks: true,
+          pollMinMs: 1000,
+          pollMaxMs: 2000,
         });
         const t0 = Date.now();
         await startBatch(client, s3, stack.config.s3.bucket, taskQueue, file, input, { account, slots: opts.slots, queueAhead: 2 });
-        const { result } = await waitForBatch(client, input.batchId, (p) => log(`scale ${size}: ${p.counts.succeeded + p.counts.failed}/${size} rows`), 15_000);
+        const { result } = await waitForBatch(
+          client,
+          input.batchId,
+          (p) => log(`scale ${size}: ${p.counts.succeeded + p.counts.failed}/${size} rows`),
+          15_000,
+        );
         const seconds = (Date.now() - t0) / 1000;
         const usage = worker.usage();
-        await client.workflow.getHandle(accountSlotsWorkflowId(taskQueue, account)).terminate('bench run finished').catch(() => undefined);
+        await client.workflow
+          .getHandle(accountSlotsWorkflowId(taskQueue, account))
+          .terminate('bench run finished')
+          .catch(() => undefined);
         if (result.counts.succeeded !== size) throw new Error(`scale bench: ${result.counts.succeeded} of ${size} rows succeeded`);
 
         let batchRuns = 0;
@@ -90,7 +109,9 @@ export async function benchScale(stack: OwnStack, client: Client, s3: S3Client, 
           rowsPerSecond: Math.round((size / seconds) * 10) / 10,
           workerPeakRssMiB: mib(usage?.peakRssBytes ?? 0),
           workerCpuMsPerRow: Math.round((((usage?.cpuMs ?? 0) - cpuAtStart) / size) * 10) / 10,
-          batchRuns, batchHistoryEventsMax: eventsMax, batchHistoryBytesMax: bytesMax,
+          batchRuns,
+          batchHistoryEventsMax: eventsMax,
+          batchHistoryBytesMax: bytesMax,
           eventsPerItem: item.historyLength,
         };
         log(`scale ${size}: ${run.rowsPerSecond} rows/s, worker peak RSS ${run.workerPeakRssMiB} MiB, ${run.workerCpuMsPerRow} CPU-ms/row`);
@@ -104,8 +125,17 @@ export async function benchScale(stack: OwnStack, client: Client, s3: S3Client, 
   }
   const temporalLog = path.join(stack.dir, 'logs', 'temporal.log');
   const historyWarnings = fs.existsSync(temporalLog)
-    ? fs.readFileSync(temporalLog, 'utf8').split('\n').filter((l) => /history (size|count|length)[^"]*(exceeds|warn)/i.test(l)).length
+    ? fs
+        .readFileSync(temporalLog, 'utf8')
+        .split('\n')
+        .filter((l) => /history (size|count|length)[^"]*(exceeds|warn)/i.test(l)).length
     : 0;
   const rss = runs.map((r) => r.workerPeakRssMiB);
-  return { slots: opts.slots, speed: opts.speed, runs, rssRatio: runs.length > 1 ? Math.round((rss[rss.length - 1]! / rss[0]!) * 100) / 100 : null, historyWarnings };
+  return {
+    slots: opts.slots,
+    speed: opts.speed,
+    runs,
+    rssRatio: runs.length > 1 ? Math.round((rss[rss.length - 1]! / rss[0]!) * 100) / 100 : null,
+    historyWarnings,
+  };
 }

@@ -39,7 +39,11 @@ async function main(): Promise<void> {
   const summary = { url, runs, medianTotalMs: median(results.map((r) => r.totalMs)), results };
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   process.stdout.write('run  imagine ms  U2 ms  HD upscale ms  total ms\n');
-  results.forEach((r, i) => process.stdout.write(`${String(i + 1).padStart(3)}  ${String(r.imagineMs).padStart(10)}  ${String(r.u2Ms).padStart(5)}  ${String(r.hdUpscaleMs).padStart(13)}  ${String(r.totalMs).padStart(8)}\n`));
+  results.forEach((r, i) =>
+    process.stdout.write(
+      `${String(i + 1).padStart(3)}  ${String(r.imagineMs).padStart(10)}  ${String(r.u2Ms).padStart(5)}  ${String(r.hdUpscaleMs).padStart(13)}  ${String(r.totalMs).padStart(8)}\n`,
+    ),
+  );
 }
 
 main().catch((err) => {

@@ -2,11 +2,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { prepareBatch, startBatch, waitForBatch } from '../cli/batches';
-import { concurrencyOf } from '../cli/run-command';
+import { prepareBatch, startBatch, waitForBatch } from '../client/batches';
+import { concurrencyOf } from '../client/options';
 import { mapLimit } from '../report/map-limit';
 import { startSimulator } from '../simulator/server';
-import { accountSlotsWorkflowId } from '../workflows/account-slots';
+import { accountSlotsWorkflowId } from '../contracts/account-slots';
 import type { OwnStack } from './own-stack';
 import { WorkerProcess } from './worker-process';
 
@@ -42,7 +42,10 @@ export interface SlotUtilisationResult {
 interface Event {
   eventTime?: { seconds?: unknown; nanos?: number | null } | null;
   activityTaskCompletedEventAttributes?: { result?: { payloads?: { data?: Uint8Array | null }[] | null } | null } | null;
-  workflowExecutionSignaledEventAttributes?: { signalName?: string | null; input?: { payloads?: { data?: Uint8Array | null }[] | null } | null } | null;
+  workflowExecutionSignaledEventAttributes?: {
+    signalName?: string | null;
+    input?: { payloads?: { data?: Uint8Array | null }[] | null } | null;
+  } | null;
 }
 
 const TERMINAL = new Set(['SUCCESS', 'FAILURE', 'CANCEL']);
@@ -63,7 +66,9 @@ export function noticeTimes(events: Event[]): Map<string, number> {
   for (const e of events) {
     const snap = e.activityTaskCompletedEventAttributes
       ? decode(e.activityTaskCompletedEventAttributes.result)
-      : e.workflowExecutionSignaledEventAttributes?.signalName === 'taskUpdate' ? decode(e.workflowExecutionSignaledEventAttributes.input) : undefined;
+      : e.workflowExecutionSignaledEventAttributes?.signalName === 'taskUpdate'
+        ? decode(e.workflowExecutionSignaledEventAttributes.input)
+        : undefined;
     if (snap?.taskId && snap.status && TERMINAL.has(snap.status) && !noticed.has(snap.taskId)) noticed.set(snap.taskId, ms(e.eventTime));
   }
   return noticed;
@@ -78,32 +83,55 @@ const quantile = (xs: number[], q: number) => {
  * 1. Slot utilisation: `rows` imagine rows on an account of `slots` slots whose jobs all take `jobMs`, once polling only
  * and once with callbacks, with `mj-batch run`'s defaults otherwise (queue-ahead included).
  */
-export async function benchSlotUtilisation(stack: OwnStack, client: Client, s3: S3Client, opts: SlotUtilisationOptions): Promise<SlotUtilisationResult> {
+export async function benchSlotUtilisation(
+  stack: OwnStack,
+  client: Client,
+  s3: S3Client,
+  opts: SlotUtilisationOptions,
+): Promise<SlotUtilisationResult> {
   const log = opts.log ?? (() => undefined);
   const sim = await startSimulator({ concurrency: opts.slots, queueSize: 10, jobMs: opts.jobMs, seed: 'bench-slots' });
   const taskQueue = `bench-slots-${Date.now().toString(36)}`;
-  const worker = new WorkerProcess({ ...stack.env, MJ_BASE_URL: sim.url, MJ_API_KEY: sim.options.apiKey, MJ_BATCH_TASK_QUEUE: taskQueue },
-    path.join(stack.dir, 'logs', `${taskQueue}.log`));
+  const worker = new WorkerProcess(
+    { ...stack.env, MJ_BASE_URL: sim.url, MJ_API_KEY: sim.options.apiKey, MJ_BATCH_TASK_QUEUE: taskQueue },
+    path.join(stack.dir, 'logs', `${taskQueue}.log`),
+  );
   try {
     await worker.start();
     const run = async (callbacks: boolean): Promise<UtilisationRun> => {
       const tag = callbacks ? 'cb' : 'poll';
-      const rows = Array.from({ length: opts.rows }, (_, i) => JSON.stringify({ id: `${tag}-${i + 1}`, prompt: `slot bench ${tag} ${i + 1}` }));
+      const rows = Array.from({ length: opts.rows }, (_, i) =>
+        JSON.stringify({ id: `${tag}-${i + 1}`, prompt: `slot bench ${tag} ${i + 1}` }),
+      );
       const file = path.join(stack.dir, `${taskQueue}-${tag}.jsonl`);
       fs.writeFileSync(file, `${rows.join('\n')}\n`);
       const account = `${taskQueue}-${tag}`;
       const { input } = await prepareBatch(file, s3, stack.config.s3.bucket, taskQueue, {
-        batchId: `${taskQueue}-${tag}`, outputPrefix: `bench/${taskQueue}/${tag}`, concurrency: concurrencyOf({ accountSlots: opts.slots, queueAhead: opts.queueAhead }),
-        accountSlots: opts.slots, account, submitPolicy: 'at-most-once', callbacks,
+        batchId: `${taskQueue}-${tag}`,
+        outputPrefix: `bench/${taskQueue}/${tag}`,
+        concurrency: concurrencyOf({ accountSlots: opts.slots, queueAhead: opts.queueAhead }),
+        accountSlots: opts.slots,
+        account,
+        submitPolicy: 'at-most-once',
+        callbacks,
         // The fastest polling Temporal's timers allow (1 s), backing off to 2 s: a 2 s job's scale.
-        pollMinMs: 1000, pollMaxMs: 2000,
+        pollMinMs: 1000,
+        pollMaxMs: 2000,
       });
       const t0 = Date.now();
-      await startBatch(client, s3, stack.config.s3.bucket, taskQueue, file, input, { account, slots: opts.slots, queueAhead: opts.queueAhead });
+      await startBatch(client, s3, stack.config.s3.bucket, taskQueue, file, input, {
+        account,
+        slots: opts.slots,
+        queueAhead: opts.queueAhead,
+      });
       const { result } = await waitForBatch(client, input.batchId, () => undefined);
       const batchSeconds = (Date.now() - t0) / 1000;
-      await client.workflow.getHandle(accountSlotsWorkflowId(taskQueue, account)).terminate('bench run finished').catch(() => undefined);
-      if (result.counts.succeeded !== opts.rows) throw new Error(`slot bench (${tag}): ${result.counts.succeeded} of ${opts.rows} rows succeeded`);
+      await client.workflow
+        .getHandle(accountSlotsWorkflowId(taskQueue, account))
+        .terminate('bench run finished')
+        .catch(() => undefined);
+      if (result.counts.succeeded !== opts.rows)
+        throw new Error(`slot bench (${tag}): ${result.counts.succeeded} of ${opts.rows} rows succeeded`);
 
       const jobs = sim.engine.ledger().filter((j) => j.state?.startsWith(`${tag}-`));
       const busyMs = jobs.reduce((s, j) => s + ((j.finishTime ?? 0) - (j.slotStart ?? j.finishTime ?? 0)), 0);
@@ -111,22 +139,29 @@ export async function benchSlotUtilisation(stack: OwnStack, client: Client, s3: 
       const last = Math.max(...jobs.map((j) => j.finishTime ?? 0));
       const finishedAt = new Map(jobs.map((j) => [j.id, j.finishTime ?? 0]));
       const delays: number[] = [];
-      await mapLimit(jobs.map((j) => j.state!), 8, async (key) => {
-        const history = await client.workflow.getHandle(`${input.batchId}/${key}`).fetchHistory();
-        for (const [taskId, at] of noticeTimes((history.events ?? []) as Event[])) {
-          const finished = finishedAt.get(taskId);
-          if (finished) delays.push(Math.max(0, at - finished));
-        }
-      });
+      await mapLimit(
+        jobs.map((j) => j.state!),
+        8,
+        async (key) => {
+          const history = await client.workflow.getHandle(`${input.batchId}/${key}`).fetchHistory();
+          for (const [taskId, at] of noticeTimes((history.events ?? []) as Event[])) {
+            const finished = finishedAt.get(taskId);
+            if (finished) delays.push(Math.max(0, at - finished));
+          }
+        },
+      );
       const out: UtilisationRun = {
-        callbacks, rows: opts.rows,
+        callbacks,
+        rows: opts.rows,
         utilisation: Math.round((busyMs / (opts.slots * (last - first))) * 1000) / 1000,
         busySlotSeconds: Math.round(busyMs / 100) / 10,
         wallSeconds: Math.round((last - first) / 100) / 10,
         batchSeconds: Math.round(batchSeconds * 10) / 10,
         noticeDelayMs: { median: quantile(delays, 0.5), p90: quantile(delays, 0.9), max: Math.max(...delays) },
       };
-      log(`slot utilisation (${callbacks ? 'callbacks' : 'polling only'}): ${out.utilisation} over ${out.wallSeconds} s; notice delay median ${out.noticeDelayMs.median} ms`);
+      log(
+        `slot utilisation (${callbacks ? 'callbacks' : 'polling only'}): ${out.utilisation} over ${out.wallSeconds} s; notice delay median ${out.noticeDelayMs.median} ms`,
+      );
       return out;
     };
     const polling = await run(false);

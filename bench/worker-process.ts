@@ -46,7 +46,10 @@ export class WorkerProcess {
   private starts = 0;
   private readonly cli = path.join(packageRoot(), 'bin', 'mj-batch.js');
 
-  constructor(private readonly env: NodeJS.ProcessEnv, private readonly logFile: string) {}
+  constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly logFile: string,
+  ) {}
 
   get pid(): number | undefined {
     return this.child?.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;

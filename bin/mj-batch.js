@@ -10,7 +10,9 @@ if (!fs.existsSync(entry)) {
   process.stderr.write('mj-batch is not built yet: run `npm install` (or `npm run build`) in ' + path.dirname(__dirname) + '\n');
   process.exit(1);
 }
-require(entry).main(process.argv).catch((err) => {
-  process.stderr.write(`mj-batch: ${err && err.message ? err.message : err}\n`);
-  process.exitCode = typeof err?.exitCode === 'number' ? err.exitCode : 1;
-});
+require(entry)
+  .main(process.argv)
+  .catch((err) => {
+    process.stderr.write(`mj-batch: ${err && err.message ? err.message : err}\n`);
+    process.exitCode = typeof err?.exitCode === 'number' ? err.exitCode : 1;
+  });

@@ -1,33 +1,49 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { accountSlotsStatus } from '../client/account-slots';
+import { batchOutcome, cancelBatch, listBatches, pauseBatch, resumeBatch, setBatchConcurrency } from '../client/control';
+import { wholeNumber } from '../client/options';
+import { rowStages } from '../client/progress';
+import { batchUiUrl, summaryOf } from '../client/summary';
+import { progressQuery } from '../contracts/handlers';
+import { WorkflowType } from '../contracts/naming';
 import { loadConfig, type EffectiveConfig } from '../config/config';
 import { connectClient } from '../config/temporal';
-import { BatchIdKey, BatchStateKey, ItemsDoneKey, ItemsFailedKey, ItemsTotalKey } from '../workflows/search-attributes';
-import type { BatchResult } from '../workflows/batch';
-import { cancelBatchSignal, pauseUpdate, progressQuery, resumeUpdate, setConcurrencyUpdate } from '../workflows/shared';
-import { accountSlotsStatus, rowStages, slotsLine } from './batches';
-import { holdLine, stageCounts } from './board';
-import { batchUiUrl, EXIT, followBatch, summaryOf } from './follow';
-import { wholeNumber } from './arguments';
+import { holdLine, slotsLine, stageCounts } from './board';
+import { EXIT } from './exit-codes';
+import { followBatch } from './follow';
 import { printJson, printLines } from './output';
 
 class BatchCommandError extends Error {
-  constructor(message: string, readonly exitCode: number) {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
     super(message);
   }
 }
 
 /** Runs `fn` with a client; turns "no such batch" and "not running" into messages and exit codes. */
-async function withBatch(batchId: string, json: boolean | undefined, fn: (client: Client, handle: WorkflowHandle, config: EffectiveConfig) => Promise<void>): Promise<void> {
+async function withBatch(
+  batchId: string,
+  json: boolean | undefined,
+  fn: (client: Client, handle: WorkflowHandle, config: EffectiveConfig) => Promise<void>,
+): Promise<void> {
   const config = loadConfig();
   const client = await connectClient(config.temporal);
   try {
     const handle = client.workflow.getHandle(batchId);
     await fn(client, handle, config);
   } catch (err) {
-    const known = err instanceof BatchCommandError ? err
-      : err instanceof WorkflowNotFoundError ? new BatchCommandError(`no batch ${batchId} on ${config.temporal.address} (namespace ${config.temporal.namespace})`, EXIT.notFound)
-        : undefined;
+    const known =
+      err instanceof BatchCommandError
+        ? err
+        : err instanceof WorkflowNotFoundError
+          ? new BatchCommandError(
+              `no batch ${batchId} on ${config.temporal.address} (namespace ${config.temporal.namespace})`,
+              EXIT.notFound,
+            )
+          : undefined;
     if (!known) throw err;
     if (json) printJson({ batchId, error: known.message });
     else process.stderr.write(`mj-batch: ${known.message}\n`);
@@ -39,8 +55,9 @@ async function withBatch(batchId: string, json: boolean | undefined, fn: (client
 
 async function requireRunning(handle: WorkflowHandle): Promise<void> {
   const d = await handle.describe();
-  if (d.type !== 'batchWorkflow') throw new BatchCommandError(`${handle.workflowId} is a ${d.type}, not a batch`, EXIT.notFound);
-  if (d.status.name !== 'RUNNING') throw new BatchCommandError(`batch ${handle.workflowId} is not running (${d.status.name.toLowerCase()})`, EXIT.notRunning);
+  if (d.type !== WorkflowType.batch) throw new BatchCommandError(`${handle.workflowId} is a ${d.type}, not a batch`, EXIT.notFound);
+  if (d.status.name !== 'RUNNING')
+    throw new BatchCommandError(`batch ${handle.workflowId} is not running (${d.status.name.toLowerCase()})`, EXIT.notRunning);
 }
 
 function watchCommand(): Command {
@@ -48,10 +65,12 @@ function watchCommand(): Command {
     .description('follow a batch to its end: a live board on a terminal, plain lines otherwise')
     .argument('<batchId>')
     .option('--json', 'print one JSON object when the batch ends (progress lines go to stderr)')
-    .action(async (batchId: string, flags: { json?: boolean }) => withBatch(batchId, flags.json, async (client, handle, config) => {
-      await handle.describe();
-      await followBatch(client, config, batchId, flags);
-    }));
+    .action(async (batchId: string, flags: { json?: boolean }) =>
+      withBatch(batchId, flags.json, async (client, handle, config) => {
+        await handle.describe();
+        await followBatch(client, config, batchId, flags);
+      }),
+    );
 }
 
 function statusCommand(): Command {
@@ -59,49 +78,61 @@ function statusCommand(): Command {
     .description('where a batch stands: counts by stage, rate, ETA; its result once it has ended')
     .argument('<batchId>')
     .option('--json', 'print one JSON object')
-    .action(async (batchId: string, flags: { json?: boolean }) => withBatch(batchId, flags.json, async (client, handle, config) => {
-      const d = await handle.describe();
-      if (d.type !== 'batchWorkflow') throw new BatchCommandError(`${batchId} is a ${d.type}, not a batch`, EXIT.notFound);
-      const status = d.status.name;
-      const base = { batchId, status, temporalUiUrl: batchUiUrl(config, batchId) };
-      if (status === 'RUNNING') {
-        const p = await handle.query(progressQuery);
-        const stages = stageCounts(p, await rowStages(client, batchId).catch(() => ({})));
-        const slots = p.accountSlotsWorkflowId ? await accountSlotsStatus(client, p.accountSlotsWorkflowId).catch(() => undefined) : undefined;
-        if (flags.json) {
-          return printJson({
-            ...base, state: p.state, counts: p.counts, stages, inFlight: p.inFlight, concurrency: p.concurrency, ratePerMinute: p.ratePerMinute, etaSeconds: p.etaSeconds, runs: p.runs,
-            ...(p.accountHold ? { accountHold: p.accountHold } : {}),
-            ...(slots ? { accountSlots: slots } : {}),
-          });
+    .action(async (batchId: string, flags: { json?: boolean }) =>
+      withBatch(batchId, flags.json, async (client, handle, config) => {
+        const d = await handle.describe();
+        if (d.type !== WorkflowType.batch) throw new BatchCommandError(`${batchId} is a ${d.type}, not a batch`, EXIT.notFound);
+        const status = d.status.name;
+        const base = { batchId, status, temporalUiUrl: batchUiUrl(config, batchId) };
+        if (status === 'RUNNING') {
+          const p = await handle.query(progressQuery);
+          const stages = stageCounts(p, await rowStages(client, batchId).catch(() => ({})));
+          const slots = p.accountSlotsWorkflowId
+            ? await accountSlotsStatus(client, p.accountSlotsWorkflowId).catch(() => undefined)
+            : undefined;
+          if (flags.json) {
+            return printJson({
+              ...base,
+              state: p.state,
+              counts: p.counts,
+              stages,
+              inFlight: p.inFlight,
+              concurrency: p.concurrency,
+              ratePerMinute: p.ratePerMinute,
+              etaSeconds: p.etaSeconds,
+              runs: p.runs,
+              ...(p.accountHold ? { accountHold: p.accountHold } : {}),
+              ...(slots ? { accountSlots: slots } : {}),
+            });
+          }
+          return printLines([
+            `batch ${batchId}: ${p.state}, ${stages.done + stages.failed}/${p.counts.total} rows finished`,
+            `  ${Object.entries(stages)
+              .map(([s, n]) => `${s} ${n}`)
+              .join(', ')}`,
+            `  rate ${p.ratePerMinute}/min, ETA ${p.etaSeconds ?? '-'} s, slots in use ${p.inFlight}/${p.concurrency}`,
+            ...(p.accountHold ? [`  ${holdLine(p)}`] : []),
+            ...(p.counts.modeMismatches ? [`  WARNING: ${p.counts.modeMismatches} row(s) ran in another speed mode than asked`] : []),
+            ...(slots ? [`  ${slotsLine(slots)}`] : []),
+            ...(base.temporalUiUrl ? [`  Web UI ${base.temporalUiUrl}`] : []),
+          ]);
         }
-        return printLines([
-          `batch ${batchId}: ${p.state}, ${stages.done + stages.failed}/${p.counts.total} rows finished`,
-          `  ${Object.entries(stages).map(([s, n]) => `${s} ${n}`).join(', ')}`,
-          `  rate ${p.ratePerMinute}/min, ETA ${p.etaSeconds ?? '-'} s, slots in use ${p.inFlight}/${p.concurrency}`,
-          ...(p.accountHold ? [`  ${holdLine(p)}`] : []),
-          ...(p.counts.modeMismatches ? [`  WARNING: ${p.counts.modeMismatches} row(s) ran in another speed mode than asked`] : []),
-          ...(slots ? [`  ${slotsLine(slots)}`] : []),
-          ...(base.temporalUiUrl ? [`  Web UI ${base.temporalUiUrl}`] : []),
+        const { result, error } = await batchOutcome(handle);
+        const summary = result ? summaryOf(config, result) : undefined;
+        if (flags.json) return printJson({ ...base, ...(summary ?? {}), ...(error ? { error } : {}) });
+        printLines([
+          `batch ${batchId}: ${status.toLowerCase()}${error ? ` (${error})` : ''}`,
+          ...(summary
+            ? [
+                `  rows ${summary.rows}: ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.unknownSubmit} unknown submit, ${summary.cancelled} cancelled`,
+                `  results ${summary.resultsCsv}`,
+                `  sheet   ${summary.contactSheet}`,
+              ]
+            : []),
+          ...(summary?.modeMismatches ? [`  WARNING: ${summary.modeMismatches} row(s) ran in another speed mode than asked`] : []),
         ]);
-      }
-      let result: BatchResult | undefined;
-      let error: string | undefined;
-      try {
-        result = await handle.result() as BatchResult;
-      } catch (err) {
-        const details = (err as { cause?: { details?: unknown[] } }).cause?.details?.[0] as BatchResult | undefined;
-        result = details && typeof details === 'object' && 'counts' in details ? details : undefined;
-        error = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
-      }
-      const summary = result ? summaryOf(config, result) : undefined;
-      if (flags.json) return printJson({ ...base, ...(summary ?? {}), ...(error ? { error } : {}) });
-      printLines([
-        `batch ${batchId}: ${status.toLowerCase()}${error ? ` (${error})` : ''}`,
-        ...(summary ? [`  rows ${summary.rows}: ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.unknownSubmit} unknown submit, ${summary.cancelled} cancelled`, `  results ${summary.resultsCsv}`, `  sheet   ${summary.contactSheet}`] : []),
-        ...(summary?.modeMismatches ? [`  WARNING: ${summary.modeMismatches} row(s) ran in another speed mode than asked`] : []),
-      ]);
-    }));
+      }),
+    );
 }
 
 function controlCommand(name: string, description: string, act: (handle: WorkflowHandle) => Promise<unknown>, done: string): Command {
@@ -109,13 +140,15 @@ function controlCommand(name: string, description: string, act: (handle: Workflo
     .description(description)
     .argument('<batchId>')
     .option('--json', 'print one JSON object')
-    .action(async (batchId: string, flags: { json?: boolean }) => withBatch(batchId, flags.json, async (_client, handle) => {
-      await requireRunning(handle);
-      await act(handle);
-      const p = await handle.query(progressQuery).catch(() => undefined);
-      if (flags.json) printJson({ batchId, action: name, ok: true, state: p?.state, concurrency: p?.concurrency, inFlight: p?.inFlight });
-      else printLines([`batch ${batchId}: ${done}`]);
-    }));
+    .action(async (batchId: string, flags: { json?: boolean }) =>
+      withBatch(batchId, flags.json, async (_client, handle) => {
+        await requireRunning(handle);
+        await act(handle);
+        const p = await handle.query(progressQuery).catch(() => undefined);
+        if (flags.json) printJson({ batchId, action: name, ok: true, state: p?.state, concurrency: p?.concurrency, inFlight: p?.inFlight });
+        else printLines([`batch ${batchId}: ${done}`]);
+      }),
+    );
 }
 
 function setConcurrencyCommand(): Command {
@@ -128,12 +161,14 @@ function setConcurrencyCommand(): Command {
       return n;
     })
     .option('--json', 'print one JSON object')
-    .action(async (batchId: string, n: number, flags: { json?: boolean }) => withBatch(batchId, flags.json, async (_client, handle) => {
-      await requireRunning(handle);
-      const now = await handle.executeUpdate(setConcurrencyUpdate, { args: [n] });
-      if (flags.json) printJson({ batchId, action: 'set-concurrency', ok: true, concurrency: now });
-      else printLines([`batch ${batchId}: concurrency is now ${now}`]);
-    }));
+    .action(async (batchId: string, n: number, flags: { json?: boolean }) =>
+      withBatch(batchId, flags.json, async (_client, handle) => {
+        await requireRunning(handle);
+        const now = await setBatchConcurrency(handle, n);
+        if (flags.json) printJson({ batchId, action: 'set-concurrency', ok: true, concurrency: now });
+        else printLines([`batch ${batchId}: concurrency is now ${now}`]);
+      }),
+    );
 }
 
 function listCommand(): Command {
@@ -146,23 +181,15 @@ function listCommand(): Command {
       const config = loadConfig();
       const client = await connectClient(config.temporal);
       try {
-        const filters = [`WorkflowType = 'batchWorkflow'`, `ExecutionStatus != 'ContinuedAsNew'`];
-        if (flags.state) filters.push(`BatchState = '${flags.state.replace(/'/g, '')}'`);
-        const batches = [];
-        for await (const wf of client.workflow.list({ query: filters.join(' AND '), pageSize: flags.limit })) {
-          const sa = wf.typedSearchAttributes;
-          batches.push({
-            batchId: sa.get(BatchIdKey) ?? wf.workflowId, status: wf.status.name, state: sa.get(BatchStateKey) ?? null,
-            rows: sa.get(ItemsTotalKey) ?? null, done: sa.get(ItemsDoneKey) ?? null, failed: sa.get(ItemsFailedKey) ?? null,
-            startTime: wf.startTime.toISOString(), closeTime: wf.closeTime?.toISOString() ?? null,
-          });
-          if (batches.length >= flags.limit) break;
-        }
+        const batches = await listBatches(client, { state: flags.state, limit: flags.limit });
         if (flags.json) return printJson({ batches });
         if (batches.length === 0) return printLines(['no batches']);
         printLines([
           `${'BATCH'.padEnd(40)} ${'STATE'.padEnd(10)} ${'ROWS'.padStart(6)} ${'DONE'.padStart(6)} ${'FAILED'.padStart(6)}  STARTED`,
-          ...batches.map((b) => `${b.batchId.padEnd(40)} ${String(b.state ?? b.status.toLowerCase()).padEnd(10)} ${String(b.rows ?? '-').padStart(6)} ${String(b.done ?? '-').padStart(6)} ${String(b.failed ?? '-').padStart(6)}  ${b.startTime}`),
+          ...batches.map(
+            (b) =>
+              `${b.batchId.padEnd(40)} ${String(b.state ?? b.status.toLowerCase()).padEnd(10)} ${String(b.rows ?? '-').padStart(6)} ${String(b.done ?? '-').padStart(6)} ${String(b.failed ?? '-').padStart(6)}  ${b.startTime}`,
+          ),
         ]);
       } finally {
         await client.connection.close();
@@ -175,9 +202,24 @@ export function batchCommands(): Command[] {
     watchCommand(),
     statusCommand(),
     listCommand(),
-    controlCommand('pause', 'stop starting rows (the ones in flight finish)', (h) => h.executeUpdate(pauseUpdate), 'paused; rows in flight finish, no new row starts'),
-    controlCommand('resume', 'start rows again after pause; on a batch held by an account condition, try the account now', (h) => h.executeUpdate(resumeUpdate), 'resumed'),
-    controlCommand('cancel', 'stop the batch: rows in flight end CANCELLED, the report is written', (h) => h.signal(cancelBatchSignal), 'cancelling; rows in flight stop, then the report is written'),
+    controlCommand(
+      'pause',
+      'stop starting rows (the ones in flight finish)',
+      pauseBatch,
+      'paused; rows in flight finish, no new row starts',
+    ),
+    controlCommand(
+      'resume',
+      'start rows again after pause; on a batch held by an account condition, try the account now',
+      resumeBatch,
+      'resumed',
+    ),
+    controlCommand(
+      'cancel',
+      'stop the batch: rows in flight end CANCELLED, the report is written',
+      cancelBatch,
+      'cancelling; rows in flight stop, then the report is written',
+    ),
     setConcurrencyCommand(),
   ];
 }

@@ -1,5 +1,6 @@
-import type { BatchProgress, ItemStage } from '../workflows/shared';
-import { slotsLine, type AccountSlotsStatus } from './batches';
+import type { BatchProgress } from '../contracts/batch';
+import type { ItemStage } from '../contracts/rows';
+import type { AccountSlotsStatus } from '../client/account-slots';
 
 export type StageCounts = Partial<Record<ItemStage, number>>;
 
@@ -41,7 +42,9 @@ export function boardLines(p: BatchProgress, inFlight: StageCounts = {}, slots?:
     const bar = '#'.repeat(Math.round((n / total) * width)).padEnd(width, '.');
     lines.push(`  ${s.padEnd(11)} ${String(n).padStart(6)}  ${bar}`);
   }
-  lines.push(`  rate ${p.ratePerMinute}/min   ETA ${eta(p.etaSeconds)}   slots in use ${p.inFlight}/${p.concurrency}${p.runs > 1 ? `   run ${p.runs}` : ''}`);
+  lines.push(
+    `  rate ${p.ratePerMinute}/min   ETA ${eta(p.etaSeconds)}   slots in use ${p.inFlight}/${p.concurrency}${p.runs > 1 ? `   run ${p.runs}` : ''}`,
+  );
   if (p.accountHold) lines.push(`  ${holdLine(p)}`);
   if (p.counts.modeMismatches) lines.push(`  WARNING: ${p.counts.modeMismatches} row(s) ran in another speed mode than asked`);
   if (slots && slots.waiting > 0) lines.push(`  ${slotsLine(slots)}`);
@@ -54,16 +57,22 @@ export function holdLine(p: BatchProgress, now = Date.now()): string {
   if (!h) return '';
   const account = p.accountSlotsWorkflowId?.split('/').pop() ?? 'the account';
   const next = Math.max(0, Math.round((h.nextProbeAt - now) / 1000));
-  return `HELD: ${account} refuses jobs (${h.reason}: ${h.message.slice(0, 120)}) since ${new Date(h.since).toISOString()}; ` +
-    `${h.rowsHeld} row(s) wait, none failed; next try in ${next} s (\`mj-batch resume ${p.batchId}\` tries now)`;
+  return (
+    `HELD: ${account} refuses jobs (${h.reason}: ${h.message.slice(0, 120)}) since ${new Date(h.since).toISOString()}; ` +
+    `${h.rowsHeld} row(s) wait, none failed; next try in ${next} s (\`mj-batch resume ${p.batchId}\` tries now)`
+  );
 }
 
 /** One plain line, for logs and pipes. */
 export function progressLine(p: BatchProgress, inFlight: StageCounts = {}, slots?: AccountSlotsStatus): string {
   const s = stageCounts(p, inFlight);
-  return `${p.batchId} [${p.state}] ${s.done + s.failed}/${p.counts.total} finished: ` +
-    STAGES.map((stage) => `${stage} ${s[stage]}`).join(', ') + `; ${p.ratePerMinute}/min; ETA ${eta(p.etaSeconds)}; slots ${p.inFlight}/${p.concurrency}` +
-    (p.accountHold ? `; ${holdLine(p)}` : '') + (slots && slots.waiting > 0 ? `; ${slotsLine(slots)}` : '');
+  return (
+    `${p.batchId} [${p.state}] ${s.done + s.failed}/${p.counts.total} finished: ` +
+    STAGES.map((stage) => `${stage} ${s[stage]}`).join(', ') +
+    `; ${p.ratePerMinute}/min; ETA ${eta(p.etaSeconds)}; slots ${p.inFlight}/${p.concurrency}` +
+    (p.accountHold ? `; ${holdLine(p)}` : '') +
+    (slots && slots.waiting > 0 ? `; ${slotsLine(slots)}` : '')
+  );
 }
 
 /**
@@ -75,7 +84,11 @@ export class Board {
   private lastPlain = 0;
   private lastLine = '';
 
-  constructor(private readonly out: NodeJS.WriteStream, private readonly tty = Boolean(out.isTTY), private readonly plainEveryMs = 10_000) {}
+  constructor(
+    private readonly out: NodeJS.WriteStream,
+    private readonly tty = Boolean(out.isTTY),
+    private readonly plainEveryMs = 10_000,
+  ) {}
 
   update(p: BatchProgress, inFlight: StageCounts = {}, slots?: AccountSlotsStatus): void {
     if (this.tty) {
@@ -94,4 +107,10 @@ export class Board {
       this.lastPlain = now;
     }
   }
+}
+/** One line for status and watch; empty when nothing is worth saying. */
+export function slotsLine(s: AccountSlotsStatus): string {
+  const line = `account ${s.account}: ${s.held}/${s.slots}+${s.queueAhead} slots held, ${s.waiting} row(s) waiting`;
+  if (s.heldByClosedRows.length === 0) return line;
+  return `${line}; ${s.heldByClosedRows.length} held by closed rows (taken back within ${s.reclaimWithinSeconds} s)`;
 }

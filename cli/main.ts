@@ -1,9 +1,5 @@
-import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/config';
-import { createLogger, routeTemporalLogs } from '../config/logging';
-import { defaultStackDir } from '../stack/paths';
-import { runWorker } from '../worker/run-worker';
 import { demoCommand } from './demo-command';
 import { simCommand } from './sim-command';
 import { progress } from './output';
@@ -16,15 +12,26 @@ import { runCommand } from './run-command';
 import { stackCommand } from './stack-command';
 import { validateCommand } from './validate-command';
 
+/** The commands that run a worker in this process. */
+const WORKER_COMMANDS = new Set(['worker', 'demo']);
+
 export function buildProgram(): Command {
   const program = new Command('mj-batch')
     .description('Turn a manifest of image prompts into finished, stored images, durably, on Temporal.')
-    .option('--log-file <path>', 'structured JSON logs go here; `-` for stderr (default: <stack dir>/logs/mj-batch.log, or $MJ_BATCH_LOG_FILE)')
-    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'))
+    .option(
+      '--log-file <path>',
+      'structured JSON logs go here; `-` for stderr (default: <stack dir>/logs/mj-batch.log, or $MJ_BATCH_LOG_FILE)',
+    )
+    .addOption(
+      new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
+    )
     .showHelpAfterError()
-    .hook('preAction', (cmd) => {
+    .hook('preAction', (cmd, action) => {
+      // Only commands that run a worker load the worker SDK (and, through the activities, sharp).
+      if (!WORKER_COMMANDS.has(action.name())) return;
       const opts = cmd.opts<{ logFile?: string; logLevel: 'info' }>();
-      const file = opts.logFile ?? process.env.MJ_BATCH_LOG_FILE ?? path.join(defaultStackDir(), 'logs', 'mj-batch.log');
+      const file = opts.logFile ?? loadConfig().logFile;
+      const { createLogger, routeTemporalLogs } = require('../worker/logging') as typeof import('../worker/logging');
       routeTemporalLogs(createLogger({ file, level: opts.logLevel }));
     });
   program.addCommand(stackCommand());
@@ -40,7 +47,10 @@ export function buildProgram(): Command {
   program
     .command('worker')
     .description('run a worker for the configured Temporal server and S3 bucket until interrupted')
-    .action(async () => runWorker(loadConfig(), progress));
+    .action(async () => {
+      const { runWorker } = require('../worker/run-worker') as typeof import('../worker/run-worker');
+      await runWorker(loadConfig(), progress);
+    });
   return program;
 }
 

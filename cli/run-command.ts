@@ -1,19 +1,18 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { wholeNumber } from './arguments';
+import { wholeNumber } from '../client/options';
 import { loadConfig, type EffectiveConfig } from '../config/config';
 import { connectClient } from '../config/temporal';
 import { ManifestSourceError } from '../manifest/source';
-import { parseThumbnailProfile } from '../media/thumbnails';
+import { parseThumbnailProfile } from '../contracts/media';
 import { createS3Client } from '../storage/s3-client';
-import type { BatchInput } from '../workflows/batch';
-import type { SubmitPolicy } from '../workflows/shared';
-import {
-  accountOf, BatchAlreadyRunningError, InvalidManifestError, prepareBatch, startBatch, type BatchOptions,
-} from './batches';
-import { EXIT, followBatch } from './follow';
+import type { BatchInput } from '../contracts/batch';
+import type { SubmitPolicy } from '../contracts/rows';
+import { accountOf } from '../client/account-slots';
+import { concurrencyOf } from '../client/options';
+import { BatchAlreadyRunningError, InvalidManifestError, prepareBatch, startBatch, type BatchOptions } from '../client/batches';
+import { EXIT } from './exit-codes';
+import { followBatch } from './follow';
 import { printJson, printLines, progress } from './output';
-
-
 
 export interface RunFlags {
   wait?: boolean;
@@ -24,6 +23,8 @@ export interface RunFlags {
   concurrency?: number;
   accountSlots: number;
   queueAhead: number;
+  /** MJ_SLOTS (else 3), set by addBatchOptions: what --concurrency counts on with --account-slots 0. */
+  apiSlots?: number;
   submitPolicy: SubmitPolicy;
   maxFailed?: number;
   maxFailedPercent?: number;
@@ -34,64 +35,100 @@ export interface RunFlags {
 
 /** The flags `run` and `redrive` share. */
 export function addBatchOptions(cmd: Command): Command {
-  return cmd
-    .option('--wait', 'follow the batch until it ends; the exit code says how it ended')
-    .option('--json', 'print one JSON object (with --wait, the final result)')
-    .option('--batch-id <id>', 'the batch (and workflow) id; default <manifest name>-<sha256 prefix>')
-    .option('--concurrency <n>', 'rows of this batch in flight at once (default: 2 × (account slots + queue-ahead))', wholeNumber(1))
-    .option('--account-slots <n>', 'job slots of the API account, shared by every batch on the same key (0: no shared limit)', wholeNumber(0),
-      process.env.MJ_ACCOUNT_SLOTS !== undefined ? Number(process.env.MJ_ACCOUNT_SLOTS) : Number(process.env.MJ_SLOTS) || 3)
-    .option('--queue-ahead <n>', 'jobs kept waiting in the API\'s queue beyond the slots, so a slot never idles while a finished job is noticed', wholeNumber(0),
-      process.env.MJ_QUEUE_AHEAD !== undefined ? Number(process.env.MJ_QUEUE_AHEAD) : 2)
-    .addOption(new Option('--submit-policy <policy>', 'what an ambiguous submit does: retry (may pay twice) or mark the row UNKNOWN_SUBMIT')
-      .choices(['at-least-once', 'at-most-once']).default('at-most-once'))
-    .option('--max-failed <n>', 'fail the batch early when more rows than this have failed', wholeNumber(0))
-    .option('--max-failed-percent <p>', 'fail the batch early when more than this percent of rows have failed', (v) => {
-      const n = Number(v);
-      if (!(n >= 0 && n <= 100)) throw new InvalidArgumentError('must be a percentage from 0 to 100');
-      return n;
-    })
-    .option('--no-callbacks', 'poll only; do not ask the API to POST task updates to the worker')
-    .option('--thumbnails <profile>', 'thumbnail sizes and formats, e.g. "512:webp,256:webp" (default)', (v) => {
-      try {
-        parseThumbnailProfile(v);
-        return v;
-      } catch (err) {
-        throw new InvalidArgumentError((err as Error).message);
-      }
-    })
-    .option('--deadline-minutes <n>', 'give up on a job that has not finished after this long', wholeNumber(1), 30);
-}
-
-/**
- * `--concurrency`, or enough rows to keep the account's slots and queue-ahead busy. With account slots a row gives
- * its slot back before it stores its images, so twice as many rows are let in: half of them may be storing images.
- */
-export function concurrencyOf(flags: Pick<RunFlags, 'concurrency' | 'accountSlots' | 'queueAhead'>): number {
-  if (flags.concurrency) return flags.concurrency;
-  const jobs = (flags.accountSlots || Number(process.env.MJ_SLOTS) || 3) + flags.queueAhead;
-  return flags.accountSlots > 0 ? 2 * jobs : jobs;
+  return (
+    cmd
+      .option('--wait', 'follow the batch until it ends; the exit code says how it ended')
+      .option('--json', 'print one JSON object (with --wait, the final result)')
+      .option('--batch-id <id>', 'the batch (and workflow) id; default <manifest name>-<sha256 prefix>')
+      .option('--concurrency <n>', 'rows of this batch in flight at once (default: 2 × (account slots + queue-ahead))', wholeNumber(1))
+      .option(
+        '--account-slots <n>',
+        'job slots of the API account, shared by every batch on the same key (0: no shared limit; default: $MJ_ACCOUNT_SLOTS, $MJ_SLOTS or 3)',
+        wholeNumber(0),
+      )
+      .option(
+        '--queue-ahead <n>',
+        "jobs kept waiting in the API's queue beyond the slots, so a slot never idles while a finished job is noticed (default: $MJ_QUEUE_AHEAD or 2)",
+        wholeNumber(0),
+      )
+      // The defaults come from the checked configuration when the command runs, so a bad MJ_ACCOUNT_SLOTS stops it (exit 2) instead of turning the limit off.
+      .hook('preAction', (command) => {
+        const { account } = loadConfig();
+        if (command.getOptionValueSource('accountSlots') !== 'cli')
+          command.setOptionValueWithSource('accountSlots', account.slots, 'default');
+        if (command.getOptionValueSource('queueAhead') !== 'cli')
+          command.setOptionValueWithSource('queueAhead', account.queueAhead, 'default');
+        command.setOptionValue('apiSlots', account.apiSlots);
+      })
+      .addOption(
+        new Option('--submit-policy <policy>', 'what an ambiguous submit does: retry (may pay twice) or mark the row UNKNOWN_SUBMIT')
+          .choices(['at-least-once', 'at-most-once'])
+          .default('at-most-once'),
+      )
+      .option('--max-failed <n>', 'fail the batch early when more rows than this have failed', wholeNumber(0))
+      .option('--max-failed-percent <p>', 'fail the batch early when more than this percent of rows have failed', (v) => {
+        const n = Number(v);
+        if (!(n >= 0 && n <= 100)) throw new InvalidArgumentError('must be a percentage from 0 to 100');
+        return n;
+      })
+      .option('--no-callbacks', 'poll only; do not ask the API to POST task updates to the worker')
+      .option('--thumbnails <profile>', 'thumbnail sizes and formats, e.g. "512:webp,256:webp" (default)', (v) => {
+        try {
+          parseThumbnailProfile(v);
+          return v;
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      })
+      .option('--deadline-minutes <n>', 'give up on a job that has not finished after this long', wholeNumber(1), 30)
+  );
 }
 
 export function batchOptionsOf(flags: RunFlags, config: EffectiveConfig): BatchOptions {
   return {
-    accountSlots: flags.accountSlots, account: accountOf(config.mj),
-    batchId: flags.batchId, outputPrefix: flags.output, concurrency: concurrencyOf(flags), submitPolicy: flags.submitPolicy,
-    maxFailed: flags.maxFailed, maxFailedPercent: flags.maxFailedPercent, callbacks: flags.callbacks,
-    thumbnails: flags.thumbnails ? parseThumbnailProfile(flags.thumbnails) : undefined, jobDeadlineMs: flags.deadlineMinutes * 60_000,
+    accountSlots: flags.accountSlots,
+    account: accountOf(config.mj),
+    batchId: flags.batchId,
+    outputPrefix: flags.output,
+    concurrency: concurrencyOf(flags),
+    submitPolicy: flags.submitPolicy,
+    maxFailed: flags.maxFailed,
+    maxFailedPercent: flags.maxFailedPercent,
+    callbacks: flags.callbacks,
+    thumbnails: flags.thumbnails ? parseThumbnailProfile(flags.thumbnails) : undefined,
+    jobDeadlineMs: flags.deadlineMinutes * 60_000,
   };
 }
 
 /** Starts a prepared batch, then (with --wait) follows it to the end and prints the summary. */
-export async function launch(config: EffectiveConfig, manifestRef: string, input: BatchInput, flags: Pick<RunFlags, 'wait' | 'json' | 'accountSlots' | 'queueAhead'>): Promise<void> {
+export async function launch(
+  config: EffectiveConfig,
+  manifestRef: string,
+  input: BatchInput,
+  flags: Pick<RunFlags, 'wait' | 'json' | 'accountSlots' | 'queueAhead'>,
+): Promise<void> {
   const client = await connectClient(config.temporal);
   const s3 = createS3Client(config.s3);
   try {
-    const handle = await startBatch(client, s3, config.s3.bucket, config.taskQueue, manifestRef, input, { account: accountOf(config.mj), slots: flags.accountSlots, queueAhead: flags.queueAhead });
-    const started = { batchId: input.batchId, workflowId: handle.workflowId, runId: handle.firstExecutionRunId, outputPrefix: input.outputPrefix, manifest: manifestRef };
+    const handle = await startBatch(client, s3, config.s3.bucket, config.taskQueue, manifestRef, input, {
+      account: accountOf(config.mj),
+      slots: flags.accountSlots,
+      queueAhead: flags.queueAhead,
+    });
+    const started = {
+      batchId: input.batchId,
+      workflowId: handle.workflowId,
+      runId: handle.firstExecutionRunId,
+      outputPrefix: input.outputPrefix,
+      manifest: manifestRef,
+    };
     if (!flags.wait) {
       if (flags.json) printJson(started);
-      else printLines([`batch ${input.batchId} started (output s3://${config.s3.bucket}/${input.outputPrefix}/)`, `  follow it with: mj-batch watch ${input.batchId}`]);
+      else
+        printLines([
+          `batch ${input.batchId} started (output s3://${config.s3.bucket}/${input.outputPrefix}/)`,
+          `  follow it with: mj-batch watch ${input.batchId}`,
+        ]);
       return;
     }
     progress(`batch ${input.batchId} started; following it (Ctrl-C stops following, not the batch)`);
@@ -106,7 +143,10 @@ export async function launch(config: EffectiveConfig, manifestRef: string, input
 export function reportStartError(err: unknown, json: boolean | undefined): void {
   if (err instanceof InvalidManifestError) {
     if (json) printJson({ error: err.message, errors: err.manifest.issues });
-    else process.stderr.write(`mj-batch: ${err.message}\n${err.manifest.issues.map((i) => `  line ${i.line}, ${i.field}: ${i.message}\n`).join('')}`);
+    else
+      process.stderr.write(
+        `mj-batch: ${err.message}\n${err.manifest.issues.map((i) => `  line ${i.line}, ${i.field}: ${i.message}\n`).join('')}`,
+      );
     process.exitCode = EXIT.invalid;
   } else if (err instanceof ManifestSourceError) {
     if (json) printJson({ error: err.message });
@@ -121,20 +161,24 @@ export function reportStartError(err: unknown, json: boolean | undefined): void 
 
 /** `mj-batch run <manifest>`: validate everything, then start the batch. */
 export function runCommand(): Command {
-  return addBatchOptions(new Command('run')
-    .description('validate a manifest and run it as a batch (a worker must be running: `mj-batch worker`)')
-    .argument('<manifest>', 'a CSV, JSON or JSONL file, or an s3://bucket/key URI')
-    .option('--output <prefix>', 'output prefix in the bucket (default out/<manifest name>); re-running into the same prefix skips finished rows'))
-    .action(async (manifest: string, flags: RunFlags) => {
-      const config = loadConfig();
-      const s3 = createS3Client(config.s3);
-      try {
-        const { input } = await prepareBatch(manifest, s3, config.s3.bucket, config.taskQueue, batchOptionsOf(flags, config));
-        await launch(config, manifest, input, flags);
-      } catch (err) {
-        reportStartError(err, flags.json);
-      } finally {
-        s3.destroy();
-      }
-    });
+  return addBatchOptions(
+    new Command('run')
+      .description('validate a manifest and run it as a batch (a worker must be running: `mj-batch worker`)')
+      .argument('<manifest>', 'a CSV, JSON or JSONL file, or an s3://bucket/key URI')
+      .option(
+        '--output <prefix>',
+        'output prefix in the bucket (default out/<manifest name>); re-running into the same prefix skips finished rows',
+      ),
+  ).action(async (manifest: string, flags: RunFlags) => {
+    const config = loadConfig();
+    const s3 = createS3Client(config.s3);
+    try {
+      const { input } = await prepareBatch(manifest, s3, config.s3.bucket, config.taskQueue, batchOptionsOf(flags, config));
+      await launch(config, manifest, input, flags);
+    } catch (err) {
+      reportStartError(err, flags.json);
+    } finally {
+      s3.destroy();
+    }
+  });
 }

@@ -1,7 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { NO_FAULTS, type Faults, type GatewayBehaviour, type SimulatorOptions } from '../simulator/options';
-import { startSimulator } from '../simulator/server';
-import { wholeNumber } from './arguments';
+import { wholeNumber } from '../client/options';
 import { printJson, printLines, progress } from './output';
 import { parsePort } from './stack-command';
 
@@ -19,30 +18,33 @@ function share(value: string): number {
   return n;
 }
 
-type SimFlags = Pick<SimulatorOptions, 'port' | 'host' | 'speed' | 'profile' | 'accounts' | 'concurrency' | 'queueSize' | 'seed' | 'apiKey'>
-  & Partial<Pick<SimulatorOptions, 'taskTimeoutMs' | 'publicUrl'>> & {
-  imageTtlMs?: number;
-  json?: boolean;
-  fault5xx?: number;
-  fault429?: number;
-  fault429Burst?: number;
-  faultQueueFull?: number;
-  faultStall?: number;
-  faultFailure?: number;
-  faultResetAfterSubmit?: number;
-  faultCorruptImage?: number;
-  faultTruncatedImage?: number;
-  faultOversizedImage?: number;
-  slowImages?: number;
-  bannedWords?: string;
-  faultLostAnswer?: number;
-  gatewayNotify?: boolean;
-  gatewayServerAddress?: string;
-  gatewayErrorStyle?: GatewayBehaviour['errorStyle'];
-  gatewayQuota?: number;
-  gatewayTokenConcurrency?: number;
-  gatewayTokenStatus?: GatewayBehaviour['tokenStatus'];
-};
+type SimFlags = Pick<
+  SimulatorOptions,
+  'port' | 'host' | 'speed' | 'profile' | 'accounts' | 'concurrency' | 'queueSize' | 'seed' | 'apiKey'
+> &
+  Partial<Pick<SimulatorOptions, 'taskTimeoutMs' | 'publicUrl'>> & {
+    imageTtlMs?: number;
+    json?: boolean;
+    fault5xx?: number;
+    fault429?: number;
+    fault429Burst?: number;
+    faultQueueFull?: number;
+    faultStall?: number;
+    faultFailure?: number;
+    faultResetAfterSubmit?: number;
+    faultCorruptImage?: number;
+    faultTruncatedImage?: number;
+    faultOversizedImage?: number;
+    slowImages?: number;
+    bannedWords?: string;
+    faultLostAnswer?: number;
+    gatewayNotify?: boolean;
+    gatewayServerAddress?: string;
+    gatewayErrorStyle?: GatewayBehaviour['errorStyle'];
+    gatewayQuota?: number;
+    gatewayTokenConcurrency?: number;
+    gatewayTokenStatus?: GatewayBehaviour['tokenStatus'];
+  };
 
 /** The gateway profile's settings from the flags; the ones not given keep stock new-api's defaults. */
 export function gatewayFromFlags(f: SimFlags): Partial<GatewayBehaviour> {
@@ -71,7 +73,10 @@ export function faultsFromFlags(f: SimFlags): Faults {
     oversizedImage: f.faultOversizedImage ?? 0,
     slowImageBytesPerSec: f.slowImages ?? 0,
     lostUpstreamAnswer: f.faultLostAnswer ?? 0,
-    bannedWords: (f.bannedWords ?? '').split(',').map((w) => w.trim()).filter(Boolean),
+    bannedWords: (f.bannedWords ?? '')
+      .split(',')
+      .map((w) => w.trim())
+      .filter(Boolean),
   };
 }
 
@@ -81,8 +86,17 @@ export function simCommand(): Command {
     .option('--port <port>', 'port to listen on (0 picks a free one)', (v) => (v === '0' ? 0 : parsePort(v)), 7080)
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--speed <factor>', 'divide every duration by this (50 runs a 45 s job in under a second)', positive, 1)
-    .addOption(new Option('--profile <profile>', 'plus: a midjourney-proxy Plus server; gateway: a new-api gateway relaying one').choices(['plus', 'gateway']).default('plus'))
-    .option('--accounts <n>', 'Midjourney accounts behind the proxy, each with its own slots and queue', (v) => Math.max(1, atLeastZero(v)), 1)
+    .addOption(
+      new Option('--profile <profile>', 'plus: a midjourney-proxy Plus server; gateway: a new-api gateway relaying one')
+        .choices(['plus', 'gateway'])
+        .default('plus'),
+    )
+    .option(
+      '--accounts <n>',
+      'Midjourney accounts behind the proxy, each with its own slots and queue',
+      (v) => Math.max(1, atLeastZero(v)),
+      1,
+    )
     .option('--concurrency <n>', 'jobs one account runs at once', (v) => Math.max(1, atLeastZero(v)), 3)
     .option('--queue-size <n>', 'jobs one account keeps waiting before answering "queue full"', atLeastZero, 10)
     .option('--seed <seed>', 'seed for durations, faults and ids', 'mj-batch')
@@ -102,29 +116,59 @@ export function simCommand(): Command {
     .option('--fault-oversized-image <share>', 'share of jobs whose image is 12000×12000', share)
     .option('--slow-images <bytesPerSec>', 'throttle image downloads to this rate', atLeastZero)
     .option('--banned-words <list>', 'comma-separated words refused with code 24')
-    .option('--fault-lost-answer <share>', 'gateway: share of accepted submits whose answer the gateway loses (the job exists and is paid)', share)
+    .option(
+      '--fault-lost-answer <share>',
+      'gateway: share of accepted submits whose answer the gateway loses (the job exists and is paid)',
+      share,
+    )
     .option('--gateway-notify', 'gateway: forward notifyHook to the upstream (new-api MjNotifyEnabled; off by default, so no callbacks)')
-    .option('--gateway-server-address <url>', 'gateway: base of its image relay URLs (new-api ServerAddress; default this simulator\'s URL)')
-    .addOption(new Option('--gateway-error-style <style>', 'gateway: old (do_request_failed) or new (accepted_state_unknown, codes mapped to HTTP statuses)').choices(['old', 'new']))
+    .option('--gateway-server-address <url>', "gateway: base of its image relay URLs (new-api ServerAddress; default this simulator's URL)")
+    .addOption(
+      new Option(
+        '--gateway-error-style <style>',
+        'gateway: old (do_request_failed) or new (accepted_state_unknown, codes mapped to HTTP statuses)',
+      ).choices(['old', 'new']),
+    )
     .option('--gateway-quota <n>', 'gateway: paid jobs the token can still pay for (default unlimited)', atLeastZero)
     .option('--gateway-token-concurrency <n>', 'gateway: requests one token may have in flight (0: no gate)', atLeastZero)
-    .addOption(new Option('--gateway-token-status <status>', 'gateway: the token is enabled, or refused with 401 as expired or disabled').choices(['enabled', 'expired', 'disabled']))
+    .addOption(
+      new Option('--gateway-token-status <status>', 'gateway: the token is enabled, or refused with 401 as expired or disabled').choices([
+        'enabled',
+        'expired',
+        'disabled',
+      ]),
+    )
     .option('--json', 'print one JSON line with the URL and key once listening')
     .action(async (flags: SimFlags) => {
+      const { startSimulator } = require('../simulator/server') as typeof import('../simulator/server'); // sharp, only when a simulator runs
       const sim = await startSimulator({
-        port: flags.port, host: flags.host, speed: flags.speed, profile: flags.profile, accounts: flags.accounts,
-        concurrency: flags.concurrency, queueSize: flags.queueSize, seed: flags.seed, apiKey: flags.apiKey,
-        taskTimeoutMs: flags.taskTimeoutMs, imageUrlTtlMs: flags.imageTtlMs, publicUrl: flags.publicUrl,
-        faults: faultsFromFlags(flags), gateway: gatewayFromFlags(flags),
+        port: flags.port,
+        host: flags.host,
+        speed: flags.speed,
+        profile: flags.profile,
+        accounts: flags.accounts,
+        concurrency: flags.concurrency,
+        queueSize: flags.queueSize,
+        seed: flags.seed,
+        apiKey: flags.apiKey,
+        taskTimeoutMs: flags.taskTimeoutMs,
+        imageUrlTtlMs: flags.imageTtlMs,
+        publicUrl: flags.publicUrl,
+        faults: faultsFromFlags(flags),
+        gateway: gatewayFromFlags(flags),
       });
-      if (flags.json) printJson({ simulatorUrl: sim.url, simulatorApiKey: sim.options.apiKey, profile: sim.options.profile, speed: sim.options.speed });
-      else printLines([
-        `Midjourney simulator (${sim.options.profile} profile, speed ×${sim.options.speed}, ${sim.options.accounts} account(s) × ${sim.options.concurrency} slots) on ${sim.url}`,
-        `  API key   ${sim.options.apiKey}`,
-        `  ledger    ${sim.url}/_sim/stats   ${sim.url}/_sim/jobs`,
-        `  faults    ${sim.url}/_sim/faults  (GET, POST JSON to change, DELETE to clear)`,
-        ...(sim.options.profile === 'gateway' ? [`  gateway   ${sim.url}/_sim/gateway (notify forwarding, server address, error style, quota, token gate; same verbs)`] : []),
-      ]);
+      if (flags.json)
+        printJson({ simulatorUrl: sim.url, simulatorApiKey: sim.options.apiKey, profile: sim.options.profile, speed: sim.options.speed });
+      else
+        printLines([
+          `Midjourney simulator (${sim.options.profile} profile, speed ×${sim.options.speed}, ${sim.options.accounts} account(s) × ${sim.options.concurrency} slots) on ${sim.url}`,
+          `  API key   ${sim.options.apiKey}`,
+          `  ledger    ${sim.url}/_sim/stats   ${sim.url}/_sim/jobs`,
+          `  faults    ${sim.url}/_sim/faults  (GET, POST JSON to change, DELETE to clear)`,
+          ...(sim.options.profile === 'gateway'
+            ? [`  gateway   ${sim.url}/_sim/gateway (notify forwarding, server address, error style, quota, token gate; same verbs)`]
+            : []),
+        ]);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);

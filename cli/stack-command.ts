@@ -3,6 +3,7 @@ import { resolveBinary, TEMPORAL_CLI, VERSITYGW } from '../stack/binaries';
 import { defaultStackDir } from '../stack/paths';
 import { stackDown, stackStatus, stackUp, type StackOptions } from '../stack/stack';
 import { printJson, printLines, progress } from './output';
+import { STACK_EXIT } from './exit-codes';
 
 export function parsePort(value: string): number {
   const n = Number(value);
@@ -26,7 +27,9 @@ function baseOptions(flags: CommonFlags): StackOptions {
 }
 
 export function stackCommand(): Command {
-  const stack = new Command('stack').description('the local stack: Temporal dev server, S3 server and Midjourney simulator (data in .mj-batch/)');
+  const stack = new Command('stack').description(
+    'the local stack: Temporal dev server, S3 server and Midjourney simulator (data in .mj-batch/)',
+  );
   const dirOption = ['--dir <path>', 'where the stack keeps data, pids and logs (default: ./.mj-batch, or $MJ_BATCH_STACK_DIR)'] as const;
 
   stack
@@ -42,37 +45,51 @@ export function stackCommand(): Command {
       if (!(n > 0)) throw new InvalidArgumentError('must be a positive number');
       return n;
     })
-    .addOption(new Option('--sim-profile <profile>', 'simulate a Plus proxy or a new-api gateway (default plus)').choices(['plus', 'gateway']))
+    .addOption(
+      new Option('--sim-profile <profile>', 'simulate a Plus proxy or a new-api gateway (default plus)').choices(['plus', 'gateway']),
+    )
     .option('--bucket <name>', 'the default bucket to create (default mj-batch, or $S3_BUCKET)')
     .option('--retention-days <days>', 'how long Temporal keeps closed workflows (default 14, at least 7)', parseDays)
     .option('--json', 'print one JSON object with the endpoints')
-    .action(async (flags: CommonFlags & {
-      temporalPort?: number; uiPort?: number; s3Port?: number; simPort?: number; simSpeed?: number; simProfile?: 'plus' | 'gateway';
-      bucket?: string; retentionDays?: number;
-    }) => {
-      const started = Date.now();
-      const endpoints = await stackUp({
-        ...baseOptions(flags),
-        temporalPort: flags.temporalPort,
-        uiPort: flags.uiPort,
-        s3Port: flags.s3Port,
-        simPort: flags.simPort,
-        simSpeed: flags.simSpeed,
-        simProfile: flags.simProfile,
-        bucket: flags.bucket,
-        retentionDays: flags.retentionDays,
-      });
-      if (flags.json) return printJson(endpoints);
-      printLines([
-        `stack is up (${((Date.now() - started) / 1000).toFixed(1)} s)`,
-        `  Temporal     ${endpoints.temporalAddress}  namespace ${endpoints.temporalNamespace}  [${endpoints.services.temporal}]`,
-        ...(endpoints.temporalUiUrl ? [`  Web UI       ${endpoints.temporalUiUrl}`] : []),
-        `  S3           ${endpoints.s3Endpoint}  bucket ${endpoints.s3Bucket}  region ${endpoints.s3Region}  [${endpoints.services.s3}]`,
-        ...(endpoints.s3AccessKeyId ? [`  S3 dev keys  ${endpoints.s3AccessKeyId} / ${endpoints.s3SecretAccessKey}  (local stack only)`] : []),
-        `  Midjourney   ${endpoints.simulatorUrl}${endpoints.simulatorApiKey ? `  key ${endpoints.simulatorApiKey} (simulator)` : ''}  [${endpoints.services.simulator}]`,
-        `  data         ${endpoints.stackDir}`,
-      ]);
-    });
+    .action(
+      async (
+        flags: CommonFlags & {
+          temporalPort?: number;
+          uiPort?: number;
+          s3Port?: number;
+          simPort?: number;
+          simSpeed?: number;
+          simProfile?: 'plus' | 'gateway';
+          bucket?: string;
+          retentionDays?: number;
+        },
+      ) => {
+        const started = Date.now();
+        const endpoints = await stackUp({
+          ...baseOptions(flags),
+          temporalPort: flags.temporalPort,
+          uiPort: flags.uiPort,
+          s3Port: flags.s3Port,
+          simPort: flags.simPort,
+          simSpeed: flags.simSpeed,
+          simProfile: flags.simProfile,
+          bucket: flags.bucket,
+          retentionDays: flags.retentionDays,
+        });
+        if (flags.json) return printJson(endpoints);
+        printLines([
+          `stack is up (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+          `  Temporal     ${endpoints.temporalAddress}  namespace ${endpoints.temporalNamespace}  [${endpoints.services.temporal}]`,
+          ...(endpoints.temporalUiUrl ? [`  Web UI       ${endpoints.temporalUiUrl}`] : []),
+          `  S3           ${endpoints.s3Endpoint}  bucket ${endpoints.s3Bucket}  region ${endpoints.s3Region}  [${endpoints.services.s3}]`,
+          ...(endpoints.s3AccessKeyId
+            ? [`  S3 dev keys  ${endpoints.s3AccessKeyId} / ${endpoints.s3SecretAccessKey}  (local stack only)`]
+            : []),
+          `  Midjourney   ${endpoints.simulatorUrl}${endpoints.simulatorApiKey ? `  key ${endpoints.simulatorApiKey} (simulator)` : ''}  [${endpoints.services.simulator}]`,
+          `  data         ${endpoints.stackDir}`,
+        ]);
+      },
+    );
 
   stack
     .command('install')
@@ -110,9 +127,14 @@ export function stackCommand(): Command {
       const services = await stackStatus(baseOptions(flags));
       const healthy = services.every((s) => s.healthy === true);
       if (flags.json) printJson({ healthy, services });
-      else printLines(services.map((s) =>
-        `  ${s.name.padEnd(9)} ${s.state.padEnd(15)} ${s.endpoint ?? ''}${s.pid ? `  pid ${s.pid}` : ''}${s.healthy === undefined ? '' : s.healthy ? '  healthy' : '  NOT ANSWERING'}`));
-      if (!healthy) process.exitCode = 1;
+      else
+        printLines(
+          services.map(
+            (s) =>
+              `  ${s.name.padEnd(9)} ${s.state.padEnd(15)} ${s.endpoint ?? ''}${s.pid ? `  pid ${s.pid}` : ''}${s.healthy === undefined ? '' : s.healthy ? '  healthy' : '  NOT ANSWERING'}`,
+          ),
+        );
+      if (!healthy) process.exitCode = STACK_EXIT.unhealthy;
     });
 
   return stack;

@@ -5,8 +5,9 @@ import { parseS3Uri, ManifestSourceError } from '../manifest/source';
 import { validateManifest } from '../manifest/validate';
 import type { Mode } from '../mj-client/routing';
 import { createS3Client } from '../storage/s3-client';
-import { wholeNumber } from './arguments';
+import { wholeNumber } from '../client/options';
 import { printJson, printLines } from './output';
+import { VALIDATE_EXIT } from './exit-codes';
 
 /** Exit codes: 0 valid, 1 the manifest has errors, 2 it could not be read. */
 export function validateCommand(): Command {
@@ -25,7 +26,7 @@ export function validateCommand(): Command {
         if (!(err instanceof ManifestSourceError)) throw err;
         if (flags.json) printJson({ manifest, valid: false, readable: false, error: err.message });
         else process.stderr.write(`mj-batch: cannot read the manifest: ${err.message}\n`);
-        process.exitCode = 2;
+        process.exitCode = VALIDATE_EXIT.unreadable;
         return;
       } finally {
         s3?.destroy();
@@ -34,20 +35,34 @@ export function validateCommand(): Command {
       const plan = forecast(result.rows, flags.slots, flags.mode);
       if (flags.json) {
         printJson({
-          manifest, valid, format: result.format, sha256: result.sha256, records: result.recordCount, rows: result.rows.length,
-          errors: result.issues, forecast: plan,
+          manifest,
+          valid,
+          format: result.format,
+          sha256: result.sha256,
+          records: result.recordCount,
+          rows: result.rows.length,
+          errors: result.issues,
+          forecast: plan,
         });
       } else {
         const lines = result.issues.map((i) => `  line ${i.line}, ${i.field}: ${i.message}`);
         printLines([
           ...(valid ? [] : [`${manifest}: ${result.issues.length} error(s); nothing will be submitted until they are fixed`, ...lines, '']),
           `${manifest}: ${result.format.toUpperCase()}, ${result.recordCount} row(s) read, ${result.rows.length} valid`,
-          `  paid jobs   ${plan.paidJobs.total} (${Object.entries(plan.paidJobs.byKind).map(([k, n]) => `${n} ${k}`).join(', ') || 'none'}; ${plan.paidJobs.followUps} follow-ups)`,
-          `  by mode     ${Object.entries(plan.paidJobs.byMode).map(([m, n]) => `${m} ${n}`).join(', ') || '-'}`,
+          `  paid jobs   ${plan.paidJobs.total} (${
+            Object.entries(plan.paidJobs.byKind)
+              .map(([k, n]) => `${n} ${k}`)
+              .join(', ') || 'none'
+          }; ${plan.paidJobs.followUps} follow-ups)`,
+          `  by mode     ${
+            Object.entries(plan.paidJobs.byMode)
+              .map(([m, n]) => `${m} ${n}`)
+              .join(', ') || '-'
+          }`,
           `  duration    about ${formatDuration(plan.wallClockSeconds)} with ${plan.slots} slot(s) kept busy`,
         ]);
       }
-      if (!valid) process.exitCode = 1;
+      if (!valid) process.exitCode = VALIDATE_EXIT.invalidRows;
     });
 }
 

@@ -1,8 +1,13 @@
 import * as fs from 'node:fs';
+import { cpus } from 'node:os';
 import * as path from 'node:path';
 import type { S3Settings } from '../storage/s3-client';
 import { defaultStackDir } from '../stack/paths';
 import { readStackState } from '../stack/state';
+import { ConfigError, parseSetting, SETTINGS, settingOf, type SettingName, type SettingValue } from './settings';
+import { DEFAULT_BUCKET } from '../contracts/bucket-layout';
+
+export { ConfigError };
 
 export interface TemporalSettings {
   address: string;
@@ -27,35 +32,48 @@ export interface MjApiSettings {
   baseUrl?: string;
   /** Never logged, never passed into workflows. */
   apiKey?: string;
+  /** MJ_ACCOUNT: the account's name for shared slots (see `accountOf`). */
+  account?: string;
   auth: 'bearer' | 'mj-api-secret';
   /** How the speed mode appears in URLs: `auto` (default: `/fast/mj/...`, `/mj-fast/mj/...` where that has no route), or one of them, or not at all. */
   modePrefix: 'auto' | 'mj-dash' | 'plain' | 'none';
 }
 
-/** Settings `loadConfig` resolves. */
-export const RESOLVED_KEYS = [
-  'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_API_KEY', 'TEMPORAL_TLS',
-  'TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY', 'TEMPORAL_TLS_CA', 'TEMPORAL_TLS_SERVER_NAME',
-  'S3_ENDPOINT', 'S3_BUCKET', 'S3_REGION', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'S3_FORCE_PATH_STYLE',
-  'MJ_BASE_URL', 'MJ_API_KEY', 'MJ_AUTH_HEADER', 'MJ_MODE_PREFIX', 'MJ_BATCH_TASK_QUEUE',
-] as const;
-/** Settings the worker and the batch commands read from process.env once a command has loaded its configuration. */
-export const PASSED_ON_KEYS = [
-  'MJ_ACCOUNT', 'MJ_CALLBACKS', 'MJ_CALLBACK_LISTEN', 'MJ_CALLBACK_PUBLIC_URL', 'MJ_CALLBACK_SECRET',
-  'MJ_IMAGE_HOSTS', 'MJ_IMAGE_ALLOW_PRIVATE', 'MJ_IMAGE_MAX_BYTES', 'MJ_BATCH_MEDIA_CONCURRENCY', 'MJ_BATCH_ACTIVITY_CONCURRENCY',
-  'TEMPORAL_UI_URL',
-] as const;
+/** Every setting's name: the keys of the settings table. */
+export type ConfigKey = SettingName;
+const NAMES: readonly ConfigKey[] = SETTINGS.map((s) => s.name);
+/** Settings `loadConfig` resolves: all of them, from the table. */
+export const RESOLVED_KEYS: readonly ConfigKey[] = NAMES;
+/** Settings loadConfig used to copy from the file into process.env for other readers: none now, as every reader takes loadConfig's result. */
+export const PASSED_ON_KEYS: readonly ConfigKey[] = [];
 /** Read before any command loads its configuration (or by `stack`, which loads none): only the environment sets them. */
-export const ENV_ONLY_KEYS = ['MJ_BATCH_CONFIG', 'MJ_BATCH_STACK_DIR', 'MJ_BATCH_LOG_FILE', 'MJ_BATCH_CACHE_DIR', 'MJ_SLOTS', 'MJ_ACCOUNT_SLOTS', 'MJ_QUEUE_AHEAD'] as const;
+export const ENV_ONLY_KEYS: readonly ConfigKey[] = SETTINGS.filter((s) => s.envOnly).map((s) => s.name);
 /** The keys a config file may hold. */
-export const FILE_KEYS: readonly string[] = [...RESOLVED_KEYS, ...PASSED_ON_KEYS];
-export type ConfigKey = (typeof RESOLVED_KEYS)[number] | (typeof PASSED_ON_KEYS)[number] | (typeof ENV_ONLY_KEYS)[number];
+export const FILE_KEYS: readonly string[] = SETTINGS.filter((s) => !s.envOnly).map((s) => s.name);
 
 export const CONFIG_FILE_NAME = 'mj-batch.config.json';
 
-/** A configuration that cannot be used; the CLI exits with code 2. */
-export class ConfigError extends Error {
-  readonly exitCode = 2;
+export interface WorkerSettings {
+  /** MJ_CALLBACKS: off means polling only, no callback receiver. */
+  callbacks: boolean;
+  callbackListen: { host: string; port: number };
+  callbackPublicUrl?: string;
+  callbackSecret?: string;
+  mediaConcurrency: number;
+  activityConcurrency: number;
+  imageHosts: string[];
+  /** Unset: only when the API is local, decided by downloadPolicyFrom, since callers may point `mj` at a simulator after loading. */
+  imageAllowPrivate?: boolean;
+  imageMaxBytes: number;
+}
+
+export interface AccountSettings {
+  /** The default of `--account-slots`: MJ_ACCOUNT_SLOTS, else MJ_SLOTS, else 3. */
+  slots: number;
+  /** The account's job slots (MJ_SLOTS, else 3): what `--concurrency` counts on when there is no shared limit. */
+  apiSlots: number;
+  /** The default of `--queue-ahead`. */
+  queueAhead: number;
 }
 
 export interface EffectiveConfig {
@@ -64,18 +82,18 @@ export interface EffectiveConfig {
   mj: MjApiSettings & { source: Source };
   taskQueue: string;
   stackDir: string;
+  worker: WorkerSettings;
+  account: AccountSettings;
+  /** TEMPORAL_UI_URL without trailing slashes (the local stack's is looked up where the link is made). */
+  temporalUiUrl?: string;
+  /** Where the worker and demo write structured logs (`-`: stderr). */
+  logFile: string;
   /** The config file read, if any (absolute). */
   configFile?: string;
-  /** Where each variable's value came from: every resolved setting, and every other variable that is set. */
+  /** Where each setting's value came from. */
   sources: Partial<Record<ConfigKey, Source>>;
-}
-
-export const DEFAULT_TASK_QUEUE = 'mj-batch';
-export const DEFAULT_BUCKET = 'mj-batch';
-
-function flag(value: string | undefined): boolean | undefined {
-  if (value === undefined || value === '') return undefined;
-  return /^(1|true|yes|on)$/i.test(value);
+  /** Each setting's effective typed value (undefined: unset, with no fixed default), as `mj-batch config` shows it. */
+  values: { [K in ConfigKey]?: SettingValue<K> };
 }
 
 /** An empty variable (`TEMPORAL_ADDRESS=`) means unset, as shells and CI systems use it. */
@@ -135,81 +153,133 @@ function editDistance(a: string, b: string): number {
 
 /**
  * The configuration every command uses: environment variables first, then the config file, then the running local
- * stack (`mj-batch stack up` records its endpoints in <stackDir>/stack.json), then defaults. Loading it from
- * process.env also copies the file's PASSED_ON_KEYS into process.env (never over a set variable), where the worker
- * and `run` read them.
+ * stack (`mj-batch stack up` records its endpoints in <stackDir>/stack.json), then defaults. Every value set is
+ * checked against the settings table: a bad one is a ConfigError naming the setting, what it accepts and where it was set.
  */
 export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): EffectiveConfig {
   const env = nonEmpty(rawEnv);
   const file = readConfigFile(env, cwd);
-  const fromFile = file?.values ?? {};
   const sources: EffectiveConfig['sources'] = {};
-  const vars: Record<string, string> = {};
-  for (const key of [...FILE_KEYS, ...ENV_ONLY_KEYS] as ConfigKey[]) {
-    const value = env[key] ?? fromFile[key];
-    if (value === undefined) continue;
-    vars[key] = value;
-    sources[key] = env[key] !== undefined ? 'env' : 'file';
-    if (rawEnv === process.env && sources[key] === 'file' && (PASSED_ON_KEYS as readonly string[]).includes(key)) process.env[key] = value;
+  const values: Record<string, unknown> = {};
+  const set: EffectiveConfig['values'] = {};
+  for (const { name, envOnly } of SETTINGS) {
+    const raw = env[name] ?? (envOnly ? undefined : file?.values[name]);
+    if (raw === undefined) continue;
+    sources[name] = env[name] !== undefined ? 'env' : 'file';
+    (set as Record<string, unknown>)[name] = parseSetting(
+      name,
+      raw,
+      sources[name] === 'env' ? 'the environment' : `config file ${file!.path}`,
+    );
   }
-  /** The variable's value, else the stack's, else the default, noting which it was. */
-  function get(key: ConfigKey, fromStack?: string, fallback?: string): string | undefined {
-    if (vars[key] !== undefined) return vars[key];
-    sources[key] = fromStack !== undefined ? 'stack' : 'default';
-    return fromStack ?? fallback;
+  /** The setting's value, else the stack's, else the fallback or the table's default, noting which it was. */
+  function get<K extends ConfigKey>(key: K, fromStack?: SettingValue<K>, fallback?: SettingValue<K>): SettingValue<K> | undefined {
+    let value = set[key] as SettingValue<K> | undefined;
+    if (value === undefined) {
+      sources[key] = fromStack !== undefined ? 'stack' : 'default';
+      const fixed = settingOf(key)!.default;
+      value = fromStack ?? fallback ?? (fixed === undefined ? undefined : parseSetting(key, fixed, 'the defaults'));
+    }
+    values[key] = value;
+    return value;
   }
   /** A PEM file's path: relative to the config file when it names it, else to the working directory. */
-  function pemPath(key: ConfigKey): string | undefined {
+  function pemPath(key: 'TEMPORAL_TLS_CERT' | 'TEMPORAL_TLS_KEY' | 'TEMPORAL_TLS_CA'): string | undefined {
     const value = get(key);
-    return value && path.resolve(sources[key] === 'file' ? path.dirname(file!.path) : cwd, value);
+    return (values[key] = value && path.resolve(sources[key] === 'file' ? path.dirname(file!.path) : cwd, value)) as string | undefined;
   }
 
   const stackDir = defaultStackDir(env, cwd);
-  get('MJ_BATCH_STACK_DIR', undefined, stackDir);
+  get('MJ_BATCH_STACK_DIR');
+  values.MJ_BATCH_STACK_DIR = stackDir;
   const stack = readStackState(stackDir);
 
   const apiKey = get('TEMPORAL_API_KEY');
-  const [tlsCert, tlsKey, tlsCa, tlsServerName] = [pemPath('TEMPORAL_TLS_CERT'), pemPath('TEMPORAL_TLS_KEY'), pemPath('TEMPORAL_TLS_CA'), get('TEMPORAL_TLS_SERVER_NAME')];
+  const [tlsCert, tlsKey, tlsCa, tlsServerName] = [
+    pemPath('TEMPORAL_TLS_CERT'),
+    pemPath('TEMPORAL_TLS_KEY'),
+    pemPath('TEMPORAL_TLS_CA'),
+    get('TEMPORAL_TLS_SERVER_NAME'),
+  ];
   if (Boolean(tlsCert) !== Boolean(tlsKey)) {
-    throw new ConfigError(`TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: ${tlsCert ? 'TEMPORAL_TLS_KEY' : 'TEMPORAL_TLS_CERT'} is not set`);
+    throw new ConfigError(
+      `TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: ${tlsCert ? 'TEMPORAL_TLS_KEY' : 'TEMPORAL_TLS_CERT'} is not set`,
+    );
   }
   const tlsSettings = Boolean(tlsCert || tlsCa || tlsServerName);
-  const tls = flag(get('TEMPORAL_TLS')) ?? Boolean(apiKey || tlsSettings);
-  if (!tls && tlsSettings) throw new ConfigError('TEMPORAL_TLS turns TLS off, but TEMPORAL_TLS_CERT, TEMPORAL_TLS_CA or TEMPORAL_TLS_SERVER_NAME is set');
+  const tls = (values.TEMPORAL_TLS = get('TEMPORAL_TLS') ?? Boolean(apiKey || tlsSettings));
+  if (!tls && tlsSettings)
+    throw new ConfigError('TEMPORAL_TLS turns TLS off, but TEMPORAL_TLS_CERT, TEMPORAL_TLS_CA or TEMPORAL_TLS_SERVER_NAME is set');
   const temporal: EffectiveConfig['temporal'] = {
-    address: get('TEMPORAL_ADDRESS', stack?.temporal.address, 'localhost:7233')!,
-    namespace: get('TEMPORAL_NAMESPACE', stack?.temporal.namespace, 'default')!,
-    apiKey, tls, tlsCert, tlsKey, tlsCa, tlsServerName,
+    address: get('TEMPORAL_ADDRESS', stack?.temporal.address)!,
+    namespace: get('TEMPORAL_NAMESPACE', stack?.temporal.namespace)!,
+    apiKey,
+    tls,
+    tlsCert,
+    tlsKey,
+    tlsCa,
+    tlsServerName,
     source: sources.TEMPORAL_ADDRESS!,
   };
 
   const endpoint = get('S3_ENDPOINT', stack?.s3.endpoint);
   // An S3 endpoint set in the environment or the file never gets the local stack's credentials.
   const stackS3 = sources.S3_ENDPOINT === 'stack' ? stack?.s3 : undefined;
-  const regionKey = vars.S3_REGION === undefined && vars.AWS_REGION !== undefined ? 'AWS_REGION' : 'S3_REGION';
+  const regionKey = set.S3_REGION === undefined && set.AWS_REGION !== undefined ? 'AWS_REGION' : 'S3_REGION';
+  const region = (values.S3_REGION = get(regionKey, stack?.s3.region, 'us-east-1')!);
   const s3: EffectiveConfig['s3'] = {
     endpoint,
-    region: get(regionKey, stack?.s3.region, 'us-east-1')!,
+    region,
     bucket: get('S3_BUCKET', stack?.s3.bucket, DEFAULT_BUCKET)!,
     accessKeyId: get('AWS_ACCESS_KEY_ID', stackS3?.accessKeyId),
     secretAccessKey: get('AWS_SECRET_ACCESS_KEY', stackS3?.secretAccessKey),
-    forcePathStyle: flag(get('S3_FORCE_PATH_STYLE')) ?? Boolean(endpoint),
+    forcePathStyle: (values.S3_FORCE_PATH_STYLE = get('S3_FORCE_PATH_STYLE') ?? Boolean(endpoint)),
     source: sources.S3_ENDPOINT!,
   };
 
   const sim = stack?.simulator && !stack.simulator.external ? stack.simulator : undefined;
   const baseUrl = get('MJ_BASE_URL', stack?.simulator?.url);
-  const auth = get('MJ_AUTH_HEADER', undefined, 'bearer');
-  const modePrefix = get('MJ_MODE_PREFIX', undefined, 'auto');
   const mj: EffectiveConfig['mj'] = {
     baseUrl,
     apiKey: get('MJ_API_KEY', sources.MJ_BASE_URL === 'stack' ? sim?.apiKey : undefined),
-    auth: auth === 'mj-api-secret' ? 'mj-api-secret' : 'bearer',
-    modePrefix: modePrefix === 'plain' || modePrefix === 'none' || modePrefix === 'mj-dash' ? modePrefix : 'auto',
+    account: get('MJ_ACCOUNT'),
+    auth: get('MJ_AUTH_HEADER')!,
+    modePrefix: get('MJ_MODE_PREFIX')!,
     source: sources.MJ_BASE_URL!,
   };
 
-  return {
-    temporal, s3, mj, taskQueue: get('MJ_BATCH_TASK_QUEUE', undefined, DEFAULT_TASK_QUEUE)!, stackDir, configFile: file?.path, sources,
+  const apiSlots = get('MJ_SLOTS')!;
+  const account: AccountSettings = { apiSlots, slots: get('MJ_ACCOUNT_SLOTS', undefined, apiSlots)!, queueAhead: get('MJ_QUEUE_AHEAD')! };
+
+  const [host, port] = get('MJ_CALLBACK_LISTEN')!.split(/:(?=\d+$)/);
+  const worker: WorkerSettings = {
+    callbacks: get('MJ_CALLBACKS')!,
+    callbackListen: { host: host || '127.0.0.1', port: Number(port ?? 0) },
+    callbackPublicUrl: get('MJ_CALLBACK_PUBLIC_URL'),
+    callbackSecret: get('MJ_CALLBACK_SECRET'),
+    // Media work is CPU-bound (sharp): about one image per core.
+    mediaConcurrency: get('MJ_BATCH_MEDIA_CONCURRENCY', undefined, Math.max(1, cpus().length))!,
+    activityConcurrency: get('MJ_BATCH_ACTIVITY_CONCURRENCY')!,
+    imageHosts: get('MJ_IMAGE_HOSTS') ?? [],
+    imageAllowPrivate: get('MJ_IMAGE_ALLOW_PRIVATE'),
+    imageMaxBytes: get('MJ_IMAGE_MAX_BYTES')!,
   };
+
+  const config: EffectiveConfig = {
+    temporal,
+    s3,
+    mj,
+    taskQueue: get('MJ_BATCH_TASK_QUEUE')!,
+    stackDir,
+    worker,
+    account,
+    temporalUiUrl: get('TEMPORAL_UI_URL')?.replace(/\/+$/, ''),
+    logFile: get('MJ_BATCH_LOG_FILE', undefined, path.join(stackDir, 'logs', 'mj-batch.log'))!,
+    configFile: file?.path,
+    sources,
+    values: values as EffectiveConfig['values'],
+  };
+  // The rest (AWS_REGION when S3_REGION wins, MJ_BATCH_CONFIG, the binaries' paths) are read as they are set.
+  for (const name of NAMES) if (!(name in values)) get(name);
+  return config;
 }

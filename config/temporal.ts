@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
 import { ConfigError, type TemporalSettings } from './config';
 
 function readPem(variable: string, file: string): Buffer {
@@ -24,7 +23,8 @@ export function connectionOptions(settings: TemporalSettings) {
     tls: settings.tls && {
       serverNameOverride: tlsServerName,
       serverRootCACertificate: tlsCa ? readPem('TEMPORAL_TLS_CA', tlsCa) : undefined,
-      clientCertPair: tlsCert && tlsKey ? { crt: readPem('TEMPORAL_TLS_CERT', tlsCert), key: readPem('TEMPORAL_TLS_KEY', tlsKey) } : undefined,
+      clientCertPair:
+        tlsCert && tlsKey ? { crt: readPem('TEMPORAL_TLS_CERT', tlsCert), key: readPem('TEMPORAL_TLS_KEY', tlsKey) } : undefined,
     },
     apiKey: settings.apiKey,
   };
@@ -34,9 +34,4 @@ export function connectionOptions(settings: TemporalSettings) {
 export async function connectClient(settings: TemporalSettings): Promise<Client> {
   const connection = await Connection.connect({ ...connectionOptions(settings), connectTimeout: '10s' });
   return new Client({ connection, namespace: settings.namespace });
-}
-
-/** The connection a Worker polls through. */
-export function connectWorker(settings: TemporalSettings): Promise<NativeConnection> {
-  return NativeConnection.connect(connectionOptions(settings));
 }

@@ -38,5 +38,10 @@ export function forecast(rows: ManifestRow[], slots: number, defaultMode: Mode =
     for (const chain of row.plan) for (const step of chain) slotSeconds += stepSeconds(step, mode);
   }
   const total = Object.values(byMode).reduce((a, b) => a + b, 0);
-  return { paidJobs: { total, byKind, byMode, followUps }, slotSeconds, slots, wallClockSeconds: Math.ceil(slotSeconds / Math.max(1, slots)) };
+  return {
+    paidJobs: { total, byKind, byMode, followUps },
+    slotSeconds,
+    slots,
+    wallClockSeconds: Math.ceil(slotSeconds / Math.max(1, slots)),
+  };
 }

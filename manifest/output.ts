@@ -1,3 +1,4 @@
+import { rowFolderKey } from '../contracts/bucket-layout';
 import type { ManifestRow } from './row';
 
 /** S3 keys are at most 1024 bytes; the folder leaves room for the output prefix and file names. */
@@ -8,14 +9,24 @@ export function rowFolder(row: ManifestRow): string {
   if (!row.output) return row.key;
   // Every column validate accepts in a template has a value here; a value is one safe path segment, never "." or "..".
   const values: Record<string, string> = {
-    ...row.extra, key: row.key, id: row.id ?? row.key, kind: row.kind, mode: row.mode ?? '', prompt: row.prompt, images: row.images.join('|'),
-    actions: row.actions, taskId: row.taskId ?? '', imageUrl: row.imageUrl ?? '',
+    ...row.extra,
+    key: row.key,
+    id: row.id ?? row.key,
+    kind: row.kind,
+    mode: row.mode ?? '',
+    prompt: row.prompt,
+    images: row.images.join('|'),
+    actions: row.actions,
+    taskId: row.taskId ?? '',
+    imageUrl: row.imageUrl ?? '',
   };
-  const filled = row.output.replace(/\{([^}]*)\}/g, (_, name: string) => (values[name] ?? '').replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.{1,2}$/, (d) => '_'.repeat(d.length)));
+  const filled = row.output.replace(/\{([^}]*)\}/g, (_, name: string) =>
+    (values[name] ?? '').replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.{1,2}$/, (d) => '_'.repeat(d.length)),
+  );
   return filled.replace(/^\/+|\/+$/g, '');
 }
 
 /** `<outputPrefix>/<row folder>`. */
 export function rowPrefix(outputPrefix: string, row: ManifestRow): string {
-  return [outputPrefix.replace(/\/+$/, ''), rowFolder(row)].filter(Boolean).join('/');
+  return rowFolderKey(outputPrefix, rowFolder(row));
 }

@@ -54,7 +54,14 @@ function columnsOf(records: RawRecord[]): string[] {
 export function parseRecords(ref: string, bytes: Buffer): ParsedRecords {
   // UTF-16 (Excel's "Unicode text") decoded as UTF-8 is a NUL between every character: say what it is instead.
   if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
-    return { format: detectFormat(ref, ''), columns: [], records: [], issues: [{ line: 1, field: '(file)', message: 'the file is UTF-16 text (it starts with a UTF-16 byte order mark); save it as UTF-8' }] };
+    return {
+      format: detectFormat(ref, ''),
+      columns: [],
+      records: [],
+      issues: [
+        { line: 1, field: '(file)', message: 'the file is UTF-16 text (it starts with a UTF-16 byte order mark); save it as UTF-8' },
+      ],
+    };
   }
   let text = bytes.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -75,11 +82,16 @@ function parseJsonl(text: string): ParsedRecords {
     if (!lineText.trim()) return;
     try {
       const value: unknown = JSON.parse(lineText);
-      if (!value || typeof value !== 'object' || Array.isArray(value)) issues.push({ line: i + 1, field: '(row)', message: 'each line must be a JSON object' });
+      if (!value || typeof value !== 'object' || Array.isArray(value))
+        issues.push({ line: i + 1, field: '(row)', message: 'each line must be a JSON object' });
       else records.push({ line: i + 1, values: value as Record<string, unknown> });
     } catch (err) {
       const syntax = jsonSyntaxError(lineText);
-      issues.push({ line: i + 1, field: '(row)', message: syntax ? `not valid JSON at column ${syntax.offset + 1}: ${syntax.reason}` : `not valid JSON: ${(err as Error).message}` });
+      issues.push({
+        line: i + 1,
+        field: '(row)',
+        message: syntax ? `not valid JSON at column ${syntax.offset + 1}: ${syntax.reason}` : `not valid JSON: ${(err as Error).message}`,
+      });
     }
   });
   return { format: 'jsonl', columns: columnsOf(records), records, issues };
@@ -122,19 +134,36 @@ function parseJsonArray(text: string): ParsedRecords {
     // V8's messages give no position for some errors ("Unexpected token", "Unexpected end") and paste the source into others.
     const syntax = jsonSyntaxError(text);
     const issue: RowIssue = syntax
-      ? { line: lineAt(syntax.offset), field: '(file)', message: `not valid JSON at column ${syntax.offset - text.lastIndexOf('\n', syntax.offset - 1)}: ${syntax.reason}` }
+      ? {
+          line: lineAt(syntax.offset),
+          field: '(file)',
+          message: `not valid JSON at column ${syntax.offset - text.lastIndexOf('\n', syntax.offset - 1)}: ${syntax.reason}`,
+        }
       : { line: 1, field: '(file)', message: `not valid JSON: ${(err as Error).message}` };
     return { format: 'json', columns: [], records: [], issues: [issue] };
   }
-  if (!Array.isArray(value)) return { format: 'json', columns: [], records: [], issues: [{ line: 1, field: '(file)', message: 'a JSON manifest must be an array of objects' }] };
+  if (!Array.isArray(value))
+    return {
+      format: 'json',
+      columns: [],
+      records: [],
+      issues: [{ line: 1, field: '(file)', message: 'a JSON manifest must be an array of objects' }],
+    };
   // As a CSV with only its header: a manifest with nothing to run is a mistake (a wrong export, a filter that matched nothing).
-  if (value.length === 0) return { format: 'json', columns: [], records: [], issues: [{ line: 1, field: '(file)', message: 'the manifest is an empty JSON array: it has no rows' }] };
+  if (value.length === 0)
+    return {
+      format: 'json',
+      columns: [],
+      records: [],
+      issues: [{ line: 1, field: '(file)', message: 'the manifest is an empty JSON array: it has no rows' }],
+    };
   const offsets = elementOffsets(text);
   const records: RawRecord[] = [];
   const issues: RowIssue[] = [];
   value.forEach((item, i) => {
     const line = offsets[i] === undefined ? 1 : lineAt(offsets[i]!);
-    if (!item || typeof item !== 'object' || Array.isArray(item)) issues.push({ line, field: '(row)', message: `element ${i + 1} is not an object` });
+    if (!item || typeof item !== 'object' || Array.isArray(item))
+      issues.push({ line, field: '(row)', message: `element ${i + 1} is not an object` });
     else records.push({ line, values: item as Record<string, unknown> });
   });
   return { format: 'json', columns: columnsOf(records), records, issues };
@@ -172,7 +201,9 @@ function parseCsvText(text: string): ParsedRecords {
         while (!again && start < end && lines[start - 1] === '') start++;
         const span = end > start ? ` (lines ${start}–${end} could not be read as rows)` : '';
         // In binary junk a stray quote is an accident: the junk is what is wrong.
-        const message = NOT_TEXT.test(lines[start - 1] ?? '') ? 'is not text: it holds control characters or bytes that are not UTF-8 (binary data?)' : csvMessage(err);
+        const message = NOT_TEXT.test(lines[start - 1] ?? '')
+          ? 'is not text: it holds control characters or bytes that are not UTF-8 (binary data?)'
+          : csvMessage(err);
         if (again) again.issue.message = `${again.message}${span}`;
         else {
           const issue: RowIssue = { line: start, field: '(row)', message: `${message}${span}` };
@@ -186,14 +217,45 @@ function parseCsvText(text: string): ParsedRecords {
     const e = err as CsvError & { lines?: number };
     return { format: 'csv', columns: [], records: [], issues: [{ line: e.lines ?? 1, field: '(file)', message: csvMessage(e) }] };
   }
-  if (rows.length === 0) return { format: 'csv', columns: [], records: [], issues: issues.length ? issues : [{ line: 1, field: '(file)', message: 'the manifest is empty' }] };
+  if (rows.length === 0)
+    return {
+      format: 'csv',
+      columns: [],
+      records: [],
+      issues: issues.length ? issues : [{ line: 1, field: '(file)', message: 'the manifest is empty' }],
+    };
   const header = rows[0]!.record.map((h) => h.trim());
   // Without a readable header no row can be read: say so once, rather than "prompt is empty" on every line.
   if (header.some((h) => NOT_TEXT.test(h))) {
-    return { format: 'csv', columns: [], records: [], issues: [...issues, { line: 1, field: '(file)', message: 'line 1 is not a CSV header: it holds control characters or bytes that are not UTF-8 (a binary file, or text in another encoding?)' }] };
+    return {
+      format: 'csv',
+      columns: [],
+      records: [],
+      issues: [
+        ...issues,
+        {
+          line: 1,
+          field: '(file)',
+          message:
+            'line 1 is not a CSV header: it holds control characters or bytes that are not UTF-8 (a binary file, or text in another encoding?)',
+        },
+      ],
+    };
   }
   if (!header.some((h) => (KNOWN_COLUMNS as readonly string[]).includes(h))) {
-    return { format: 'csv', columns: [], records: [], issues: [...issues, { line: 1, field: '(file)', message: `the header names none of the manifest's columns (${KNOWN_COLUMNS.join(', ')}); does the file start with its header row?` }] };
+    return {
+      format: 'csv',
+      columns: [],
+      records: [],
+      issues: [
+        ...issues,
+        {
+          line: 1,
+          field: '(file)',
+          message: `the header names none of the manifest's columns (${KNOWN_COLUMNS.join(', ')}); does the file start with its header row?`,
+        },
+      ],
+    };
   }
   const columns: string[] = [];
   header.forEach((name, i) => {
@@ -209,22 +271,34 @@ function parseCsvText(text: string): ParsedRecords {
     if (record.length !== header.length) {
       // A line of binary junk has the wrong number of columns too, but that is not what is wrong with it.
       const binary = record.some((cell) => NOT_TEXT.test(cell));
-      issues.push({ line, field: '(row)', message: binary ? 'is not text: it holds control characters or bytes that are not UTF-8 (binary data?)' : `has ${record.length} columns; the header has ${header.length}` });
+      issues.push({
+        line,
+        field: '(row)',
+        message: binary
+          ? 'is not text: it holds control characters or bytes that are not UTF-8 (binary data?)'
+          : `has ${record.length} columns; the header has ${header.length}`,
+      });
       continue;
     }
     records.push({ line, values: Object.fromEntries(header.map((h, i) => [h, record[i]])) });
   }
-  if (records.length === 0 && issues.length === 0) issues.push({ line: 1, field: '(file)', message: 'the manifest has a header but no rows' });
+  if (records.length === 0 && issues.length === 0)
+    issues.push({ line: 1, field: '(file)', message: 'the manifest has a header but no rows' });
   return { format: 'csv', columns, records, issues };
 }
 
 function csvMessage(err: CsvError): string {
   switch (err.code) {
-    case 'CSV_QUOTE_NOT_CLOSED': return 'a quoted field is never closed (a stray " swallows every row after it)';
-    case 'CSV_INVALID_CLOSING_QUOTE': return 'a quote inside a field is not escaped (write "" for a literal ")';
-    case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE': return 'text follows a closing quote';
-    case 'INVALID_OPENING_QUOTE': return 'a quote in the middle of an unquoted field (quote the whole field, and write "" for a literal ")';
-    default: return err.message;
+    case 'CSV_QUOTE_NOT_CLOSED':
+      return 'a quoted field is never closed (a stray " swallows every row after it)';
+    case 'CSV_INVALID_CLOSING_QUOTE':
+      return 'a quote inside a field is not escaped (write "" for a literal ")';
+    case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
+      return 'text follows a closing quote';
+    case 'INVALID_OPENING_QUOTE':
+      return 'a quote in the middle of an unquoted field (quote the whole field, and write "" for a literal ")';
+    default:
+      return err.message;
   }
 }
 
@@ -295,9 +369,18 @@ export function jsonSyntaxError(text: string): { offset: number; reason: string 
           i = token.lastIndex;
           valueEnd = i;
           expect = 'next';
-        } else if (c === ']' && closers[closers.length - 1] === ']' && lastComma >= 0 && !text.slice(lastComma + 1, i).trim()) return { offset: lastComma, reason: 'a comma before "]" (JSON allows no trailing comma)' };
-        else if (c === undefined) return { offset: Math.max(0, valueEnd - 1), reason: closers.length ? 'the file ends before every "[" and "{" is closed' : 'there is no value' };
-        else return { offset: i, reason: `expected a value, found ${shownChar(text, i)}${c === "'" ? ' (JSON needs double quotes)' : /[A-Za-z]/.test(c) ? ' (text must be in double quotes)' : ''}` };
+        } else if (c === ']' && closers[closers.length - 1] === ']' && lastComma >= 0 && !text.slice(lastComma + 1, i).trim())
+          return { offset: lastComma, reason: 'a comma before "]" (JSON allows no trailing comma)' };
+        else if (c === undefined)
+          return {
+            offset: Math.max(0, valueEnd - 1),
+            reason: closers.length ? 'the file ends before every "[" and "{" is closed' : 'there is no value',
+          };
+        else
+          return {
+            offset: i,
+            reason: `expected a value, found ${shownChar(text, i)}${c === "'" ? ' (JSON needs double quotes)' : /[A-Za-z]/.test(c) ? ' (text must be in double quotes)' : ''}`,
+          };
       }
     } else if (expect === 'key' || expect === 'firstKey') {
       if (c === '}' && expect === 'firstKey') {
@@ -310,14 +393,17 @@ export function jsonSyntaxError(text: string): { offset: number; reason: string 
         if (bad) return bad;
         expect = 'colon';
       } else if (c === '}') return { offset: lastComma, reason: 'a comma before "}" (JSON allows no trailing comma)' };
-      else return { offset: Math.min(i, text.length - 1), reason: `expected a property name in double quotes, found ${shownChar(text, i)}` };
+      else
+        return { offset: Math.min(i, text.length - 1), reason: `expected a property name in double quotes, found ${shownChar(text, i)}` };
     } else if (expect === 'colon') {
-      if (c !== ':') return { offset: Math.min(i, text.length - 1), reason: `expected ":" after a property name, found ${shownChar(text, i)}` };
+      if (c !== ':')
+        return { offset: Math.min(i, text.length - 1), reason: `expected ":" after a property name, found ${shownChar(text, i)}` };
       i++;
       expect = 'value';
     } else {
       const closer = closers[closers.length - 1];
-      if (closer === undefined) return c === undefined ? undefined : { offset: i, reason: `${shownChar(text, i)} after the end of the JSON value` };
+      if (closer === undefined)
+        return c === undefined ? undefined : { offset: i, reason: `${shownChar(text, i)} after the end of the JSON value` };
       if (c === ',') {
         lastComma = i++;
         expect = closer === ']' ? 'value' : 'key';
@@ -325,8 +411,13 @@ export function jsonSyntaxError(text: string): { offset: number; reason: string 
         closers.pop();
         i++;
         valueEnd = i;
-      } else if (c === undefined) return { offset: Math.max(0, valueEnd - 1), reason: `the file ends before every "[" and "{" is closed (a missing "${closer}")` };
-      else return { offset: valueEnd - 1, reason: `expected "," or "${closer}" after this value, found ${shownChar(text, i)}${/["{[\d-]/.test(c) ? ' (a missing comma?)' : ''}` };
+      } else if (c === undefined)
+        return { offset: Math.max(0, valueEnd - 1), reason: `the file ends before every "[" and "{" is closed (a missing "${closer}")` };
+      else
+        return {
+          offset: valueEnd - 1,
+          reason: `expected "," or "${closer}" after this value, found ${shownChar(text, i)}${/["{[\d-]/.test(c) ? ' (a missing comma?)' : ''}`,
+        };
     }
   }
 }

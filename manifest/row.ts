@@ -56,7 +56,11 @@ function contentKey(r: Pick<ManifestRow, 'kind' | 'prompt' | 'images' | 'mode' |
 }
 
 /** Checks one record (CSV cells are strings; JSON values may be arrays or numbers) and builds the row, or says what is wrong. */
-export function normalizeRow(values: Record<string, unknown>, line: number, columns: readonly string[]): { row?: ManifestRow; issues: RowIssue[] } {
+export function normalizeRow(
+  values: Record<string, unknown>,
+  line: number,
+  columns: readonly string[],
+): { row?: ManifestRow; issues: RowIssue[] } {
   const issues: RowIssue[] = [];
   const rejected = new Set<string>();
   const problem = (field: string, message: string) => {
@@ -71,7 +75,12 @@ export function normalizeRow(values: Record<string, unknown>, line: number, colu
     }
     const s = asText(v)?.trim();
     if (s && CONTROL.test(s)) {
-      problem(field, /[\n\r]/.test(s) ? 'contains a line break (an unclosed quote may have merged several rows into this one)' : 'contains control characters (binary data?)');
+      problem(
+        field,
+        /[\n\r]/.test(s)
+          ? 'contains a line break (an unclosed quote may have merged several rows into this one)'
+          : 'contains control characters (binary data?)',
+      );
       return undefined;
     }
     // U+FFFD is what bytes that are not UTF-8 decode to: binary junk, or a Latin-1 file whose accents would reach the prompt garbled.
@@ -83,14 +92,16 @@ export function normalizeRow(values: Record<string, unknown>, line: number, colu
   };
 
   const id = text('id');
-  if (id !== undefined && !ID_PATTERN.test(id)) problem('id', `"${id.slice(0, 40)}" is not a valid id: use 1–128 letters, digits, ".", "_" or "-", starting with a letter or digit`);
+  if (id !== undefined && !ID_PATTERN.test(id))
+    problem('id', `"${id.slice(0, 40)}" is not a valid id: use 1–128 letters, digits, ".", "_" or "-", starting with a letter or digit`);
 
   const kindText = (text('kind') ?? 'imagine').toLowerCase();
   const kind = (KINDS as readonly string[]).includes(kindText) ? (kindText as Kind) : undefined;
   if (!kind) problem('kind', `unknown kind "${kindText}"; use one of ${KINDS.join(', ')}`);
 
   const prompt = text('prompt') ?? '';
-  if ((kind === 'imagine' || kind === 'shorten') && !prompt && !rejected.has('prompt') && !text('taskId') && !text('imageUrl')) problem('prompt', 'is empty');
+  if ((kind === 'imagine' || kind === 'shorten') && !prompt && !rejected.has('prompt') && !text('taskId') && !text('imageUrl'))
+    problem('prompt', 'is empty');
   if (prompt.length > MAX_PROMPT_CHARS) problem('prompt', `is ${prompt.length} characters long; the limit is ${MAX_PROMPT_CHARS}`);
 
   let images: string[] = [];
@@ -99,14 +110,22 @@ export function normalizeRow(values: Record<string, unknown>, line: number, colu
     if (rawImages.some((x) => typeof x !== 'string')) problem('images', 'must be a list of URLs');
     else images = rawImages.map((x: string) => x.trim()).filter(Boolean);
   } else {
-    images = (text('images') ?? '').split('|').map((s) => s.trim()).filter(Boolean);
+    images = (text('images') ?? '')
+      .split('|')
+      .map((s) => s.trim())
+      .filter(Boolean);
   }
   const badRef = images.find((ref) => !IMAGE_REF.test(ref));
   if (badRef) problem('images', `"${badRef.slice(0, 80)}" is not an http(s):// or s3://bucket/key reference`);
   if (kind) {
     const [min, max] = IMAGE_COUNT[kind];
     if (images.length < min || images.length > max) {
-      problem('images', min === max ? `${kind} takes exactly ${min} image${min === 1 ? '' : 's'}, got ${images.length}` : `${kind} takes ${min} to ${max} images, got ${images.length}`);
+      problem(
+        'images',
+        min === max
+          ? `${kind} takes exactly ${min} image${min === 1 ? '' : 's'}, got ${images.length}`
+          : `${kind} takes ${min} to ${max} images, got ${images.length}`,
+      );
     }
   }
 
@@ -122,12 +141,17 @@ export function normalizeRow(values: Record<string, unknown>, line: number, colu
     if (!(err instanceof PlanError)) throw err;
     problem('actions', err.message);
   }
-  if (plan.length > 0 && (kind === 'describe' || kind === 'shorten')) problem('actions', `${kind} rows make no grid, so they take no follow-up actions`);
+  if (plan.length > 0 && (kind === 'describe' || kind === 'shorten'))
+    problem('actions', `${kind} rows make no grid, so they take no follow-up actions`);
 
   const output = text('output');
   if (output !== undefined) {
     const unknown = [...output.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]!).filter((name) => !['key', ...columns].includes(name));
-    if (unknown.length > 0) problem('output', `names ${unknown.map((u) => `{${u}}`).join(', ')}, which ${unknown.length === 1 ? 'is not a column' : 'are not columns'}`);
+    if (unknown.length > 0)
+      problem(
+        'output',
+        `names ${unknown.map((u) => `{${u}}`).join(', ')}, which ${unknown.length === 1 ? 'is not a column' : 'are not columns'}`,
+      );
     if (output.startsWith('/') || output.split('/').includes('..')) problem('output', 'must be a relative prefix without ".." parts');
   }
 

@@ -35,9 +35,11 @@ export function validateManifestBytes(ref: string, bytes: Buffer, sha256: string
     if (!row) continue;
     const first = firstLineOfKey.get(row.key);
     if (first !== undefined) {
-      issues.push(row.id
-        ? { line: row.line, field: 'id', message: `duplicate id "${row.id}" (first used on line ${first})` }
-        : { line: row.line, field: '(row)', message: `identical to the row on line ${first}; give both an id to run each` });
+      issues.push(
+        row.id
+          ? { line: row.line, field: 'id', message: `duplicate id "${row.id}" (first used on line ${first})` }
+          : { line: row.line, field: '(row)', message: `identical to the row on line ${first}; give both an id to run each` },
+      );
       continue;
     }
     firstLineOfKey.set(row.key, row.line);
@@ -45,11 +47,19 @@ export function validateManifestBytes(ref: string, bytes: Buffer, sha256: string
     const folder = rowFolder(row);
     const sharedWith = firstLineOfFolder.get(folder);
     if (sharedWith !== undefined) {
-      issues.push({ line: row.line, field: 'output', message: `puts the row in the folder "${folder.slice(0, 80)}", as line ${sharedWith} does; their images would overwrite each other (add {id} to the template)` });
+      issues.push({
+        line: row.line,
+        field: 'output',
+        message: `puts the row in the folder "${folder.slice(0, 80)}", as line ${sharedWith} does; their images would overwrite each other (add {id} to the template)`,
+      });
       continue;
     }
     if (Buffer.byteLength(folder) > MAX_FOLDER_BYTES) {
-      issues.push({ line: row.line, field: 'output', message: `makes a folder name of ${Buffer.byteLength(folder)} bytes; S3 keys allow ${MAX_FOLDER_BYTES} for it here` });
+      issues.push({
+        line: row.line,
+        field: 'output',
+        message: `makes a folder name of ${Buffer.byteLength(folder)} bytes; S3 keys allow ${MAX_FOLDER_BYTES} for it here`,
+      });
       continue;
     }
     firstLineOfFolder.set(folder, row.line);

@@ -14,16 +14,40 @@ export interface DownloadPolicy {
 }
 
 export const DEFAULT_DOWNLOAD_POLICY: DownloadPolicy = {
-  allowHosts: [], allowPrivate: false, maxBytes: 64 * 1024 * 1024, timeoutMs: 120_000, maxRedirects: 3,
+  allowHosts: [],
+  allowPrivate: false,
+  maxBytes: 64 * 1024 * 1024,
+  timeoutMs: 120_000,
+  maxRedirects: 3,
 };
 
 // Everything that is not a public unicast address.
 const PRIVATE = new BlockList();
-for (const [net, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4]] as const) PRIVATE.addSubnet(net, bits, 'ipv4');
+for (const [net, bits] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const)
+  PRIVATE.addSubnet(net, bits, 'ipv4');
 // No `::ffff:0:0/96` rule: BlockList checks IPv4-mapped IPv6 addresses against the IPv4 rules above, and such a rule
 // would also match every plain IPv4 address (public ones included).
-for (const [net, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96]] as const) PRIVATE.addSubnet(net, bits, 'ipv6');
+for (const [net, bits] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+  ['64:ff9b::', 96],
+] as const)
+  PRIVATE.addSubnet(net, bits, 'ipv6');
 
 export function isPrivateAddress(address: string): boolean {
   const family = isIP(address);
@@ -45,7 +69,8 @@ export function checkUrl(raw: string, policy: DownloadPolicy): URL {
   } catch {
     throw new MediaError('download', `not a URL: ${raw.slice(0, 100)}`, false);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new MediaError('download', `only http and https images are fetched, not ${url.protocol}`, false);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new MediaError('download', `only http and https images are fetched, not ${url.protocol}`, false);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (!hostAllowed(host, policy.allowHosts)) throw new MediaError('download', `host ${host} is not in the allowed image hosts`, false);
   if (!policy.allowPrivate && isPrivateAddress(host)) throw new MediaError('download', `host ${host} is a private address`, false);
@@ -77,19 +102,36 @@ export interface Downloaded {
  * GETs an image: redirects followed by hand (each hop re-checked), a byte cap enforced while reading, one deadline
  * for the whole transfer. HTTP 403/404/410 (an expired or gone URL) are final; 429, 5xx and network errors retryable.
  */
-export async function downloadImage(rawUrl: string, policy: DownloadPolicy, dispatcher: Dispatcher, onProgress?: (bytes: number) => void, signal?: AbortSignal): Promise<Downloaded> {
+export async function downloadImage(
+  rawUrl: string,
+  policy: DownloadPolicy,
+  dispatcher: Dispatcher,
+  onProgress?: (bytes: number) => void,
+  signal?: AbortSignal,
+): Promise<Downloaded> {
   const deadline = AbortSignal.timeout(policy.timeoutMs);
   const abort = signal ? AbortSignal.any([signal, deadline]) : deadline;
   let url = checkUrl(rawUrl, policy);
   for (let hop = 0; ; hop++) {
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(url, { method: 'GET', dispatcher, signal: abort, headersTimeout: 30_000, bodyTimeout: 30_000, maxRedirections: 0 } as Parameters<typeof request>[1]);
+      res = await request(url, {
+        method: 'GET',
+        dispatcher,
+        signal: abort,
+        headersTimeout: 30_000,
+        bodyTimeout: 30_000,
+        maxRedirections: 0,
+      } as Parameters<typeof request>[1]);
     } catch (err) {
       if (err instanceof MediaError) throw err;
       const cause = (err as { cause?: unknown }).cause;
       if (cause instanceof MediaError) throw cause;
-      throw new MediaError('download', `${url.host}: ${deadline.aborted ? `no complete answer within ${policy.timeoutMs} ms` : (err as Error).message}`, true);
+      throw new MediaError(
+        'download',
+        `${url.host}: ${deadline.aborted ? `no complete answer within ${policy.timeoutMs} ms` : (err as Error).message}`,
+        true,
+      );
     }
     if (res.statusCode >= 300 && res.statusCode < 400 && res.headers.location) {
       await res.body.dump();
@@ -132,7 +174,11 @@ export async function downloadImage(rawUrl: string, policy: DownloadPolicy, disp
       }
     } catch (err) {
       if (err instanceof MediaError) throw err;
-      throw new MediaError('download', `${url.host}: the transfer broke off after ${size} bytes (${deadline.aborted ? 'too slow' : (err as Error).message})`, true);
+      throw new MediaError(
+        'download',
+        `${url.host}: the transfer broke off after ${size} bytes (${deadline.aborted ? 'too slow' : (err as Error).message})`,
+        true,
+      );
     }
     if (Number.isFinite(declared) && size !== declared) throw new MediaError('download', `got ${size} of ${declared} bytes`, true);
     const ct = res.headers['content-type'];

@@ -8,7 +8,11 @@
 export type MediaFailureClass = 'download' | 'image' | 'storage';
 
 export class MediaError extends Error {
-  constructor(readonly failureClass: MediaFailureClass, message: string, readonly retryable: boolean) {
+  constructor(
+    readonly failureClass: MediaFailureClass,
+    message: string,
+    readonly retryable: boolean,
+  ) {
     super(message);
     this.name = 'MediaError';
   }

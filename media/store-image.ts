@@ -1,8 +1,11 @@
+import { imageBaseKey, thumbnailKey } from '../contracts/bucket-layout';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Dispatcher } from 'undici';
 import { downloadImage, type DownloadPolicy } from './download';
 import { putIfChanged, type StoredObject } from './store';
-import { DEFAULT_PIXEL_LIMIT, DEFAULT_THUMBNAILS, inspectImage, makeThumbnails, type ThumbnailSpec } from './thumbnails';
+import { DEFAULT_PIXEL_LIMIT, DEFAULT_THUMBNAILS, inspectImage, makeThumbnails } from './thumbnails';
+import type { ThumbnailSpec } from '../contracts/media';
+import type { StoredImage, StoredThumbnail } from '../contracts/media';
 
 export interface MediaDeps {
   s3: S3Client;
@@ -27,29 +30,6 @@ export interface StoreImageInput {
   thumbnails?: ThumbnailSpec[];
 }
 
-export interface StoredThumbnail {
-  key: string;
-  sha256: string;
-  width: number;
-  height: number;
-  format: string;
-}
-
-export interface StoredImage {
-  role: string;
-  taskId: string;
-  key: string;
-  sha256: string;
-  bytes: number;
-  width: number;
-  height: number;
-  format: string;
-  thumbnails: StoredThumbnail[];
-  sidecarKey: string;
-  /** The original was already stored with the same sha256. */
-  skipped: boolean;
-}
-
 /** `U2>upscale_subtle` → `U2-upscale_subtle`: a role as a safe file name. */
 export function roleFileName(role: string): string {
   return role.replace(/[>=]/g, '-').replace(/[^A-Za-z0-9._-]/g, '_');
@@ -66,34 +46,76 @@ async function allStored(uploads: Promise<StoredObject>[]): Promise<StoredObject
 }
 
 /** Download → check → thumbnails → upload, with deterministic keys, so a retry or a re-run rewrites nothing that is already right. */
-export async function storeImage(deps: MediaDeps, input: StoreImageInput, progress: (stage: string, detail?: number) => void = () => undefined, signal?: AbortSignal): Promise<StoredImage> {
+export async function storeImage(
+  deps: MediaDeps,
+  input: StoreImageInput,
+  progress: (stage: string, detail?: number) => void = () => undefined,
+  signal?: AbortSignal,
+): Promise<StoredImage> {
   const pixelLimit = deps.pixelLimit ?? DEFAULT_PIXEL_LIMIT;
   progress('download', 0);
   const { bytes } = await downloadImage(input.imageUrl, deps.policy, deps.dispatcher, (n) => progress('download', n), signal);
   const info = await inspectImage(bytes, pixelLimit);
   progress('thumbnails');
   const thumbs = await makeThumbnails(bytes, input.thumbnails ?? DEFAULT_THUMBNAILS, pixelLimit);
-  const base = `${input.prefix}/${roleFileName(input.role)}`;
+  const base = imageBaseKey(input.prefix, roleFileName(input.role));
   progress('upload');
   // The original and its thumbnails go up together; the sidecar, which names them all, only once every one is stored.
-  const thumbKeys = thumbs.map((t) => `${input.prefix}/thumbs/${roleFileName(input.role)}-${t.spec.size}.${t.spec.format}`);
+  const thumbKeys = thumbs.map((t) => thumbnailKey(input.prefix, roleFileName(input.role), t.spec.size, t.spec.format));
   const [original, ...puts] = await allStored([
-    putIfChanged(deps.s3, deps.bucket, `${base}.${info.format === 'jpeg' ? 'jpg' : info.format}`, bytes, CONTENT_TYPES[info.format]!, signal),
-    ...thumbs.map((t, i) => putIfChanged(deps.s3, deps.bucket, thumbKeys[i], t.bytes, CONTENT_TYPES[t.spec.format]!, signal).then((put) => {
-      progress('upload');
-      return put;
-    })),
+    putIfChanged(
+      deps.s3,
+      deps.bucket,
+      `${base}.${info.format === 'jpeg' ? 'jpg' : info.format}`,
+      bytes,
+      CONTENT_TYPES[info.format]!,
+      signal,
+    ),
+    ...thumbs.map((t, i) =>
+      putIfChanged(deps.s3, deps.bucket, thumbKeys[i], t.bytes, CONTENT_TYPES[t.spec.format]!, signal).then((put) => {
+        progress('upload');
+        return put;
+      }),
+    ),
   ]);
-  const storedThumbs: StoredThumbnail[] = thumbs.map((t, i) => ({ key: thumbKeys[i], sha256: puts[i].sha256, width: t.width, height: t.height, format: t.spec.format }));
+  const storedThumbs: StoredThumbnail[] = thumbs.map((t, i) => ({
+    key: thumbKeys[i],
+    sha256: puts[i].sha256,
+    width: t.width,
+    height: t.height,
+    format: t.spec.format,
+  }));
   const sidecar = {
-    batchId: input.batchId, rowKey: input.rowKey, role: input.role, prompt: input.prompt, taskId: input.taskId, parentChain: input.parentChain,
-    sourceUrl: input.imageUrl.replace(/\?.*$/, ''), original: { key: original.key, sha256: original.sha256, bytes: bytes.length, width: info.width, height: info.height, format: info.format },
+    batchId: input.batchId,
+    rowKey: input.rowKey,
+    role: input.role,
+    prompt: input.prompt,
+    taskId: input.taskId,
+    parentChain: input.parentChain,
+    sourceUrl: input.imageUrl.replace(/\?.*$/, ''),
+    original: {
+      key: original.key,
+      sha256: original.sha256,
+      bytes: bytes.length,
+      width: info.width,
+      height: info.height,
+      format: info.format,
+    },
     thumbnails: storedThumbs,
   };
   const sidecarKey = `${base}.json`;
   await putIfChanged(deps.s3, deps.bucket, sidecarKey, Buffer.from(`${JSON.stringify(sidecar, null, 2)}\n`), 'application/json', signal);
   return {
-    role: input.role, taskId: input.taskId, key: original.key, sha256: original.sha256, bytes: bytes.length, width: info.width, height: info.height,
-    format: info.format, thumbnails: storedThumbs, sidecarKey, skipped: original.skipped,
+    role: input.role,
+    taskId: input.taskId,
+    key: original.key,
+    sha256: original.sha256,
+    bytes: bytes.length,
+    width: info.width,
+    height: info.height,
+    format: info.format,
+    thumbnails: storedThumbs,
+    sidecarKey,
+    skipped: original.skipped,
   };
 }

@@ -19,7 +19,14 @@ export interface StoredObject {
  * Puts `body` at `key` unless an object with the same sha256 is already there. Buffers only: no aws-chunked
  * streaming, and a retry sends the same bytes again.
  */
-export async function putIfChanged(s3: S3Client, bucket: string, key: string, body: Buffer, contentType: string, signal?: AbortSignal): Promise<StoredObject> {
+export async function putIfChanged(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  body: Buffer,
+  contentType: string,
+  signal?: AbortSignal,
+): Promise<StoredObject> {
   const digest = sha256(body);
   try {
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
@@ -29,7 +36,9 @@ export async function putIfChanged(s3: S3Client, bucket: string, key: string, bo
     if (status !== 404) throw storageError(`HEAD s3://${bucket}/${key}`, err);
   }
   try {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, Metadata: { sha256: digest } }), { abortSignal: signal });
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, Metadata: { sha256: digest } }), {
+      abortSignal: signal,
+    });
   } catch (err) {
     throw storageError(`PUT s3://${bucket}/${key}`, err);
   }

@@ -1,14 +1,11 @@
 import sharp from 'sharp';
 import { MediaError } from './errors';
+import type { ThumbnailSpec } from '../contracts/media';
 
-export interface ThumbnailSpec {
-  /** Longest side in pixels (`fit: inside`, never enlarged). */
-  size: number;
-  format: 'webp' | 'jpeg' | 'png' | 'avif';
-  quality?: number;
-}
-
-export const DEFAULT_THUMBNAILS: ThumbnailSpec[] = [{ size: 512, format: 'webp' }, { size: 256, format: 'webp' }];
+export const DEFAULT_THUMBNAILS: ThumbnailSpec[] = [
+  { size: 512, format: 'webp' },
+  { size: 256, format: 'webp' },
+];
 export const DEFAULT_PIXEL_LIMIT = 8192 * 8192;
 const ACCEPTED = new Set(['png', 'jpeg', 'webp']);
 
@@ -28,17 +25,6 @@ export interface Thumbnail {
   height: number;
 }
 
-/** Parses "512:webp,256:webp" (or "512,256") into thumbnail specs. */
-export function parseThumbnailProfile(text: string): ThumbnailSpec[] {
-  return text.split(',').map((part) => {
-    const [sizeText, format = 'webp'] = part.trim().split(':');
-    const size = Number(sizeText);
-    if (!Number.isInteger(size) || size < 16 || size > 4096) throw new Error(`thumbnail size "${sizeText}" must be a whole number from 16 to 4096`);
-    if (!['webp', 'jpeg', 'png', 'avif'].includes(format)) throw new Error(`thumbnail format "${format}" must be webp, jpeg, png or avif`);
-    return { size, format: format as ThumbnailSpec['format'] };
-  });
-}
-
 /** Checks the bytes really are a PNG, JPEG or WebP within the pixel limit, whatever the server called them. */
 export async function inspectImage(bytes: Buffer, pixelLimit = DEFAULT_PIXEL_LIMIT): Promise<ImageInfo> {
   let meta: sharp.Metadata;
@@ -47,9 +33,11 @@ export async function inspectImage(bytes: Buffer, pixelLimit = DEFAULT_PIXEL_LIM
   } catch (err) {
     throw new MediaError('image', `not a readable image: ${(err as Error).message}`, false);
   }
-  if (!meta.format || !ACCEPTED.has(meta.format)) throw new MediaError('image', `format "${meta.format ?? 'unknown'}" is not accepted (png, jpeg or webp)`, false);
+  if (!meta.format || !ACCEPTED.has(meta.format))
+    throw new MediaError('image', `format "${meta.format ?? 'unknown'}" is not accepted (png, jpeg or webp)`, false);
   if (!meta.width || !meta.height) throw new MediaError('image', 'the image has no dimensions', false);
-  if (meta.width * meta.height > pixelLimit) throw new MediaError('image', `${meta.width}×${meta.height} pixels is over the limit of ${pixelLimit}`, false);
+  if (meta.width * meta.height > pixelLimit)
+    throw new MediaError('image', `${meta.width}×${meta.height} pixels is over the limit of ${pixelLimit}`, false);
   return { format: meta.format as ImageInfo['format'], width: meta.width, height: meta.height };
 }
 
@@ -64,7 +52,10 @@ export async function makeThumbnails(bytes: Buffer, specs: ThumbnailSpec[], pixe
   const fit = (size: number) => ({ width: size, height: size, fit: 'inside' as const, withoutEnlargement: true });
   let reduced: { data: Buffer; info: sharp.OutputInfo };
   try {
-    reduced = await sharp(bytes, { limitInputPixels: pixelLimit, failOn: 'error' }).resize(fit(largest)).raw().toBuffer({ resolveWithObject: true });
+    reduced = await sharp(bytes, { limitInputPixels: pixelLimit, failOn: 'error' })
+      .resize(fit(largest))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
   } catch (err) {
     throw new MediaError('image', `cannot decode the image: ${(err as Error).message}`, false);
   }

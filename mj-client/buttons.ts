@@ -2,19 +2,54 @@ import type { MjButton, MjTask } from './schemas';
 
 /** What a button does, named the way a follow-up plan names it. */
 export type ButtonIntent =
-  | 'U1' | 'U2' | 'U3' | 'U4'
-  | 'V1' | 'V2' | 'V3' | 'V4'
+  | 'U1'
+  | 'U2'
+  | 'U3'
+  | 'U4'
+  | 'V1'
+  | 'V2'
+  | 'V3'
+  | 'V4'
   | 'reroll'
-  | 'upscale_subtle' | 'upscale_creative' | 'upscale_2x' | 'upscale_4x'
-  | 'vary_subtle' | 'vary_strong' | 'vary_region'
-  | 'zoom_2x' | 'zoom_1.5x' | 'zoom_custom'
-  | 'pan_left' | 'pan_right' | 'pan_up' | 'pan_down';
+  | 'upscale_subtle'
+  | 'upscale_creative'
+  | 'upscale_2x'
+  | 'upscale_4x'
+  | 'vary_subtle'
+  | 'vary_strong'
+  | 'vary_region'
+  | 'zoom_2x'
+  | 'zoom_1.5x'
+  | 'zoom_custom'
+  | 'pan_left'
+  | 'pan_right'
+  | 'pan_up'
+  | 'pan_down';
 
 export const BUTTON_INTENTS: readonly ButtonIntent[] = [
-  'U1', 'U2', 'U3', 'U4', 'V1', 'V2', 'V3', 'V4', 'reroll',
-  'upscale_subtle', 'upscale_creative', 'upscale_2x', 'upscale_4x',
-  'vary_subtle', 'vary_strong', 'vary_region', 'zoom_2x', 'zoom_1.5x', 'zoom_custom',
-  'pan_left', 'pan_right', 'pan_up', 'pan_down',
+  'U1',
+  'U2',
+  'U3',
+  'U4',
+  'V1',
+  'V2',
+  'V3',
+  'V4',
+  'reroll',
+  'upscale_subtle',
+  'upscale_creative',
+  'upscale_2x',
+  'upscale_4x',
+  'vary_subtle',
+  'vary_strong',
+  'vary_region',
+  'zoom_2x',
+  'zoom_1.5x',
+  'zoom_custom',
+  'pan_left',
+  'pan_right',
+  'pan_up',
+  'pan_down',
 ];
 
 // customId formats of the Plus protocol (Discord component ids), e.g. `MJ::JOB::upsample::2::<hash>`,

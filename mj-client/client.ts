@@ -3,8 +3,16 @@ import { z } from 'zod';
 import { classifyHttpStatus, classifySubmitCode, isTaskNotFoundBody, MjApiError, parseErrorBody, parseRetryAfter } from './errors';
 import { buildUrl, type Mode, type ModePrefixStyle, type ResolvedModePrefixStyle, type RouteOptions } from './routing';
 import {
-  imageSeedSchema, submitResultSchema, taskSchema,
-  type ActionRequest, type BlendRequest, type DescribeRequest, type ImagineRequest, type ModalRequest, type MjTask, type ShortenRequest,
+  imageSeedSchema,
+  submitResultSchema,
+  taskSchema,
+  type ActionRequest,
+  type BlendRequest,
+  type DescribeRequest,
+  type ImagineRequest,
+  type ModalRequest,
+  type MjTask,
+  type ShortenRequest,
 } from './schemas';
 import { createDispatcher, send, type RawResponse } from './transport';
 
@@ -65,7 +73,8 @@ export class MjClient {
     if (!opts.apiKey) throw new Error('apiKey is required');
     this.ownsDispatcher = !opts.dispatcher;
     // Connecting must give up before a call's own timeout would, so an unreachable host reads as "never sent".
-    this.dispatcher = opts.dispatcher ?? createDispatcher({ connectTimeoutMs: Math.min(10_000, Math.max(100, (opts.timeoutMs ?? 30_000) / 2)) });
+    this.dispatcher =
+      opts.dispatcher ?? createDispatcher({ connectTimeoutMs: Math.min(10_000, Math.max(100, (opts.timeoutMs ?? 30_000) / 2)) });
   }
 
   async close(): Promise<void> {
@@ -151,7 +160,13 @@ export class MjClient {
     const body = this.parse(imageSeedSchema, raw, endpoint, false);
     if (body.code !== 1 || !body.result) {
       const parsed = parseErrorBody(raw.text);
-      throw new MjApiError({ endpoint, httpStatus: raw.status, code: body.code, description: body.description ?? undefined, ...classifySubmitCode(body.code, parsed, { endpoint, createsJob: false }) });
+      throw new MjApiError({
+        endpoint,
+        httpStatus: raw.status,
+        code: body.code,
+        description: body.description ?? undefined,
+        ...classifySubmitCode(body.code, parsed, { endpoint, createsJob: false }),
+      });
     }
     return body.result;
   }
@@ -165,9 +180,24 @@ export class MjClient {
     const parsedBody = parseErrorBody(raw.text);
     const description = parsedBody.description;
     if (body.code === 1 || body.code === 21 || body.code === 22) {
-      const ids = body.result === null || body.result === undefined ? [] : Array.isArray(body.result) ? body.result : body.result.split(',').map((s) => s.trim()).filter(Boolean);
+      const ids =
+        body.result === null || body.result === undefined
+          ? []
+          : Array.isArray(body.result)
+            ? body.result
+            : body.result
+                .split(',')
+                .map((s) => s.trim())
+                .filter(Boolean);
       if (ids.length === 0) {
-        throw new MjApiError({ endpoint, kind: 'ambiguous', reason: 'invalid-response', httpStatus: raw.status, code: body.code, description: `accepted without a task id: ${raw.text.slice(0, 200)}` });
+        throw new MjApiError({
+          endpoint,
+          kind: 'ambiguous',
+          reason: 'invalid-response',
+          httpStatus: raw.status,
+          code: body.code,
+          description: `accepted without a task id: ${raw.text.slice(0, 200)}`,
+        });
       }
       const properties = body.properties ?? {};
       const queues = Number(properties.numberOfQueues);
@@ -183,10 +213,23 @@ export class MjClient {
       };
     }
     const ctx = { endpoint, createsJob: true };
-    throw new MjApiError({ endpoint, httpStatus: raw.status, code: body.code, description, ...classifySubmitCode(body.code, { ...parsedBody, properties: body.properties ?? undefined }, ctx) });
+    throw new MjApiError({
+      endpoint,
+      httpStatus: raw.status,
+      code: body.code,
+      description,
+      ...classifySubmitCode(body.code, { ...parsedBody, properties: body.properties ?? undefined }, ctx),
+    });
   }
 
-  private async request(method: 'GET' | 'POST', path: string, payload: object | undefined, call: CallOptions | undefined, endpoint: string, createsJob: boolean): Promise<RawResponse> {
+  private async request(
+    method: 'GET' | 'POST',
+    path: string,
+    payload: object | undefined,
+    call: CallOptions | undefined,
+    endpoint: string,
+    createsJob: boolean,
+  ): Promise<RawResponse> {
     const mode = call?.mode ?? this.opts.mode;
     const auto = (call?.modePrefix ?? this.opts.modePrefix ?? 'auto') === 'auto';
     const style = this.modeStyle(call);
@@ -194,14 +237,19 @@ export class MjClient {
     if ((this.opts.auth ?? 'bearer') === 'bearer') headers.authorization = `Bearer ${this.opts.apiKey}`;
     else headers['mj-api-secret'] = this.opts.apiKey;
     if (payload) headers['content-type'] = 'application/json';
-    const exchange = (modePrefix: ResolvedModePrefixStyle) => send(buildUrl(this.opts.baseUrl, path, { mode, modePrefix }), {
-      method,
-      headers,
-      body: payload ? JSON.stringify(payload) : undefined,
-      timeoutMs: call?.timeoutMs ?? this.opts.timeoutMs ?? 30_000,
-      signal: call?.signal,
-      dispatcher: this.dispatcher,
-    }, { endpoint, createsJob });
+    const exchange = (modePrefix: ResolvedModePrefixStyle) =>
+      send(
+        buildUrl(this.opts.baseUrl, path, { mode, modePrefix }),
+        {
+          method,
+          headers,
+          body: payload ? JSON.stringify(payload) : undefined,
+          timeoutMs: call?.timeoutMs ?? this.opts.timeoutMs ?? 30_000,
+          signal: call?.signal,
+          dispatcher: this.dispatcher,
+        },
+        { endpoint, createsJob },
+      );
     const raw = await exchange(style);
     // `auto`: /relax/mj/... is what the integration guide and new-api forward as it is; a C# Plus proxy routes only
     // /mj-relax/mj/... (SubmitController.cs) and answers the other with a bare 404, which created nothing.
@@ -215,7 +263,13 @@ export class MjClient {
     const body = raw.text.trim();
     const emptyOk = emptyOkMeansNotFound && raw.status >= 200 && raw.status < 300 && (body === '' || body === 'null');
     if (raw.status === 204 || emptyOk || isTaskNotFoundBody(raw.status, raw.text)) {
-      throw new MjApiError({ endpoint, kind: 'not-found', reason: 'task-not-found', httpStatus: raw.status, description: `task ${taskId}` });
+      throw new MjApiError({
+        endpoint,
+        kind: 'not-found',
+        reason: 'task-not-found',
+        httpStatus: raw.status,
+        description: `task ${taskId}`,
+      });
     }
   }
 
@@ -225,10 +279,14 @@ export class MjClient {
   }
 
   private parse<T extends z.ZodType>(schema: T, raw: RawResponse, endpoint: string, createsJob: boolean): z.output<T> {
-    const fail = (why: string) => new MjApiError({
-      endpoint, kind: createsJob ? 'ambiguous' : 'retryable', reason: 'invalid-response', httpStatus: raw.status,
-      description: `${why}; body: ${raw.text.slice(0, 200)}`,
-    });
+    const fail = (why: string) =>
+      new MjApiError({
+        endpoint,
+        kind: createsJob ? 'ambiguous' : 'retryable',
+        reason: 'invalid-response',
+        httpStatus: raw.status,
+        description: `${why}; body: ${raw.text.slice(0, 200)}`,
+      });
     let json: unknown;
     try {
       json = JSON.parse(raw.text);
@@ -236,7 +294,13 @@ export class MjClient {
       throw fail('not JSON');
     }
     const result = schema.safeParse(json);
-    if (!result.success) throw fail(result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).slice(0, 5).join('; '));
+    if (!result.success)
+      throw fail(
+        result.error.issues
+          .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+          .slice(0, 5)
+          .join('; '),
+      );
     return result.data;
   }
 }

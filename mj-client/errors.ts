@@ -156,7 +156,11 @@ const MJ_CODES = new Set([3, 4, 5, 9, 23, 24, 30]);
 export type ClassifyContext = Partial<HttpFailureContext>;
 
 /** Business codes in an MJ-shaped body (2xx, or an error status), and what they mean. Codes 1, 21 and 22 are acceptances. */
-export function classifySubmitCode(code: number, body: ParsedErrorBody, ctx: ClassifyContext = {}): Pick<MjErrorDetails, 'kind' | 'reason' | 'bannedWord'> {
+export function classifySubmitCode(
+  code: number,
+  body: ParsedErrorBody,
+  ctx: ClassifyContext = {},
+): Pick<MjErrorDetails, 'kind' | 'reason' | 'bannedWord'> {
   const description = body.description ?? '';
   if (ACCEPTED_STATE_UNKNOWN.test(description)) return { kind: ctx.createsJob ? 'ambiguous' : 'retryable', reason: 'upstream-error' };
   switch (code) {
@@ -208,7 +212,11 @@ export function classifyHttpStatus(status: number, text: string, retryAfterMs: n
   const base = { endpoint: ctx.endpoint, httpStatus: status, code: body.code, description: body.description, retryAfterMs };
   const description = body.description ?? '';
   if (status === 401 || status === 403) {
-    return new MjApiError({ ...base, kind: 'account', reason: QUOTA_EXHAUSTED.test(description) ? 'quota-exhausted' : status === 401 ? 'unauthorized' : 'forbidden' });
+    return new MjApiError({
+      ...base,
+      kind: 'account',
+      reason: QUOTA_EXHAUSTED.test(description) ? 'quota-exhausted' : status === 401 ? 'unauthorized' : 'forbidden',
+    });
   }
   // Newer gateways map business codes onto 429/400/503/502 (QuantumNous MJ relay handler); older ones answer their
   // own checks with 400. Either way the code, not the status, says what happened.
@@ -219,7 +227,12 @@ export function classifyHttpStatus(status: number, text: string, retryAfterMs: n
   if (status === 503 && NO_ACCOUNT.test(description)) return new MjApiError({ ...base, kind: 'account', reason: 'no-account' });
   if (status === 502 || status === 504) {
     // A gateway that lost its upstream (502) or timed out on it (504) cannot say whether the job was created.
-    return new MjApiError({ ...base, ...(ctx.createsJob ? { kind: 'ambiguous', reason: status === 504 ? 'timeout' : 'upstream-error' } : { kind: 'retryable', reason: 'server-error' }) });
+    return new MjApiError({
+      ...base,
+      ...(ctx.createsJob
+        ? { kind: 'ambiguous', reason: status === 504 ? 'timeout' : 'upstream-error' }
+        : { kind: 'retryable', reason: 'server-error' }),
+    });
   }
   if (status >= 500) return new MjApiError({ ...base, kind: 'retryable', reason: 'server-error' });
   if (status === 400 || status === 404 || status === 405 || status === 413 || status === 422) {
@@ -233,7 +246,10 @@ export function classifyHttpStatus(status: number, text: string, retryAfterMs: n
 export function isTaskNotFoundBody(status: number, text: string): boolean {
   if (status !== 400 && status !== 404) return false;
   const body = parseErrorBody(text);
-  return /task_no(t)?_found|task_not_exist|midjourney_task_not_found/i.test(`${body.description ?? ''} ${body.type ?? ''}`) && (body.code === 4 || body.code === undefined);
+  return (
+    /task_no(t)?_found|task_not_exist|midjourney_task_not_found/i.test(`${body.description ?? ''} ${body.type ?? ''}`) &&
+    (body.code === 4 || body.code === undefined)
+  );
 }
 
 /** Network failures: what happened before the request was written is always safe to retry. */
@@ -241,15 +257,25 @@ export function classifyNetworkError(err: unknown, stage: RequestStage, ctx: Htt
   const code = (err as { code?: string }).code;
   const message = err instanceof Error ? err.message : String(err);
   const description = code ? `${code}: ${message}` : message;
-  if (stage === 'before-send') return new MjApiError({ endpoint: ctx.endpoint, kind: 'retryable', reason: 'network', description, cause: err });
-  const reason = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'TIMEOUT' ? 'timeout' : 'connection-lost';
+  if (stage === 'before-send')
+    return new MjApiError({ endpoint: ctx.endpoint, kind: 'retryable', reason: 'network', description, cause: err });
+  const reason =
+    code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'TIMEOUT' ? 'timeout' : 'connection-lost';
   return new MjApiError({ endpoint: ctx.endpoint, kind: ctx.createsJob ? 'ambiguous' : 'retryable', reason, description, cause: err });
 }
 
 /** Error codes raised before any byte of the request was written. */
 export const BEFORE_SEND_CODES = new Set([
-  'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'ERR_TLS_CERT_ALTNAME_INVALID',
-  'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
 ]);
 
 export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {

@@ -21,7 +21,10 @@ export const taskSchema = z.looseObject({
   id: idLike,
   action: nullableString,
   // A gateway shows "" before its first upstream poll; unknown future statuses are kept, not rejected.
-  status: z.string().nullish().transform((s) => s ?? ''),
+  status: z
+    .string()
+    .nullish()
+    .transform((s) => s ?? ''),
   prompt: nullableString,
   promptEn: nullableString,
   description: nullableString,
@@ -33,11 +36,17 @@ export const taskSchema = z.looseObject({
   progress: nullableString,
   failReason: nullableString,
   // Link buttons and other entries without a customId cannot be pressed: they are dropped, not fatal.
-  buttons: z.array(z.unknown()).nullish().transform((list) =>
-    list === null || list === undefined ? list : list.flatMap((b) => {
-      const parsed = buttonSchema.safeParse(b);
-      return parsed.success ? [parsed.data] : [];
-    })),
+  buttons: z
+    .array(z.unknown())
+    .nullish()
+    .transform((list) =>
+      list === null || list === undefined
+        ? list
+        : list.flatMap((b) => {
+            const parsed = buttonSchema.safeParse(b);
+            return parsed.success ? [parsed.data] : [];
+          }),
+    ),
   properties: z.record(z.string(), z.unknown()).nullish(),
   // The Plus view only (C# TaskInfo): the speed mode the task ran in (FAST|RELAX|TURBO|null), the task a button was
   // pressed on, and that button. A gateway view has no mode and no parentId, and customId "".

@@ -26,7 +26,8 @@ export function imageUrlsOf(task: MjTask): string[] {
   const urls = new Set<string>();
   if (task.imageUrl) urls.add(task.imageUrl);
   const list = (task as Record<string, unknown>).imageUrls;
-  if (Array.isArray(list)) for (const item of list) if (item && typeof (item as { url?: unknown }).url === 'string') urls.add((item as { url: string }).url);
+  if (Array.isArray(list))
+    for (const item of list) if (item && typeof (item as { url?: unknown }).url === 'string') urls.add((item as { url: string }).url);
   return [...urls];
 }
 

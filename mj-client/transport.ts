@@ -52,7 +52,8 @@ export async function send(url: string, opts: SendOptions, ctx: HttpFailureConte
       const kind = ctx.createsJob ? 'ambiguous' : 'cancelled';
       throw new MjApiError({ endpoint: ctx.endpoint, kind, reason: 'cancelled', description: 'aborted by the caller', cause: err });
     }
-    if (timeout.aborted) throw classifyNetworkError(Object.assign(new Error(`no answer within ${opts.timeoutMs} ms`), { code: 'TIMEOUT' }), 'after-send', ctx);
+    if (timeout.aborted)
+      throw classifyNetworkError(Object.assign(new Error(`no answer within ${opts.timeoutMs} ms`), { code: 'TIMEOUT' }), 'after-send', ctx);
     const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code;
     throw classifyNetworkError(err, code && BEFORE_SEND_CODES.has(code) ? 'before-send' : 'after-send', ctx);
   }

@@ -1,6 +1,6 @@
 import { stringify } from 'csv-stringify/sync';
 import type { RowRecord } from './row-results';
-import type { RowRef } from '../workflows/shared';
+import type { RowRef } from '../contracts/rows';
 
 /** One line of results.csv / results.jsonl: the input columns, then how the row ended and what it stored. */
 export interface ResultLine {
@@ -19,8 +19,15 @@ export interface ResultLine {
 
 export function resultLine(row: RowRef, record: RowRecord | null): ResultLine {
   const input: Record<string, string> = {
-    id: row.id ?? '', kind: row.kind, prompt: row.prompt, images: row.images.join('|'), mode: row.mode ?? '', actions: row.actions,
-    taskId: row.taskId ?? '', imageUrl: row.imageUrl ?? '', ...row.extra,
+    id: row.id ?? '',
+    kind: row.kind,
+    prompt: row.prompt,
+    images: row.images.join('|'),
+    mode: row.mode ?? '',
+    actions: row.actions,
+    taskId: row.taskId ?? '',
+    imageUrl: row.imageUrl ?? '',
+    ...row.extra,
   };
   const r = record?.result;
   return {
@@ -40,11 +47,35 @@ export function resultLine(row: RowRef, record: RowRecord | null): ResultLine {
 
 export function toCsv(lines: ResultLine[]): string {
   const inputColumns = [...new Set(lines.flatMap((l) => Object.keys(l.input)))];
-  const header = ['line', 'key', ...inputColumns, 'status', 'failure_class', 'failure_reason', 'task_ids', 'image_keys', 'image_sha256', 'thumbnail_keys', 'text', 'mode_requested', 'mode_ran'];
+  const header = [
+    'line',
+    'key',
+    ...inputColumns,
+    'status',
+    'failure_class',
+    'failure_reason',
+    'task_ids',
+    'image_keys',
+    'image_sha256',
+    'thumbnail_keys',
+    'text',
+    'mode_requested',
+    'mode_ran',
+  ];
   const records = lines.map((l) => [
-    l.line, l.key, ...inputColumns.map((c) => l.input[c] ?? ''), l.status, l.failureClass, l.reason, l.taskIds.join('|'),
-    l.images.map((i) => i.key).join('|'), l.images.map((i) => i.sha256).join('|'), l.images.flatMap((i) => i.thumbnails).join('|'), l.text,
-    l.modeRequested, l.modeRan,
+    l.line,
+    l.key,
+    ...inputColumns.map((c) => l.input[c] ?? ''),
+    l.status,
+    l.failureClass,
+    l.reason,
+    l.taskIds.join('|'),
+    l.images.map((i) => i.key).join('|'),
+    l.images.map((i) => i.sha256).join('|'),
+    l.images.flatMap((i) => i.thumbnails).join('|'),
+    l.text,
+    l.modeRequested,
+    l.modeRan,
   ]);
   return stringify([header, ...records]);
 }

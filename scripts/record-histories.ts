@@ -10,18 +10,19 @@ import * as path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { prepareBatch, startBatch, waitForBatch } from '../cli/batches';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { prepareBatch, startBatch, waitForBatch } from '../client/batches';
 import { loadConfig, type EffectiveConfig } from '../config/config';
-import { connectClient, connectWorker } from '../config/temporal';
+import { connectClient } from '../config/temporal';
+import { connectWorker } from '../worker/connection';
 import { startSimulator } from '../simulator/server';
 import { defaultStackDir } from '../stack/paths';
 import { stackUp } from '../stack/stack';
 import { createS3Client } from '../storage/s3-client';
 import { startWorkers } from '../worker/run-worker';
-import { createWorker } from '../worker/worker';
-import { smokeWorkflow } from '../workflows';
-import { progressQuery, resumeUpdate } from '../workflows/shared';
+import { createSmokeActivities } from '../test/fixtures/smoke/activities';
+import { smokeWorkflow } from '../test/fixtures/smoke/workflows';
+import { cancelBatchSignal, progressQuery, resumeUpdate } from '../contracts/handlers';
 
 const HISTORIES = path.resolve(__dirname, '..', '..', 'test', 'fixtures', 'histories');
 
@@ -45,30 +46,59 @@ async function main(): Promise<void> {
   const [client, connection] = await Promise.all([connectClient(config.temporal), connectWorker(config.temporal)]);
   const s3 = createS3Client(config.s3);
   try {
-    const worker = await createWorker({ connection, namespace: config.temporal.namespace, taskQueue, deps: { s3, bucket: config.s3.bucket } });
+    // The smoke workflow is a test fixture: its own bundle, its own activities.
+    const smokeBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../test/fixtures/smoke/workflows') });
+    const worker = await Worker.create({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue,
+      workflowBundle: smokeBundle,
+      activities: createSmokeActivities({ s3, bucket: config.s3.bucket }),
+    });
     const workflowId = `record-smoke-${Date.now()}`;
-    await worker.runUntil(client.workflow.execute(smokeWorkflow, { taskQueue, workflowId, args: [{ key: `record/${workflowId}.txt`, text: 'recorded\n' }] }));
+    await worker.runUntil(
+      client.workflow.execute(smokeWorkflow, { taskQueue, workflowId, args: [{ key: `record/${workflowId}.txt`, text: 'recorded\n' }] }),
+    );
     await save(client, dir, 'smoke-workflow.json', workflowId);
 
     // A small batch on a simulator of its own (callbacks on): an imagine row with a follow-up, a shorten row, a row
     // whose job fails, and a media-only row; then the same batch again, which skips the rows already done.
     const sim = await startSimulator({ speed: 200 });
     const batchQueue = `${taskQueue}-batch`;
-    const workers = await startWorkers({ ...config, mj: { ...config.mj, baseUrl: sim.url, apiKey: sim.options.apiKey } }, { taskQueue: batchQueue });
+    const workers = await startWorkers(
+      { ...config, mj: { ...config.mj, baseUrl: sim.url, apiKey: sim.options.apiKey } },
+      { taskQueue: batchQueue },
+    );
     try {
-      const seed = sim.engine.submitNew('IMAGINE', { prompt: 'a recorded seed image', image: { kind: 'grid', key: 'a recorded seed image', aspect: '1:1' } });
+      const seed = sim.engine.submitNew('IMAGINE', {
+        prompt: 'a recorded seed image',
+        image: { kind: 'grid', key: 'a recorded seed image', aspect: '1:1' },
+      });
       const manifestFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'record-')), 'record.jsonl');
-      fs.writeFileSync(manifestFile, [
-        { id: 'picked', prompt: 'a recorded oak chair', actions: 'U2' },
-        { id: 'short', kind: 'shorten', prompt: 'a long recorded prompt about a walnut table in soft light' },
-        { id: 'failing', prompt: 'a recorded lamp [sim:fail]' },
-        { id: 'media', taskId: seed.result },
-      ].map((r) => JSON.stringify(r)).join('\n'));
+      fs.writeFileSync(
+        manifestFile,
+        [
+          { id: 'picked', prompt: 'a recorded oak chair', actions: 'U2' },
+          { id: 'short', kind: 'shorten', prompt: 'a long recorded prompt about a walnut table in soft light' },
+          { id: 'failing', prompt: 'a recorded lamp [sim:fail]' },
+          { id: 'media', taskId: seed.result },
+        ]
+          .map((r) => JSON.stringify(r))
+          .join('\n'),
+      );
       const stamp = Date.now();
       const account = `record-${stamp}`;
       const run = async (batchId: string) => {
         const { input } = await prepareBatch(manifestFile, s3, config.s3.bucket, batchQueue, {
-          batchId, outputPrefix: `record/${stamp}`, concurrency: 2, submitPolicy: 'at-most-once', callbacks: true, pollMinMs: 1000, pollMaxMs: 2000, accountSlots: 2, account,
+          batchId,
+          outputPrefix: `record/${stamp}`,
+          concurrency: 2,
+          submitPolicy: 'at-most-once',
+          callbacks: true,
+          pollMinMs: 1000,
+          pollMaxMs: 2000,
+          accountSlots: 2,
+          account,
         });
         await startBatch(client, s3, config.s3.bucket, batchQueue, manifestFile, input, { account, slots: 2 });
         await waitForBatch(client, input.batchId, () => undefined, 500);
@@ -79,7 +109,8 @@ async function main(): Promise<void> {
         while (sim.engine.jobs.get(seed.result!)?.status !== 'SUCCESS') await new Promise((r) => setTimeout(r, 100));
         const first = await run(`record-batch-${stamp}`);
         await save(client, dir, 'batch-workflow.json', first.batchId);
-        for (const row of ['picked', 'short', 'failing', 'media']) await save(client, dir, `item-${row}-workflow.json`, `${first.batchId}/${row}`);
+        for (const row of ['picked', 'short', 'failing', 'media'])
+          await save(client, dir, `item-${row}-workflow.json`, `${first.batchId}/${row}`);
         const again = await run(`record-rerun-${stamp}`);
         await save(client, dir, 'batch-rerun-workflow.json', again.batchId);
         await save(client, dir, 'item-skipped-workflow.json', `${again.batchId}/picked`);
@@ -91,6 +122,7 @@ async function main(): Promise<void> {
     }
     await recordGateway({ client, s3, config, dir, taskQueue: `${taskQueue}-gw` });
     await recordRecovery({ client, s3, config, dir, taskQueue: `${taskQueue}-rec` });
+    await recordStops({ client, s3, config, dir, taskQueue: `${taskQueue}-stop` });
   } finally {
     s3.destroy();
     await connection.close();
@@ -126,13 +158,23 @@ async function recordGateway({ client, s3, config, dir, taskQueue }: Recording):
       { id: 'lost', prompt: 'a recorded gateway jar [sim:lost-answer]' },
     ]);
     const { input } = await prepareBatch(file, s3, config.s3.bucket, taskQueue, {
-      batchId: `record-gateway-${stamp}`, outputPrefix: `record/gw-${stamp}`, concurrency: 3, submitPolicy: 'at-most-once', callbacks: true, pollMinMs: 1000, pollMaxMs: 2000,
+      batchId: `record-gateway-${stamp}`,
+      outputPrefix: `record/gw-${stamp}`,
+      concurrency: 3,
+      submitPolicy: 'at-most-once',
+      callbacks: true,
+      pollMinMs: 1000,
+      pollMaxMs: 2000,
     });
     await workers.runUntil(async () => {
       await startBatch(client, s3, config.s3.bucket, taskQueue, file, input);
       const batch = client.workflow.getHandle(input.batchId);
       while ((await batch.query(progressQuery).catch(() => undefined))?.state !== 'held') await sleep(200);
-      await fetch(`${sim.url}/_sim/gateway`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ quota: null }) });
+      await fetch(`${sim.url}/_sim/gateway`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ quota: null }),
+      });
       await batch.executeUpdate(resumeUpdate);
       await waitForBatch(client, input.batchId, () => undefined, 500);
     });
@@ -154,7 +196,16 @@ async function recordRecovery({ client, s3, config, dir, taskQueue }: Recording)
     const stamp = Date.now();
     const account = `record-rec-${stamp}`;
     const file = writeManifest(Array.from({ length: 6 }, (_, i) => ({ id: `r${i}`, prompt: `a recorded recovery vase ${i}` })));
-    const options = { outputPrefix: `record/rec-${stamp}`, concurrency: 4, submitPolicy: 'at-most-once' as const, callbacks: true, pollMinMs: 1000, pollMaxMs: 2000, accountSlots: 2, account };
+    const options = {
+      outputPrefix: `record/rec-${stamp}`,
+      concurrency: 4,
+      submitPolicy: 'at-most-once' as const,
+      callbacks: true,
+      pollMinMs: 1000,
+      pollMaxMs: 2000,
+      accountSlots: 2,
+      account,
+    };
     const start = async (batchId: string) => {
       const { input } = await prepareBatch(file, s3, config.s3.bucket, taskQueue, { ...options, batchId });
       await startBatch(client, s3, config.s3.bucket, taskQueue, file, input, { account, slots: 2 });
@@ -165,7 +216,11 @@ async function recordRecovery({ client, s3, config, dir, taskQueue }: Recording)
       const batch = client.workflow.getHandle(first.batchId);
       while (((await batch.query(progressQuery).catch(() => undefined))?.counts.succeeded ?? 0) < 1) await sleep(200);
       await batch.terminate('recorded: killed mid-way');
-      await fetch(`${sim.url}/_sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resetAfterSubmit: 1 }) });
+      await fetch(`${sim.url}/_sim/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ resetAfterSubmit: 1 }),
+      });
       const again = await start(`record-resumed-${stamp}`);
       await waitForBatch(client, again.batchId, () => undefined, 500);
       await save(client, dir, 'recovery-batch-workflow.json', again.batchId);
@@ -175,6 +230,93 @@ async function recordRecovery({ client, s3, config, dir, taskQueue }: Recording)
     });
   } finally {
     await sim.close();
+  }
+}
+
+/**
+ * Batches that stop while they drain their rows to continue as new (two rows per run): one over its failure threshold
+ * (maxFailed 0, a prompt the simulator refuses as banned), one cancelled while its rows' jobs run on a slow
+ * simulator. And a row whose first submit is answered 429 with Retry-After.
+ */
+async function recordStops({ client, s3, config, dir, taskQueue }: Recording): Promise<void> {
+  const stamp = Date.now();
+  const options = {
+    concurrency: 2,
+    rowsPerRun: 2,
+    submitPolicy: 'at-most-once' as const,
+    callbacks: true,
+    pollMinMs: 1000,
+    pollMaxMs: 2000,
+  };
+  const run = async (file: string, batchId: string, extra: { maxFailed?: number } = {}) => {
+    const { input } = await prepareBatch(file, s3, config.s3.bucket, taskQueue, {
+      ...options,
+      ...extra,
+      batchId,
+      outputPrefix: `record/${batchId}`,
+    });
+    await startBatch(client, s3, config.s3.bucket, taskQueue, file, input);
+    return input;
+  };
+
+  const fast = await startSimulator({ speed: 200, faults: { bannedWords: ['forbidden'] } });
+  let workers = await startWorkers({ ...config, mj: { ...config.mj, baseUrl: fast.url, apiKey: fast.options.apiKey } }, { taskQueue });
+  try {
+    await workers.runUntil(async () => {
+      const over = await run(
+        writeManifest([
+          { id: 'd0', prompt: 'a recorded drained cup' },
+          { id: 'd1', prompt: 'a recorded forbidden statue' },
+          { id: 'd2', prompt: 'a recorded drained bowl' },
+          { id: 'd3', prompt: 'a recorded drained plate' },
+        ]),
+        `record-drain-threshold-${stamp}`,
+        { maxFailed: 0 },
+      );
+      await waitForBatch(client, over.batchId, () => undefined, 500);
+      await save(client, dir, 'drain-threshold-batch-workflow.json', over.batchId);
+
+      // The simulator answers the next API call, the row's first submit, with 429 and Retry-After: 1.
+      await fetch(`${fast.url}/_sim/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ burst429: 1 }),
+      });
+      const limited = await run(
+        writeManifest([{ id: 'limited', prompt: 'a recorded rate-limited kettle' }]),
+        `record-retry-after-${stamp}`,
+      );
+      await waitForBatch(client, limited.batchId, () => undefined, 500);
+      await save(client, dir, 'retry-after-item-workflow.json', `${limited.batchId}/limited`);
+    });
+  } finally {
+    await fast.close();
+  }
+
+  // Slow jobs (30 to 60 s at speed 1, here half that): both rows of the first run are still running when the cancel comes.
+  const slow = await startSimulator({ speed: 2 });
+  workers = await startWorkers(
+    { ...config, mj: { ...config.mj, baseUrl: slow.url, apiKey: slow.options.apiKey } },
+    { taskQueue: `${taskQueue}-slow` },
+  );
+  try {
+    await workers.runUntil(async () => {
+      const file = writeManifest(Array.from({ length: 4 }, (_, i) => ({ id: `c${i}`, prompt: `a recorded cancelled mug ${i}` })));
+      const { input } = await prepareBatch(file, s3, config.s3.bucket, `${taskQueue}-slow`, {
+        ...options,
+        batchId: `record-drain-cancel-${stamp}`,
+        outputPrefix: `record/drain-cancel-${stamp}`,
+      });
+      await startBatch(client, s3, config.s3.bucket, `${taskQueue}-slow`, file, input);
+      while (slow.engine.jobs.size < 2) await sleep(100);
+      await client.workflow.getHandle(input.batchId).signal(cancelBatchSignal);
+      const { result } = await waitForBatch(client, input.batchId, () => undefined, 500);
+      if (!result.cancelled) throw new Error(`the batch cancelled during its drain ended ${JSON.stringify(result)}`);
+      await save(client, dir, 'drain-cancel-batch-workflow.json', input.batchId);
+      await save(client, dir, 'drain-cancel-item-workflow.json', `${input.batchId}/c0`);
+    });
+  } finally {
+    await slow.close();
   }
 }
 

@@ -59,7 +59,9 @@ export function describeButtons(prompts: string[]): SimButton[] {
 
 /** Shorten: one button per shortened prompt. */
 export function shortenButtons(hash: string, count: number): SimButton[] {
-  return Array.from({ length: count }, (_, i) => button(`MJ::Job::PromptAnalyzer::${hash}::${i + 1}`, `${i + 1}`, ['1️⃣', '2️⃣', '3️⃣', '4️⃣', '5️⃣'][i]!));
+  return Array.from({ length: count }, (_, i) =>
+    button(`MJ::Job::PromptAnalyzer::${hash}::${i + 1}`, `${i + 1}`, ['1️⃣', '2️⃣', '3️⃣', '4️⃣', '5️⃣'][i]!),
+  );
 }
 
 /** What pressing a customId does, as the simulator models it. */
@@ -83,8 +85,10 @@ export function parsePress(customId: string): Press | undefined {
   if ((m = /^MJ::JOB::upsample::([1-4])::/.exec(customId))) return { kind: 'upscale', index: Number(m[1]) };
   if ((m = /^MJ::JOB::variation::([1-4])::/.exec(customId))) return { kind: 'variation', index: Number(m[1]) };
   if (/^MJ::JOB::reroll::0::/.test(customId)) return { kind: 'reroll' };
-  if ((m = /^MJ::JOB::upsample_[a-z0-9]+_2x_(subtle|creative)::/.exec(customId))) return { kind: 'hd-upscale', factor: 2, label: m[1] as 'subtle' | 'creative' };
-  if ((m = /^MJ::JOB::upsample_v5_(2x|4x)::/.exec(customId))) return { kind: 'hd-upscale', factor: m[1] === '4x' ? 4 : 2, label: m[1] as '2x' | '4x' };
+  if ((m = /^MJ::JOB::upsample_[a-z0-9]+_2x_(subtle|creative)::/.exec(customId)))
+    return { kind: 'hd-upscale', factor: 2, label: m[1] as 'subtle' | 'creative' };
+  if ((m = /^MJ::JOB::upsample_v5_(2x|4x)::/.exec(customId)))
+    return { kind: 'hd-upscale', factor: m[1] === '4x' ? 4 : 2, label: m[1] as '2x' | '4x' };
   if (/^MJ::JOB::low_variation::/.test(customId)) return { kind: 'vary', strength: 'subtle' };
   if (/^MJ::JOB::high_variation::/.test(customId)) return { kind: 'vary', strength: 'strong' };
   if (/^MJ::Inpaint::/.test(customId)) return { kind: 'vary-region' };

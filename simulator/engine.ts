@@ -1,4 +1,13 @@
-import { describeButtons, gridButtons, hdUpscaledButtons, parsePress, shortenButtons, upscaledButtons, type Press, type SimButton } from './buttons';
+import {
+  describeButtons,
+  gridButtons,
+  hdUpscaledButtons,
+  parsePress,
+  shortenButtons,
+  upscaledButtons,
+  type Press,
+  type SimButton,
+} from './buttons';
 import type { SimulatorOptions } from './options';
 import { SeededRandom } from './random';
 
@@ -20,7 +29,9 @@ export type ImageSpec =
 export type Directive = 'fail' | 'stall' | 'corrupt' | 'truncated' | 'oversized' | 'expired-url' | 'lost-answer';
 
 export function directivesOf(prompt: string): Set<Directive> {
-  return new Set([...prompt.matchAll(/\[sim:(fail|stall|corrupt|truncated|oversized|expired-url|lost-answer)\]/g)].map((m) => m[1] as Directive));
+  return new Set(
+    [...prompt.matchAll(/\[sim:(fail|stall|corrupt|truncated|oversized|expired-url|lost-answer)\]/g)].map((m) => m[1] as Directive),
+  );
 }
 
 /** How a job will run, decided when it is accepted. */
@@ -104,7 +115,13 @@ export interface CommonParams {
 
 /** A reason a submit was refused before any job existed (the HTTP layer turns it into each profile's shape). */
 export class Refusal extends Error {
-  constructor(readonly code: number, readonly description: string, readonly properties: Record<string, unknown> = {}, readonly httpStatus = 200, readonly gatewayDescription?: string) {
+  constructor(
+    readonly code: number,
+    readonly description: string,
+    readonly properties: Record<string, unknown> = {},
+    readonly httpStatus = 200,
+    readonly gatewayDescription?: string,
+  ) {
     super(description);
   }
 }
@@ -183,9 +200,22 @@ export class Engine {
     while (distinct.size < count) distinct.add(r.int(3, 97));
     const steps = [...distinct].sort((a, b) => a - b);
     const f = this.opts.faults;
-    const imageFault: ImageFault = asked.has('corrupt') || r.chance(f.corruptImage) ? 'corrupt'
-      : asked.has('truncated') || r.chance(f.truncatedImage) ? 'truncated' : asked.has('oversized') || r.chance(f.oversizedImage) ? 'oversized' : null;
-    return { dispatchMs, runMs, steps, stall: r.chance(f.stall) || asked.has('stall'), fail: r.chance(f.failure) || asked.has('fail'), imageFault };
+    const imageFault: ImageFault =
+      asked.has('corrupt') || r.chance(f.corruptImage)
+        ? 'corrupt'
+        : asked.has('truncated') || r.chance(f.truncatedImage)
+          ? 'truncated'
+          : asked.has('oversized') || r.chance(f.oversizedImage)
+            ? 'oversized'
+            : null;
+    return {
+      dispatchMs,
+      runMs,
+      steps,
+      stall: r.chance(f.stall) || asked.has('stall'),
+      fail: r.chance(f.failure) || asked.has('fail'),
+      imageFault,
+    };
   }
 
   private bannedWord(prompt: string): string | undefined {
@@ -206,7 +236,11 @@ export class Engine {
   }
 
   /** Accepts a new imagine, blend, describe or shorten job (or refuses it). */
-  submitNew(kind: 'IMAGINE' | 'BLEND' | 'DESCRIBE' | 'SHORTEN', p: { prompt: string; image?: ImageSpec; describePrompts?: string[] } & CommonParams, pathMode?: SimMode): SubmitAnswer {
+  submitNew(
+    kind: 'IMAGINE' | 'BLEND' | 'DESCRIBE' | 'SHORTEN',
+    p: { prompt: string; image?: ImageSpec; describePrompts?: string[] } & CommonParams,
+    pathMode?: SimMode,
+  ): SubmitAnswer {
     const banned = this.bannedWord(p.prompt);
     if (banned) {
       this.counters.bannedRefusals++;
@@ -216,10 +250,27 @@ export class Engine {
     const account = this.pickAccount();
     if (!account) throw this.queueFull();
     const mode = pathMode ?? parseModeFromPrompt(p.prompt) ?? 'FAST';
-    const job = this.createJob({ action: kind, gatewayAction: kind, prompt: p.prompt, mode, account, parentId: null, customId: null, common: p, press: undefined });
+    const job = this.createJob({
+      action: kind,
+      gatewayAction: kind,
+      prompt: p.prompt,
+      mode,
+      account,
+      parentId: null,
+      customId: null,
+      common: p,
+      press: undefined,
+    });
     job.image = p.image;
     job.describePrompts = p.describePrompts;
-    job.description = kind === 'IMAGINE' ? `/imagine ${p.prompt}` : kind === 'BLEND' ? `/blend ${job.id} ${p.prompt}` : kind === 'DESCRIBE' ? `/describe ${job.id}.png` : `/shorten ${p.prompt}`;
+    job.description =
+      kind === 'IMAGINE'
+        ? `/imagine ${p.prompt}`
+        : kind === 'BLEND'
+          ? `/blend ${job.id} ${p.prompt}`
+          : kind === 'DESCRIBE'
+            ? `/describe ${job.id}.png`
+            : `/shorten ${p.prompt}`;
     return this.admit(job, account);
   }
 
@@ -238,10 +289,11 @@ export class Engine {
     const account = this.accounts[parent.accountId - 1]!;
     const mode = pathMode ?? parent.mode;
     const { action, gatewayAction } = actionNames(press, parent.action);
-    const modal = press.kind === 'vary-region' || press.kind === 'custom-zoom' || press.kind === 'pic-reader' || press.kind === 'prompt-analyzer';
+    const modal =
+      press.kind === 'vary-region' || press.kind === 'custom-zoom' || press.kind === 'pic-reader' || press.kind === 'prompt-analyzer';
     if (!modal && this.rng.chance(this.opts.faults.queueFull)) throw this.queueFull();
     if (!modal && account.running.size >= this.opts.concurrency && account.queue.length >= this.opts.queueSize) throw this.queueFull();
-    const prompt = press.kind === 'pic-reader' ? parent.describePrompts?.[press.index - 1] ?? parent.prompt : parent.prompt;
+    const prompt = press.kind === 'pic-reader' ? (parent.describePrompts?.[press.index - 1] ?? parent.prompt) : parent.prompt;
     const job = this.createJob({ action, gatewayAction, prompt, mode, account, parentId: parent.id, customId, common, press });
     job.description = `/up ${parent.id} ${shortLabel(press)}`;
     job.image = nextImage(press, parent, job);
@@ -256,7 +308,14 @@ export class Engine {
       // Like CS, a window never confirmed expires (after 60 min at speed 1).
       if (this.opts.modalTimeoutMs > 0) this.at(job, this.opts.modalTimeoutMs, () => this.finish(job, 'FAILURE', '任务提交超时'));
       this.changed(job);
-      return { status: 200, code: 21, description: 'Waiting for window confirm', result: job.id, properties: { finalPrompt: prompt, remix: true }, job };
+      return {
+        status: 200,
+        code: 21,
+        description: 'Waiting for window confirm',
+        result: job.id,
+        properties: { finalPrompt: prompt, remix: true },
+        job,
+      };
     }
     return this.admit(job, account);
   }
@@ -290,7 +349,17 @@ export class Engine {
     return this.admit(job, account);
   }
 
-  private createJob(a: { action: string; gatewayAction: string; prompt: string; mode: SimMode; account: Account; parentId: string | null; customId: string | null; common: CommonParams; press: Press | undefined }): SimJob {
+  private createJob(a: {
+    action: string;
+    gatewayAction: string;
+    prompt: string;
+    mode: SimMode;
+    account: Account;
+    parentId: string | null;
+    customId: string | null;
+    common: CommonParams;
+    press: Press | undefined;
+  }): SimJob {
     const job: SimJob = {
       id: this.newId(),
       hash: this.rng.uuid(),
@@ -336,7 +405,14 @@ export class Engine {
     account.queue.push(job.id);
     job.submitDescription = `排队中，前面还有${ahead}个任务`;
     this.changed(job);
-    return { status: 200, code: 22, description: job.submitDescription, result: job.id, properties: { numberOfQueues: ahead, discordInstanceId: String(account.id) }, job };
+    return {
+      status: 200,
+      code: 22,
+      description: job.submitDescription,
+      result: job.id,
+      properties: { numberOfQueues: ahead, discordInstanceId: String(account.id) },
+      job,
+    };
   }
 
   private at(job: SimJob, delayMs: number, fn: () => void): void {
@@ -355,7 +431,11 @@ export class Engine {
       this.changed(job);
       if (this.opts.taskTimeoutMs > 0) this.at(job, this.opts.taskTimeoutMs, () => this.finish(job, 'FAILURE', '任务超时'));
       const firstAt = runMs * 0.08;
-      const stepsShown = stall ? steps.slice(0, Math.max(1, Math.floor(steps.length / 2))) : fail ? steps.slice(0, Math.ceil(steps.length / 2)) : steps;
+      const stepsShown = stall
+        ? steps.slice(0, Math.max(1, Math.floor(steps.length / 2)))
+        : fail
+          ? steps.slice(0, Math.ceil(steps.length / 2))
+          : steps;
       stepsShown.forEach((pct, i) => {
         this.at(job, firstAt + ((runMs - firstAt) * (i + 1)) / (steps.length + 1), () => {
           if (TERMINAL.has(job.status)) return;
@@ -366,7 +446,8 @@ export class Engine {
         });
       });
       if (stall) return; // stuck IN_PROGRESS: only the task timeout ends it
-      if (fail) this.at(job, runMs * 0.6, () => this.finish(job, 'FAILURE', '[Invalid parameter] The simulator failed this job on purpose'));
+      if (fail)
+        this.at(job, runMs * 0.6, () => this.finish(job, 'FAILURE', '[Invalid parameter] The simulator failed this job on purpose'));
       else this.at(job, runMs, () => this.finish(job, 'SUCCESS'));
     });
   }
@@ -383,7 +464,10 @@ export class Engine {
       job.buttons = buttonsFor(job);
       job.properties = {
         ...job.properties,
-        finalPrompt: job.action === 'DESCRIBE' ? (job.describePrompts ?? []).map((p, i) => `${['1️⃣', '2️⃣', '3️⃣', '4️⃣'][i]} ${p}`).join('\n\n') : job.finalPrompt,
+        finalPrompt:
+          job.action === 'DESCRIBE'
+            ? (job.describePrompts ?? []).map((p, i) => `${['1️⃣', '2️⃣', '3️⃣', '4️⃣'][i]} ${p}`).join('\n\n')
+            : job.finalPrompt,
         messageHash: job.hash,
         messageId: String(job.finishTime * 1000 + 1),
         nonce: String(job.submitTime * 1000 + 7),
@@ -416,10 +500,17 @@ export class Engine {
   stats() {
     const now = Date.now();
     const charged = [...this.jobs.values()].filter((j) => j.charged);
-    const count = (key: (j: SimJob) => string) => charged.reduce<Record<string, number>>((acc, j) => ((acc[key(j)] = (acc[key(j)] ?? 0) + 1), acc), {});
+    const count = (key: (j: SimJob) => string) =>
+      charged.reduce<Record<string, number>>((acc, j) => ((acc[key(j)] = (acc[key(j)] ?? 0) + 1), acc), {});
     const accounts = this.accounts.map((a) => {
       const running = [...a.running].reduce((ms, id) => ms + (now - (this.jobs.get(id)?.slotSince ?? now)), 0);
-      return { id: a.id, concurrency: this.opts.concurrency, running: a.running.size, queued: a.queue.length, busySlotSeconds: (a.busyMs + running) / 1000 };
+      return {
+        id: a.id,
+        concurrency: this.opts.concurrency,
+        running: a.running.size,
+        queued: a.queue.length,
+        busySlotSeconds: (a.busyMs + running) / 1000,
+      };
     });
     return {
       acceptedPaidJobs: charged.length,
@@ -435,9 +526,21 @@ export class Engine {
 
   ledger() {
     return [...this.jobs.values()].map((j) => ({
-      id: j.id, action: j.action, customId: j.customId, prompt: j.prompt, state: j.state, parentId: j.parentId, mode: j.mode,
-      accountId: j.accountId, status: j.status, charged: j.charged, failReason: j.failReason,
-      submitTime: j.submitTime, startTime: j.startTime, finishTime: j.finishTime, slotStart: j.slotSince ?? null,
+      id: j.id,
+      action: j.action,
+      customId: j.customId,
+      prompt: j.prompt,
+      state: j.state,
+      parentId: j.parentId,
+      mode: j.mode,
+      accountId: j.accountId,
+      status: j.status,
+      charged: j.charged,
+      failReason: j.failReason,
+      submitTime: j.submitTime,
+      startTime: j.startTime,
+      finishTime: j.finishTime,
+      slotStart: j.slotSince ?? null,
     }));
   }
 
@@ -466,27 +569,44 @@ export function gatewayActionOf(customId: string): string | undefined {
 
 function actionNames(press: Press, parentAction: string): { action: string; gatewayAction: string } {
   switch (press.kind) {
-    case 'upscale': return { action: 'UPSCALE', gatewayAction: 'UPSCALE' };
-    case 'hd-upscale': return { action: 'UPSCALE', gatewayAction: 'UPSCALE' };
-    case 'variation': return { action: 'VARIATION', gatewayAction: 'VARIATION' };
-    case 'vary': return { action: 'VARIATION', gatewayAction: press.strength === 'subtle' ? 'LOW_VARIATION' : 'HIGH_VARIATION' };
-    case 'vary-region': return { action: 'INPAINT', gatewayAction: 'INPAINT' };
-    case 'reroll': return { action: parentAction === 'UPSCALE' ? 'IMAGINE' : 'REROLL', gatewayAction: 'REROLL' };
-    case 'zoom': return { action: 'ZOOM', gatewayAction: 'ZOOM' };
-    case 'custom-zoom': return { action: 'ZOOM', gatewayAction: 'CUSTOM_ZOOM' };
-    case 'pan': return { action: 'PAN', gatewayAction: 'PAN' };
-    case 'pic-reader': case 'prompt-analyzer': return { action: 'IMAGINE', gatewayAction: 'IMAGINE' };
-    case 'describe-retry': return { action: 'DESCRIBE', gatewayAction: 'DESCRIBE' };
-    case 'bookmark': return { action: 'ACTION', gatewayAction: 'ACTION' };
+    case 'upscale':
+      return { action: 'UPSCALE', gatewayAction: 'UPSCALE' };
+    case 'hd-upscale':
+      return { action: 'UPSCALE', gatewayAction: 'UPSCALE' };
+    case 'variation':
+      return { action: 'VARIATION', gatewayAction: 'VARIATION' };
+    case 'vary':
+      return { action: 'VARIATION', gatewayAction: press.strength === 'subtle' ? 'LOW_VARIATION' : 'HIGH_VARIATION' };
+    case 'vary-region':
+      return { action: 'INPAINT', gatewayAction: 'INPAINT' };
+    case 'reroll':
+      return { action: parentAction === 'UPSCALE' ? 'IMAGINE' : 'REROLL', gatewayAction: 'REROLL' };
+    case 'zoom':
+      return { action: 'ZOOM', gatewayAction: 'ZOOM' };
+    case 'custom-zoom':
+      return { action: 'ZOOM', gatewayAction: 'CUSTOM_ZOOM' };
+    case 'pan':
+      return { action: 'PAN', gatewayAction: 'PAN' };
+    case 'pic-reader':
+    case 'prompt-analyzer':
+      return { action: 'IMAGINE', gatewayAction: 'IMAGINE' };
+    case 'describe-retry':
+      return { action: 'DESCRIBE', gatewayAction: 'DESCRIBE' };
+    case 'bookmark':
+      return { action: 'ACTION', gatewayAction: 'ACTION' };
   }
 }
 
 function shortLabel(press: Press): string {
   switch (press.kind) {
-    case 'upscale': return `U${press.index}`;
-    case 'variation': return `V${press.index}`;
-    case 'reroll': return 'R';
-    default: return press.kind;
+    case 'upscale':
+      return `U${press.index}`;
+    case 'variation':
+      return `V${press.index}`;
+    case 'reroll':
+      return 'R';
+    default:
+      return press.kind;
   }
 }
 
@@ -500,11 +620,16 @@ function baseKey(job: SimJob): { key: string; aspect: string; index?: number } {
 function nextImage(press: Press, parent: SimJob, job: SimJob): ImageSpec | undefined {
   const base = baseKey(parent);
   switch (press.kind) {
-    case 'upscale': return { kind: 'tile', key: base.key, aspect: base.aspect, index: press.index };
-    case 'hd-upscale': return { kind: 'upscale', key: base.key, aspect: base.aspect, index: base.index ?? 1, factor: press.factor };
-    case 'describe-retry': return parent.image;
-    case 'bookmark': return undefined;
-    default: return { kind: 'grid', key: `${base.key}|${press.kind}|${job.hash}`, aspect: base.aspect };
+    case 'upscale':
+      return { kind: 'tile', key: base.key, aspect: base.aspect, index: press.index };
+    case 'hd-upscale':
+      return { kind: 'upscale', key: base.key, aspect: base.aspect, index: base.index ?? 1, factor: press.factor };
+    case 'describe-retry':
+      return parent.image;
+    case 'bookmark':
+      return undefined;
+    default:
+      return { kind: 'grid', key: `${base.key}|${press.kind}|${job.hash}`, aspect: base.aspect };
   }
 }
 
@@ -518,7 +643,10 @@ function buttonsFor(job: SimJob): SimButton[] {
 
 /** Shorten's answer: Midjourney's analysis text with the shortened prompts it offers. */
 export function shortenAnalysis(prompt: string): string {
-  const words = prompt.replace(/--\S+(\s+\S+)?/g, '').split(/\s+/).filter(Boolean);
+  const words = prompt
+    .replace(/--\S+(\s+\S+)?/g, '')
+    .split(/\s+/)
+    .filter(Boolean);
   const options = [1, 0.8, 0.6, 0.45, 0.3].map((share) => words.slice(0, Math.max(1, Math.round(words.length * share))).join(' '));
   return `**IMPORTANT TOKENS**\n${words.slice(0, 5).join(', ')}\n\n**Shortened prompts**\n\n${options.map((o, i) => `${['1️⃣', '2️⃣', '3️⃣', '4️⃣', '5️⃣'][i]} ${o}`).join('\n\n')}`;
 }

@@ -30,7 +30,9 @@ function paintTile(out: Buffer, stride: number, x0: number, y0: number, w: numbe
   for (let y = 0; y < h; y++) {
     let p = ((y0 + y) * stride + x0) * 3;
     for (let x = 0; x < w; x++) {
-      grain ^= grain << 13; grain ^= grain >>> 17; grain ^= grain << 5;
+      grain ^= grain << 13;
+      grain ^= grain >>> 17;
+      grain ^= grain << 5;
       const n = (grain & 15) - 8;
       const t = (x / w + y / h) / 2;
       const dx = x - cx;
@@ -53,7 +55,9 @@ export async function renderGrid(key: string, aspect = '1:1'): Promise<Buffer> {
   const { width, height } = tileSize(aspect);
   const raw = Buffer.alloc(width * 2 * height * 2 * 3);
   for (let i = 0; i < 4; i++) paintTile(raw, width * 2, (i % 2) * width, Math.floor(i / 2) * height, width, height, `${key}#${i + 1}`);
-  return sharp(raw, { raw: { width: width * 2, height: height * 2, channels: 3 } }).png(PNG_OPTIONS).toBuffer();
+  return sharp(raw, { raw: { width: width * 2, height: height * 2, channels: 3 } })
+    .png(PNG_OPTIONS)
+    .toBuffer();
 }
 
 /** Tile `index` (1–4, left to right, top to bottom) of the grid for `key`: exactly that quadrant's pixels. */
@@ -61,14 +65,19 @@ export async function renderTile(key: string, aspect: string, index: number): Pr
   const { width, height } = tileSize(aspect);
   const raw = Buffer.alloc(width * height * 3);
   paintTile(raw, width, 0, 0, width, height, `${key}#${index}`);
-  return sharp(raw, { raw: { width, height, channels: 3 } }).png(PNG_OPTIONS).toBuffer();
+  return sharp(raw, { raw: { width, height, channels: 3 } })
+    .png(PNG_OPTIONS)
+    .toBuffer();
 }
 
 /** An upscale of tile `index` by `factor` (HD upscales double each side). */
 export async function renderUpscale(key: string, aspect: string, index: number, factor: number): Promise<Buffer> {
   const tile = await renderTile(key, aspect, index);
   const { width, height } = tileSize(aspect);
-  return sharp(tile).resize(width * factor, height * factor, { kernel: 'lanczos3' }).png(PNG_OPTIONS).toBuffer();
+  return sharp(tile)
+    .resize(width * factor, height * factor, { kernel: 'lanczos3' })
+    .png(PNG_OPTIONS)
+    .toBuffer();
 }
 
 /** The small WebP preview a running job shows. */
@@ -79,7 +88,9 @@ export async function renderPreview(key: string, aspect: string): Promise<Buffer
 
 /** An image far beyond any sane pixel limit (a decompression bomb for the media stage's limitInputPixels). */
 export async function renderOversized(side = 12_000): Promise<Buffer> {
-  return sharp({ create: { width: side, height: side, channels: 3, background: { r: 40, g: 90, b: 160 } } }).png(PNG_OPTIONS).toBuffer();
+  return sharp({ create: { width: side, height: side, channels: 3, background: { r: 40, g: 90, b: 160 } } })
+    .png(PNG_OPTIONS)
+    .toBuffer();
 }
 
 /** PNG signature and header intact (it sniffs as PNG) but the pixel data is garbage: decoding must fail. */

@@ -34,8 +34,19 @@ export interface Faults {
 }
 
 export const NO_FAULTS: Faults = {
-  http5xx: 0, rate429: 0, burst429: 0, resetAfterSubmit: 0, queueFull: 0, stall: 0, failure: 0, bannedWords: [],
-  corruptImage: 0, truncatedImage: 0, oversizedImage: 0, slowImageBytesPerSec: 0, lostUpstreamAnswer: 0,
+  http5xx: 0,
+  rate429: 0,
+  burst429: 0,
+  resetAfterSubmit: 0,
+  queueFull: 0,
+  stall: 0,
+  failure: 0,
+  bannedWords: [],
+  corruptImage: 0,
+  truncatedImage: 0,
+  oversizedImage: 0,
+  slowImageBytesPerSec: 0,
+  lostUpstreamAnswer: 0,
 };
 
 /**
@@ -68,7 +79,13 @@ export interface GatewayBehaviour {
 }
 
 export const DEFAULT_GATEWAY: GatewayBehaviour = {
-  notifyForwarding: false, errorStyle: 'old', quota: null, tokenConcurrency: 0, tokenStatus: 'enabled', upstreamAcceptsPlainModePaths: true, upstreamLatencyMs: 0,
+  notifyForwarding: false,
+  errorStyle: 'old',
+  quota: null,
+  tokenConcurrency: 0,
+  tokenStatus: 'enabled',
+  upstreamAcceptsPlainModePaths: true,
+  upstreamLatencyMs: 0,
 };
 
 export interface SimulatorOptions {
@@ -105,7 +122,10 @@ export interface SimulatorOptions {
 export const DEFAULT_SIM_API_KEY = 'sk-sim';
 
 /** Options as callers give them: anything left out takes its default, faults included. */
-export type SimulatorSettings = Partial<Omit<SimulatorOptions, 'faults' | 'gateway'>> & { faults?: Partial<Faults>; gateway?: Partial<GatewayBehaviour> };
+export type SimulatorSettings = Partial<Omit<SimulatorOptions, 'faults' | 'gateway'>> & {
+  faults?: Partial<Faults>;
+  gateway?: Partial<GatewayBehaviour>;
+};
 
 export function simulatorOptions(partial: SimulatorSettings = {}): SimulatorOptions {
   const speed = partial.speed ?? 1;

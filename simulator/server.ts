@@ -1,9 +1,27 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Engine, Refusal, aspectOf, directivesOf, gatewayActionOf, type ImageSpec, type SimJob, type SimMode, type SubmitAnswer } from './engine';
+import {
+  Engine,
+  Refusal,
+  aspectOf,
+  directivesOf,
+  gatewayActionOf,
+  type ImageSpec,
+  type SimJob,
+  type SimMode,
+  type SubmitAnswer,
+} from './engine';
 import { corrupt, renderGrid, renderOversized, renderPreview, renderTile, renderUpscale, truncate } from './images';
-import { DEFAULT_GATEWAY, NO_FAULTS, simulatorOptions, type Faults, type GatewayBehaviour, type SimulatorOptions, type SimulatorSettings } from './options';
+import {
+  DEFAULT_GATEWAY,
+  NO_FAULTS,
+  simulatorOptions,
+  type Faults,
+  type GatewayBehaviour,
+  type SimulatorOptions,
+  type SimulatorSettings,
+} from './options';
 import { SeededRandom } from './random';
 import { gatewayView, plusView, type PlusView } from './views';
 
@@ -28,7 +46,11 @@ const DATA_URL = /^data:image\/(png|jpe?g|webp|gif);base64,[A-Za-z0-9+/=\s]+$/;
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 class HttpReply {
-  constructor(readonly status: number, readonly body: unknown, readonly headers: Record<string, string> = {}) {}
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    readonly headers: Record<string, string> = {},
+  ) {}
 }
 
 /** Where a request goes: the path after any mode prefix, and what the server makes of that prefix. */
@@ -42,8 +64,16 @@ interface Route {
 }
 
 const GATEWAY_COUNTERS = {
-  lostAnswers: 0, quotaRefusals: 0, quotaRefunds: 0, tokenGateRefusals: 0, hooksForwarded: 0, hooksDropped: 0,
-  modePrefixesStripped: 0, upstreamNoRoute: 0, parentNotReady: 0, tasksTimedOut: 0,
+  lostAnswers: 0,
+  quotaRefusals: 0,
+  quotaRefunds: 0,
+  tokenGateRefusals: 0,
+  hooksForwarded: 0,
+  hooksDropped: 0,
+  modePrefixesStripped: 0,
+  upstreamNoRoute: 0,
+  parentNotReady: 0,
+  tasksTimedOut: 0,
 };
 
 export interface RunningSimulator {
@@ -129,7 +159,12 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
     const previous = notifyChains.get(job.id) ?? Promise.resolve();
     const next = previous.then(async () => {
       try {
-        const res = await fetch(hook, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(5_000) });
+        const res = await fetch(hook, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+          signal: AbortSignal.timeout(5_000),
+        });
         await res.arrayBuffer();
         if (res.ok) callbacks.sent++;
         else callbacks.failed++;
@@ -138,43 +173,53 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
       }
     });
     notifyChains.set(job.id, next);
-    if (job.status === 'SUCCESS' || job.status === 'FAILURE') void next.then(() => notifyChains.get(job.id) === next && notifyChains.delete(job.id));
+    if (job.status === 'SUCCESS' || job.status === 'FAILURE')
+      void next.then(() => notifyChains.get(job.id) === next && notifyChains.delete(job.id));
   });
 
   // The gateway profile refreshes its copy of each unfinished task only when it polls its upstream.
   const poller = gateway
-    ? setInterval(() => {
-        for (const job of engine.jobs.values()) {
-          if (gatewayLost.has(job.id)) continue;
-          const snap = gatewaySnapshots.get(job.id);
-          if (snap && (snap.status === 'SUCCESS' || snap.status === 'FAILURE')) continue;
-          const next = structuredClone(plusView(job));
-          // controller/midjourney.go UpdateMidjourneyTaskBulk: a task the gateway still holds unfinished an hour after
-          // its submit is marked FAILURE, whatever the upstream says now.
-          if (options.gatewayTaskTimeoutMs > 0 && Date.now() - job.submitTime > options.gatewayTaskTimeoutMs) {
-            Object.assign(next, { status: 'FAILURE', failReason: '上游任务超时（超过1小时）' });
-            gatewayCounters.tasksTimedOut++;
+    ? setInterval(
+        () => {
+          for (const job of engine.jobs.values()) {
+            if (gatewayLost.has(job.id)) continue;
+            const snap = gatewaySnapshots.get(job.id);
+            if (snap && (snap.status === 'SUCCESS' || snap.status === 'FAILURE')) continue;
+            const next = structuredClone(plusView(job));
+            // controller/midjourney.go UpdateMidjourneyTaskBulk: a task the gateway still holds unfinished an hour after
+            // its submit is marked FAILURE, whatever the upstream says now.
+            if (options.gatewayTaskTimeoutMs > 0 && Date.now() - job.submitTime > options.gatewayTaskTimeoutMs) {
+              Object.assign(next, { status: 'FAILURE', failReason: '上游任务超时（超过1小时）' });
+              gatewayCounters.tasksTimedOut++;
+            }
+            // Same place: a failed task gives its quota back.
+            if (next.status === 'FAILURE' && gatewayCharged.delete(job.id) && gatewayBehaviour.quota !== null) {
+              gatewayBehaviour.quota++;
+              gatewayCounters.quotaRefunds++;
+            }
+            gatewaySnapshots.set(job.id, next);
           }
-          // Same place: a failed task gives its quota back.
-          if (next.status === 'FAILURE' && gatewayCharged.delete(job.id) && gatewayBehaviour.quota !== null) {
-            gatewayBehaviour.quota++;
-            gatewayCounters.quotaRefunds++;
-          }
-          gatewaySnapshots.set(job.id, next);
-        }
-      }, Math.max(5, options.gatewayPollMs))
+        },
+        Math.max(5, options.gatewayPollMs),
+      )
     : undefined;
 
   /** The job as this server knows it: a gateway knows only the tasks it recorded. */
   const knownJob = (id: string) => (gateway && gatewayLost.has(id) ? undefined : engine.jobs.get(id));
-  const taskView = (job: SimJob) => (gateway ? gatewayView(job, gatewaySnapshots.get(job.id), serverAddress(), job.submitTime) : plusView(job));
+  const taskView = (job: SimJob) =>
+    gateway ? gatewayView(job, gatewaySnapshots.get(job.id), serverAddress(), job.submitTime) : plusView(job);
 
   function renderImage(spec: ImageSpec, file: string): Promise<Buffer> {
     if (file.endsWith('.webp')) return images.get(`preview:${spec.key}:${spec.aspect}`, () => renderPreview(spec.key, spec.aspect));
     switch (spec.kind) {
-      case 'grid': return images.get(`grid:${spec.key}:${spec.aspect}`, () => renderGrid(spec.key, spec.aspect));
-      case 'tile': return images.get(`tile:${spec.key}:${spec.aspect}:${spec.index}`, () => renderTile(spec.key, spec.aspect, spec.index));
-      case 'upscale': return images.get(`up:${spec.key}:${spec.aspect}:${spec.index}:${spec.factor}`, () => renderUpscale(spec.key, spec.aspect, spec.index, spec.factor));
+      case 'grid':
+        return images.get(`grid:${spec.key}:${spec.aspect}`, () => renderGrid(spec.key, spec.aspect));
+      case 'tile':
+        return images.get(`tile:${spec.key}:${spec.aspect}:${spec.index}`, () => renderTile(spec.key, spec.aspect, spec.index));
+      case 'upscale':
+        return images.get(`up:${spec.key}:${spec.aspect}:${spec.index}:${spec.factor}`, () =>
+          renderUpscale(spec.key, spec.aspect, spec.index, spec.factor),
+        );
     }
   }
 
@@ -207,7 +252,8 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
     const ex = parseInt(url.searchParams.get('ex') ?? '', 16);
     const hm = url.searchParams.get('hm') ?? '';
     const expected = sign(url.pathname, ex);
-    if (!Number.isFinite(ex) || hm.length !== expected.length || !timingSafeEqual(Buffer.from(hm), Buffer.from(expected))) return new HttpReply(403, 'This content is no longer available.');
+    if (!Number.isFinite(ex) || hm.length !== expected.length || !timingSafeEqual(Buffer.from(hm), Buffer.from(expected)))
+      return new HttpReply(403, 'This content is no longer available.');
     if (Date.now() > ex) return new HttpReply(403, 'This content is no longer available.');
     return { job, file: m[2]! };
   }
@@ -223,33 +269,53 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
   const newGateway = () => gatewayBehaviour.errorStyle === 'new';
 
   // new-api middleware/auth.go: the envelope has no `code` in the April 2025 build, an empty one in newer builds.
-  const tokenRefused = (why: string) => new HttpReply(401, { error: { message: `${why} (request id: ${requestId()})`, type: 'new_api_error', ...(newGateway() ? { code: '' } : {}) } });
-  const unauthorized = () => gateway ? tokenRefused('无效的令牌') : new HttpReply(401, 'Authorization header missing.');
+  const tokenRefused = (why: string) =>
+    new HttpReply(401, {
+      error: { message: `${why} (request id: ${requestId()})`, type: 'new_api_error', ...(newGateway() ? { code: '' } : {}) },
+    });
+  const unauthorized = () => (gateway ? tokenRefused('无效的令牌') : new HttpReply(401, 'Authorization header missing.'));
   // A gateway relays an upstream 429 with an empty body and no upstream headers: DoMidjourneyHttpRequest turns the
   // empty body into empty_response_body without an error, and the submit writes the upstream status (relay/relay-mj.go).
-  const rateLimited = () => gateway ? new HttpReply(429, null) : new HttpReply(429, '', { 'retry-after': '1' });
+  const rateLimited = () => (gateway ? new HttpReply(429, null) : new HttpReply(429, '', { 'retry-after': '1' }));
   // QuantumNous middleware TokenConcurrencyGate: 429 in the OpenAI envelope, no Retry-After.
-  const tokenGateFull = () => new HttpReply(429, {
-    error: { message: `token_concurrency_limit_reached (request id: ${requestId()})`, type: 'new_api_error', code: 'token_concurrency_limit_reached' },
-  });
+  const tokenGateFull = () =>
+    new HttpReply(429, {
+      error: {
+        message: `token_concurrency_limit_reached (request id: ${requestId()})`,
+        type: 'new_api_error',
+        code: 'token_concurrency_limit_reached',
+      },
+    });
   // gin's NoRoute serves new-api's web UI for any path it does not route (router/web-router.go): 200, HTML, no key.
-  const webUi = () => new HttpReply(200, '<!doctype html><html><head><meta charset="utf-8"><title>New API</title></head><body><div id="root"></div></body></html>', {
-    'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache',
-  });
+  const webUi = () =>
+    new HttpReply(
+      200,
+      '<!doctype html><html><head><meta charset="utf-8"><title>New API</title></head><body><div id="root"></div></body></html>',
+      {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-cache',
+      },
+    );
   /** new-api's own error answer (controller/relay.go RelayMidjourney): 400, `"%s %s"` of description and an empty result. */
-  const gatewayError = (code: number, description: string) => new HttpReply(400, { description: `${description} `, type: 'upstream_error', code });
+  const gatewayError = (code: number, description: string) =>
+    new HttpReply(400, { description: `${description} `, type: 'upstream_error', code });
   // The answer to a submit whose upstream call failed after sending, or whose answer was lost: old builds turn any
   // client.Do error into code 5 do_request_failed (service/midjourney.go DoMidjourneyHttpRequest); newer ones answer
   // code 4 accepted_state_unknown (QuantumNous MJ relay handler, midjourneySubmissionStateUnknown).
-  const transportError = () => newGateway()
-    ? gatewayError(4, `accepted_state_unknown; do not retry; contact an administrator with request_id=${requestId()}`)
-    : gatewayError(5, 'do_request_failed');
-  const serverError = () => gateway
-    ? new HttpReply(500, { error: { message: `internal error (request id: ${requestId()})`, type: 'new_api_error', code: 'internal_error' } })
-    : new HttpReply(500, { success: false, code: -1, message: '操作失败', timestamp: new Date().toISOString() });
-  const badJson = (why: string) => gateway
-    ? gatewayError(4, 'bind_request_body_failed')
-    : new HttpReply(200, { success: false, code: -1, message: why, timestamp: new Date().toISOString() });
+  const transportError = () =>
+    newGateway()
+      ? gatewayError(4, `accepted_state_unknown; do not retry; contact an administrator with request_id=${requestId()}`)
+      : gatewayError(5, 'do_request_failed');
+  const serverError = () =>
+    gateway
+      ? new HttpReply(500, {
+          error: { message: `internal error (request id: ${requestId()})`, type: 'new_api_error', code: 'internal_error' },
+        })
+      : new HttpReply(500, { success: false, code: -1, message: '操作失败', timestamp: new Date().toISOString() });
+  const badJson = (why: string) =>
+    gateway
+      ? gatewayError(4, 'bind_request_body_failed')
+      : new HttpReply(200, { success: false, code: -1, message: why, timestamp: new Date().toISOString() });
 
   /**
    * A refused request in the profile's shape. The gateway's own checks (the only 400 refusals) answer in its error
@@ -261,7 +327,11 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
     if (!gateway) return new HttpReply(r.httpStatus, upstreamBody);
     if (r.httpStatus === 400) return gatewayError(r.code, r.description);
     if (!newGateway()) return new HttpReply(r.httpStatus, upstreamBody, SNIFFED_JSON);
-    return new HttpReply(applicationStatus(r.code, r.httpStatus), { description: `${r.description} `, type: 'upstream_error', code: r.code });
+    return new HttpReply(applicationStatus(r.code, r.httpStatus), {
+      description: `${r.description} `,
+      type: 'upstream_error',
+      code: r.code,
+    });
   }
 
   function submitted(a: SubmitAnswer): HttpReply {
@@ -352,14 +422,22 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
         const dims = text(body.dimensions) ?? 'SQUARE';
         const aspect = { PORTRAIT: '2:3', SQUARE: '1:1', LANDSCAPE: '3:2' }[dims];
         if (!aspect) throw new Refusal(4, 'dimensions参数错误');
-        return engine.submitNew('BLEND', { prompt: `--ar ${aspect}`, image: { kind: 'grid', key: `blend:${digest(refs)}`, aspect }, ...common(body) }, pathMode);
+        return engine.submitNew(
+          'BLEND',
+          { prompt: `--ar ${aspect}`, image: { kind: 'grid', key: `blend:${digest(refs)}`, aspect }, ...common(body) },
+          pathMode,
+        );
       }
       case 'describe': {
         const b64 = text(body.base64);
         const link = text(body.link);
         if (b64 ? !DATA_URL.test(b64) : !link || !/^https?:\/\/\S+$/.test(link)) throw new Refusal(4, 'base64格式错误');
         const key = `describe:${digest([b64 ?? link!])}`;
-        return engine.submitNew('DESCRIBE', { prompt: '', image: { kind: 'tile', key, aspect: '1:1', index: 1 }, describePrompts: describePrompts(key), ...common(body) }, pathMode);
+        return engine.submitNew(
+          'DESCRIBE',
+          { prompt: '', image: { kind: 'tile', key, aspect: '1:1', index: 1 }, describePrompts: describePrompts(key), ...common(body) },
+          pathMode,
+        );
       }
       case 'shorten': {
         const prompt = text(body.prompt)?.trim() ?? '';
@@ -464,7 +542,12 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
     return true;
   }
 
-  function plusSubmit(req: http.IncomingMessage, kind: string, body: Record<string, unknown>, pathMode: SimMode | undefined): HttpReply | undefined {
+  function plusSubmit(
+    req: http.IncomingMessage,
+    kind: string,
+    body: Record<string, unknown>,
+    pathMode: SimMode | undefined,
+  ): HttpReply | undefined {
     try {
       const answer = submit(kind, body, pathMode);
       return resetAfterAccepting(req, answer) ? undefined : submitted(answer);
@@ -474,7 +557,12 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
   }
 
   /** A submit through the gateway: its own checks and quota, then the upstream call, then its rewriting of the answer. */
-  async function gatewaySubmit(req: http.IncomingMessage, kind: string, body: Record<string, unknown>, route: Route): Promise<HttpReply | undefined> {
+  async function gatewaySubmit(
+    req: http.IncomingMessage,
+    kind: string,
+    body: Record<string, unknown>,
+    route: Route,
+  ): Promise<HttpReply | undefined> {
     try {
       const paid = gatewayPrecheck(kind, body);
       if (paid && gatewayBehaviour.quota !== null && gatewayBehaviour.quota <= 0) {
@@ -540,7 +628,8 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
       if (relay) return relayImage(res, decodeURIComponent(relay[1]!));
     }
     if (!authorized(req)) return unauthorized();
-    if (gateway && gatewayBehaviour.tokenStatus !== 'enabled') return tokenRefused(gatewayBehaviour.tokenStatus === 'expired' ? '该令牌已过期' : '该令牌状态不可用');
+    if (gateway && gatewayBehaviour.tokenStatus !== 'enabled')
+      return tokenRefused(gatewayBehaviour.tokenStatus === 'expired' ? '该令牌已过期' : '该令牌状态不可用');
     if (!route) return new HttpReply(404, null);
     if (!gateway) return serve(req, method, route);
     // QuantumNous TokenConcurrencyGate holds a lease for the whole relayed call.
@@ -581,7 +670,10 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
       const body = await readJson(req);
       if (body instanceof HttpReply) return body;
       const ids = Array.isArray(body.ids) ? body.ids.map(String) : [];
-      const tasks = ids.map(knownJob).filter((j): j is SimJob => Boolean(j)).map(taskView);
+      const tasks = ids
+        .map(knownJob)
+        .filter((j): j is SimJob => Boolean(j))
+        .map(taskView);
       return new HttpReply(200, tasks, gateway ? SET_JSON : {});
     }
     if (method === 'GET' && path === '/mj/task/list') {
@@ -593,7 +685,12 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
   }
 
   /** GET shows a group of settings, POST merges a checked update, DELETE restores the defaults. */
-  async function settings(req: http.IncomingMessage, show: () => object, apply: (update: Record<string, unknown>) => string | undefined, restore: () => void): Promise<HttpReply | undefined> {
+  async function settings(
+    req: http.IncomingMessage,
+    show: () => object,
+    apply: (update: Record<string, unknown>) => string | undefined,
+    restore: () => void,
+  ): Promise<HttpReply | undefined> {
     const method = req.method ?? 'GET';
     if (method === 'DELETE') restore();
     if (method === 'POST') {
@@ -607,25 +704,39 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
 
   async function admin(req: http.IncomingMessage, url: URL): Promise<HttpReply> {
     const method = req.method ?? 'GET';
-    if (url.pathname === '/_sim/health') return new HttpReply(200, { ok: true, profile: options.profile, speed: options.speed, accounts: options.accounts });
+    if (url.pathname === '/_sim/health')
+      return new HttpReply(200, { ok: true, profile: options.profile, speed: options.speed, accounts: options.accounts });
     if (url.pathname === '/_sim/stats' && method === 'GET') {
       return new HttpReply(200, {
-        ...engine.stats(), profile: options.profile, speed: options.speed,
-        requests: { byEndpoint: requestCounts, injected: { ...injected } }, callbacks: { ...callbacks },
+        ...engine.stats(),
+        profile: options.profile,
+        speed: options.speed,
+        requests: { byEndpoint: requestCounts, injected: { ...injected } },
+        callbacks: { ...callbacks },
         ...(gateway ? { gateway: { ...gatewayCounters, quota: gatewayBehaviour.quota, inFlight } } : {}),
       });
     }
     if (url.pathname === '/_sim/jobs' && method === 'GET') return new HttpReply(200, engine.ledger());
     if (url.pathname === '/_sim/faults') {
-      const reply = await settings(req, () => faults, (u) => applyFaults(faults, u), () => Object.assign(faults, NO_FAULTS, { bannedWords: [] }));
+      const reply = await settings(
+        req,
+        () => faults,
+        (u) => applyFaults(faults, u),
+        () => Object.assign(faults, NO_FAULTS, { bannedWords: [] }),
+      );
       if (reply) return reply;
     }
     if (url.pathname === '/_sim/gateway') {
       if (!gateway) return new HttpReply(404, { error: 'only the gateway profile has gateway settings' });
-      const reply = await settings(req, () => ({ ...gatewayBehaviour, serverAddress: serverAddress() }), (u) => applyGateway(gatewayBehaviour, u), () => {
-        delete gatewayBehaviour.serverAddress;
-        Object.assign(gatewayBehaviour, DEFAULT_GATEWAY);
-      });
+      const reply = await settings(
+        req,
+        () => ({ ...gatewayBehaviour, serverAddress: serverAddress() }),
+        (u) => applyGateway(gatewayBehaviour, u),
+        () => {
+          delete gatewayBehaviour.serverAddress;
+          Object.assign(gatewayBehaviour, DEFAULT_GATEWAY);
+        },
+      );
       if (reply) return reply;
     }
     if (url.pathname === '/_sim/reset' && method === 'POST') {
@@ -719,9 +830,11 @@ export function applyGateway(gateway: GatewayBehaviour, update: Record<string, u
     } else if (key === 'errorStyle') {
       if (value !== 'old' && value !== 'new') return 'errorStyle must be "old" or "new"';
     } else if (key === 'tokenStatus') {
-      if (value !== 'enabled' && value !== 'expired' && value !== 'disabled') return 'tokenStatus must be "enabled", "expired" or "disabled"';
+      if (value !== 'enabled' && value !== 'expired' && value !== 'disabled')
+        return 'tokenStatus must be "enabled", "expired" or "disabled"';
     } else if (key === 'serverAddress') {
-      if (value !== null && (typeof value !== 'string' || !/^https?:\/\/\S+$/.test(value))) return 'serverAddress must be an http(s) URL, or null';
+      if (value !== null && (typeof value !== 'string' || !/^https?:\/\/\S+$/.test(value)))
+        return 'serverAddress must be an http(s) URL, or null';
     } else if (key === 'quota') {
       if (value !== null && !isWholeNumber(value)) return 'quota must be a whole number >= 0, or null for unlimited';
     } else if (!isWholeNumber(value)) return `${key} must be a whole number >= 0`;
@@ -745,8 +858,26 @@ function applicationStatus(code: number, upstreamStatus: number): number {
 /** Four prompts, as Describe suggests, drawn from the image key. */
 function describePrompts(key: string): string[] {
   const rng = new SeededRandom(key);
-  const subjects = ['a ceramic vase', 'a leather armchair', 'a pair of sneakers', 'a wristwatch', 'a desk lamp', 'a glass bottle', 'a wool sweater', 'a wooden chair'];
-  const styles = ['studio lighting', 'soft natural light', 'minimalist product photography', 'high-key catalog shot', 'moody editorial photo'];
+  const subjects = [
+    'a ceramic vase',
+    'a leather armchair',
+    'a pair of sneakers',
+    'a wristwatch',
+    'a desk lamp',
+    'a glass bottle',
+    'a wool sweater',
+    'a wooden chair',
+  ];
+  const styles = [
+    'studio lighting',
+    'soft natural light',
+    'minimalist product photography',
+    'high-key catalog shot',
+    'moody editorial photo',
+  ];
   const backgrounds = ['on a white background', 'on a marble table', 'against a pastel wall', 'in a sunlit room'];
-  return [1, 2, 3, 4].map(() => `${subjects[rng.int(0, subjects.length - 1)]} ${backgrounds[rng.int(0, backgrounds.length - 1)]}, ${styles[rng.int(0, styles.length - 1)]} --ar 1:1`);
+  return [1, 2, 3, 4].map(
+    () =>
+      `${subjects[rng.int(0, subjects.length - 1)]} ${backgrounds[rng.int(0, backgrounds.length - 1)]}, ${styles[rng.int(0, styles.length - 1)]} --ar 1:1`,
+  );
 }

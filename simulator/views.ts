@@ -47,8 +47,18 @@ export function gatewayView(job: SimJob, polled: PlusView | undefined, serverAdd
   };
   if (!polled) {
     return {
-      ...base, promptEn: '', state: '', submitTime: submittedAt, startTime: 0, finishTime: 0, imageUrl: '',
-      status: '', progress: '0%', failReason: '', buttons: null, properties: null,
+      ...base,
+      promptEn: '',
+      state: '',
+      submitTime: submittedAt,
+      startTime: 0,
+      finishTime: 0,
+      imageUrl: '',
+      status: '',
+      progress: '0%',
+      failReason: '',
+      buttons: null,
+      properties: null,
     };
   }
   const success = polled.status === 'SUCCESS';
@@ -63,7 +73,7 @@ export function gatewayView(job: SimJob, polled: PlusView | undefined, serverAdd
     finishTime: polled.finishTime ?? 0,
     imageUrl: relay,
     status: polled.status,
-    progress: failed ? '100%' : polled.progress ?? '0%',
+    progress: failed ? '100%' : (polled.progress ?? '0%'),
     failReason: polled.failReason ?? '',
     buttons: polled.buttons.length > 0 ? polled.buttons : null,
     properties: { finalPrompt: (polled.properties.finalPrompt as string | undefined) ?? polled.prompt, finalZhPrompt: '' },

@@ -59,7 +59,8 @@ export interface ResolveOptions {
 
 const WELL_KNOWN_GO = ['/usr/local/go/bin/go', '/usr/lib/go/bin/go'];
 
-function isExecutable(file: string): boolean {
+/** A file this process may run. */
+export function isExecutable(file: string): boolean {
   try {
     fs.accessSync(file, fs.constants.X_OK);
     return fs.statSync(file).isFile();

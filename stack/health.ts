@@ -6,7 +6,7 @@ import { temporal } from '@temporalio/proto';
 import { SearchAttributeType } from '@temporalio/common';
 import { msToTs } from '@temporalio/common/lib/time';
 import { createS3Client, type S3Settings } from '../storage/s3-client';
-import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { ALL_SEARCH_ATTRIBUTES } from '../contracts/search-attributes';
 import { waitUntil } from './processes';
 import { s3StatusOf } from '../storage/objects';
 
@@ -35,10 +35,14 @@ async function withConnection<T>(address: string, fn: (c: Connection) => Promise
 export async function checkTemporal(address: string, timeoutMs: number, uiUrl?: string): Promise<void> {
   await waitUntil(`Temporal at ${address}`, () => withConnection(address, (c) => c.workflowService.getSystemInfo({})), timeoutMs);
   if (uiUrl) {
-    await waitUntil(`Temporal Web UI at ${uiUrl}`, async () => {
-      const res = await fetch(uiUrl, { signal: AbortSignal.timeout(2_000) });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    }, timeoutMs);
+    await waitUntil(
+      `Temporal Web UI at ${uiUrl}`,
+      async () => {
+        const res = await fetch(uiUrl, { signal: AbortSignal.timeout(2_000) });
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      },
+      timeoutMs,
+    );
   }
 }
 
@@ -65,8 +69,10 @@ export async function prepareNamespace(
         log(`registered search attributes: ${missing.map((k) => k.name).join(', ')}`);
       } catch (err) {
         // A managed cluster may not let this client register them; listing by batch then needs an operator.
-        log(`could not register search attributes (${(err as Error).message}); ask the cluster's operator to add: ` +
-          missing.map((k) => `${k.name}=${k.type}`).join(', '));
+        log(
+          `could not register search attributes (${(err as Error).message}); ask the cluster's operator to add: ` +
+            missing.map((k) => `${k.name}=${k.type}`).join(', '),
+        );
       }
     }
     if (opts.retentionDays !== undefined) {
@@ -116,7 +122,10 @@ export async function seedExampleInputs(settings: S3Settings, dir: string): Prom
   try {
     for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
       const key = `examples/inputs/${name}`;
-      const exists = await s3.send(new HeadObjectCommand({ Bucket: settings.bucket, Key: key })).then(() => true, () => false);
+      const exists = await s3.send(new HeadObjectCommand({ Bucket: settings.bucket, Key: key })).then(
+        () => true,
+        () => false,
+      );
       if (!exists) await s3.send(new PutObjectCommand({ Bucket: settings.bucket, Key: key, Body: fs.readFileSync(path.join(dir, name)) }));
     }
   } finally {
@@ -126,8 +135,12 @@ export async function seedExampleInputs(settings: S3Settings, dir: string): Prom
 
 /** Waits until the simulator answers its health endpoint. */
 export async function checkSimulator(url: string, timeoutMs: number): Promise<void> {
-  await waitUntil(`the Midjourney simulator at ${url}`, async () => {
-    const res = await fetch(`${url}/_sim/health`, { signal: AbortSignal.timeout(2_000) });
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-  }, timeoutMs);
+  await waitUntil(
+    `the Midjourney simulator at ${url}`,
+    async () => {
+      const res = await fetch(`${url}/_sim/health`, { signal: AbortSignal.timeout(2_000) });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    },
+    timeoutMs,
+  );
 }

@@ -6,7 +6,7 @@ import { isPortFree, isRunning, startDetached, stopProcess, type ProcessRecord }
 import { readStackState, writeStackState, type StackState } from './state';
 import { checkS3, checkSimulator, checkTemporal, ensureBucket, prepareNamespace, seedExampleInputs } from './health';
 import { DEFAULT_SIM_API_KEY } from '../simulator/options';
-import { DEFAULT_BUCKET } from '../config/config';
+import { DEFAULT_BUCKET } from '../contracts/bucket-layout';
 import type { S3Settings } from '../storage/s3-client';
 
 /** The local stack's development credentials: loopback only, never real ones. */
@@ -161,13 +161,34 @@ export async function stackUp(opts: StackOptions): Promise<StackEndpoints> {
     temporalStatus = 'already-running';
   } else {
     fs.mkdirSync(path.dirname(layout.temporalDb), { recursive: true });
-    const args = ['server', 'start-dev', '--db-filename', layout.temporalDb, '--ip', '127.0.0.1', '--port', String(temporalPort),
-      '--ui-port', String(uiPort), '--namespace', o.namespace, '--log-level', 'warn', '--log-format', 'json'];
+    const args = [
+      'server',
+      'start-dev',
+      '--db-filename',
+      layout.temporalDb,
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(temporalPort),
+      '--ui-port',
+      String(uiPort),
+      '--namespace',
+      o.namespace,
+      '--log-level',
+      'warn',
+      '--log-format',
+      'json',
+    ];
     o.log(`starting Temporal dev server on 127.0.0.1:${temporalPort} (Web UI on ${uiPort}, data in ${layout.temporalDb})`);
     const proc = startDetached(temporalBin!, args, { env: o.env, logFile: path.join(layout.logsDir, 'temporal.log') });
     temporalState = {
-      external: false, address: `127.0.0.1:${temporalPort}`, namespace: o.namespace,
-      uiUrl: `http://127.0.0.1:${uiPort}`, port: temporalPort, uiPort, process: proc,
+      external: false,
+      address: `127.0.0.1:${temporalPort}`,
+      namespace: o.namespace,
+      uiUrl: `http://127.0.0.1:${uiPort}`,
+      port: temporalPort,
+      uiPort,
+      process: proc,
     };
     temporalStatus = 'started';
   }
@@ -183,15 +204,32 @@ export async function stackUp(opts: StackOptions): Promise<StackEndpoints> {
   } else {
     for (const d of [layout.s3DataDir, layout.s3MetaDir, layout.s3IamDir]) fs.mkdirSync(d, { recursive: true });
     // Metadata goes to a sidecar folder, so the data folder works on file systems without xattrs.
-    const args = ['--port', `127.0.0.1:${s3Port}`, '--region', o.region, '--quiet', '--iam-dir', layout.s3IamDir,
-      'posix', '--sidecar', layout.s3MetaDir, layout.s3DataDir];
+    const args = [
+      '--port',
+      `127.0.0.1:${s3Port}`,
+      '--region',
+      o.region,
+      '--quiet',
+      '--iam-dir',
+      layout.s3IamDir,
+      'posix',
+      '--sidecar',
+      layout.s3MetaDir,
+      layout.s3DataDir,
+    ];
     o.log(`starting versitygw S3 server on 127.0.0.1:${s3Port} (data in ${layout.s3DataDir})`);
     // Credentials travel by environment, not argv, so they never show in the process list.
     const env = { ...o.env, ROOT_ACCESS_KEY: DEV_S3_ACCESS_KEY, ROOT_SECRET_KEY: DEV_S3_SECRET_KEY };
     const proc = startDetached(s3Bin!, args, { env, logFile: path.join(layout.logsDir, 's3.log') });
     s3State = {
-      external: false, endpoint: `http://127.0.0.1:${s3Port}`, region: o.region, bucket: o.bucket, port: s3Port,
-      accessKeyId: DEV_S3_ACCESS_KEY, secretAccessKey: DEV_S3_SECRET_KEY, process: proc,
+      external: false,
+      endpoint: `http://127.0.0.1:${s3Port}`,
+      region: o.region,
+      bucket: o.bucket,
+      port: s3Port,
+      accessKeyId: DEV_S3_ACCESS_KEY,
+      secretAccessKey: DEV_S3_SECRET_KEY,
+      process: proc,
     };
     s3Status = 'started';
   }
@@ -211,8 +249,20 @@ export async function stackUp(opts: StackOptions): Promise<StackEndpoints> {
     const speed = opts.simSpeed ?? previous?.simulator?.speed ?? 1;
     const profile = opts.simProfile ?? (previous?.simulator?.profile as 'plus' | 'gateway' | undefined) ?? 'plus';
     const cli = path.join(packageRoot(), 'bin', 'mj-batch.js');
-    const args = [cli, '--log-file', path.join(layout.logsDir, 'simulator.json.log'), 'sim', '--port', String(simPort), '--speed', String(speed),
-      '--profile', profile, '--api-key', SIM_API_KEY];
+    const args = [
+      cli,
+      '--log-file',
+      path.join(layout.logsDir, 'simulator.json.log'),
+      'sim',
+      '--port',
+      String(simPort),
+      '--speed',
+      String(speed),
+      '--profile',
+      profile,
+      '--api-key',
+      SIM_API_KEY,
+    ];
     o.log(`starting the Midjourney simulator on 127.0.0.1:${simPort} (${profile} profile, speed ×${speed})`);
     const proc = startDetached(process.execPath, args, { env: o.env, logFile: path.join(layout.logsDir, 'simulator.log') });
     simState = { external: false, url: `http://127.0.0.1:${simPort}`, port: simPort, speed, profile, apiKey: SIM_API_KEY, process: proc };
@@ -225,20 +275,30 @@ export async function stackUp(opts: StackOptions): Promise<StackEndpoints> {
 
   const s3Settings = s3SettingsOf(s3State, o.env);
   await Promise.all([
-    whileAlive(temporalState.process, 'the Temporal dev server', (async () => {
-      await checkTemporal(temporalState.address, o.healthTimeoutMs, temporalState.uiUrl);
-      await prepareNamespace(temporalState.address, temporalState.namespace, {
-        retentionDays: temporalState.external ? undefined : o.retentionDays,
-        log: o.log,
-      });
-    })()),
-    whileAlive(s3State.process, 'the S3 server', (async () => {
-      await checkS3(s3Settings, o.healthTimeoutMs);
-      await ensureBucket(s3Settings);
-      if (!s3State.external) await seedExampleInputs(s3Settings, path.join(packageRoot(), 'examples', 'inputs'));
-    })()),
+    whileAlive(
+      temporalState.process,
+      'the Temporal dev server',
+      (async () => {
+        await checkTemporal(temporalState.address, o.healthTimeoutMs, temporalState.uiUrl);
+        await prepareNamespace(temporalState.address, temporalState.namespace, {
+          retentionDays: temporalState.external ? undefined : o.retentionDays,
+          log: o.log,
+        });
+      })(),
+    ),
+    whileAlive(
+      s3State.process,
+      'the S3 server',
+      (async () => {
+        await checkS3(s3Settings, o.healthTimeoutMs);
+        await ensureBucket(s3Settings);
+        if (!s3State.external) await seedExampleInputs(s3Settings, path.join(packageRoot(), 'examples', 'inputs'));
+      })(),
+    ),
     // An external API is not probed: a real gateway may charge or rate-limit even a health check.
-    simState.external ? undefined : whileAlive(simState.process, 'the Midjourney simulator', checkSimulator(simState.url, o.healthTimeoutMs)),
+    simState.external
+      ? undefined
+      : whileAlive(simState.process, 'the Midjourney simulator', checkSimulator(simState.url, o.healthTimeoutMs)),
   ]);
 
   return endpointsOf(state, opts.dir, { temporal: temporalStatus, s3: s3Status, simulator: simStatus });
@@ -252,11 +312,11 @@ export function endpointsOf(state: StackState, dir: string, services: StackEndpo
     s3Endpoint: state.s3.endpoint,
     s3Region: state.s3.region,
     s3Bucket: state.s3.bucket,
-    s3AccessKeyId: state.s3.external ? null : state.s3.accessKeyId ?? null,
-    s3SecretAccessKey: state.s3.external ? null : state.s3.secretAccessKey ?? null,
+    s3AccessKeyId: state.s3.external ? null : (state.s3.accessKeyId ?? null),
+    s3SecretAccessKey: state.s3.external ? null : (state.s3.secretAccessKey ?? null),
     simulatorUrl: state.simulator?.url ?? '',
-    simulatorApiKey: state.simulator && !state.simulator.external ? state.simulator.apiKey ?? null : null,
-    simulatorSpeed: state.simulator && !state.simulator.external ? state.simulator.speed ?? null : null,
+    simulatorApiKey: state.simulator && !state.simulator.external ? (state.simulator.apiKey ?? null) : null,
+    simulatorSpeed: state.simulator && !state.simulator.external ? (state.simulator.speed ?? null) : null,
     stackDir: dir,
     services,
   };
@@ -278,7 +338,10 @@ function serviceReport(name: ServiceReport['name'], external: boolean, rec: Proc
 /** S3 settings for the recorded server: its dev keys, or for an external one the caller's own credentials. */
 function s3SettingsOf(s3: StackState['s3'], env: NodeJS.ProcessEnv): S3Settings {
   return {
-    endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, forcePathStyle: true,
+    endpoint: s3.endpoint,
+    region: s3.region,
+    bucket: s3.bucket,
+    forcePathStyle: true,
     accessKeyId: s3.external ? env.AWS_ACCESS_KEY_ID : s3.accessKeyId,
     secretAccessKey: s3.external ? env.AWS_SECRET_ACCESS_KEY : s3.secretAccessKey,
   };
@@ -293,12 +356,31 @@ export async function stackStatus(opts: StackOptions): Promise<ServiceReport[]> 
   const temporal = serviceReport('temporal', state.temporal.external, state.temporal.process, state.temporal.address);
   const s3 = serviceReport('s3', state.s3.external, state.s3.process, state.s3.endpoint);
   const sim = state.simulator;
-  const simulator: ServiceReport = sim ? serviceReport('simulator', sim.external, sim.process, sim.url) : { name: 'simulator', state: 'not-configured' };
+  const simulator: ServiceReport = sim
+    ? serviceReport('simulator', sim.external, sim.process, sim.url)
+    : { name: 'simulator', state: 'not-configured' };
   const s3Settings = s3SettingsOf(state.s3, env);
   [temporal.healthy, s3.healthy, simulator.healthy] = await Promise.all([
-    temporal.state === 'stopped' ? false : checkTemporal(state.temporal.address, quick).then(() => true, () => false),
-    s3.state === 'stopped' ? false : checkS3(s3Settings, quick).then(() => true, () => false),
-    simulator.state === 'running' ? checkSimulator(sim!.url, quick).then(() => true, () => false) : simulator.state === 'stopped' ? false : undefined,
+    temporal.state === 'stopped'
+      ? false
+      : checkTemporal(state.temporal.address, quick).then(
+          () => true,
+          () => false,
+        ),
+    s3.state === 'stopped'
+      ? false
+      : checkS3(s3Settings, quick).then(
+          () => true,
+          () => false,
+        ),
+    simulator.state === 'running'
+      ? checkSimulator(sim!.url, quick).then(
+          () => true,
+          () => false,
+        )
+      : simulator.state === 'stopped'
+        ? false
+        : undefined,
   ]);
   return [temporal, s3, simulator];
 }

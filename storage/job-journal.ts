@@ -1,3 +1,4 @@
+import { rowJobKey, rowJobsFolder } from '../contracts/bucket-layout';
 import { createHash } from 'node:crypto';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getObjectOrNull, listKeys } from './objects';
@@ -28,7 +29,7 @@ const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
 
 export function journalKey(ref: JournalRef, job: JournalJob): string {
   const name = job.op === 'new' ? 'first' : `${safe(job.taskId)}-${createHash('sha256').update(job.customId).digest('hex').slice(0, 16)}`;
-  return `${ref.outputPrefix.replace(/\/+$/, '')}/_jobs/${ref.rowKey}/${name}.json`;
+  return rowJobKey(ref.outputPrefix, ref.rowKey, name);
 }
 
 export function fingerprintOf(parts: unknown): string {
@@ -41,7 +42,9 @@ export async function readJournal(s3: S3Client, bucket: string, key: string): Pr
 }
 
 export async function writeJournal(s3: S3Client, bucket: string, key: string, entry: JournalEntry): Promise<void> {
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.from(JSON.stringify(entry)), ContentType: 'application/json' }));
+  await s3.send(
+    new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.from(JSON.stringify(entry)), ContentType: 'application/json' }),
+  );
 }
 
 export async function deleteJournal(s3: S3Client, bucket: string, key: string): Promise<void> {
@@ -54,7 +57,7 @@ export async function deleteJournal(s3: S3Client, bucket: string, key: string): 
  * adopted) unless `all`: `redrive --new-jobs` pays for new ones (say, when the old ones' image URLs expired).
  */
 export async function forgetJobs(s3: S3Client, bucket: string, ref: JournalRef, which: 'unanswered' | 'all'): Promise<number> {
-  const keys = await listKeys(s3, bucket, `${ref.outputPrefix.replace(/\/+$/, '')}/_jobs/${ref.rowKey}/`);
+  const keys = await listKeys(s3, bucket, rowJobsFolder(ref.outputPrefix, ref.rowKey));
   let forgotten = 0;
   for (const key of keys) {
     const entry = await readJournal(s3, bucket, key);

@@ -2,17 +2,20 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
-import { snapshotOf } from '../activities/mj';
 import { taskSchema } from '../mj-client/schemas';
-import { taskUpdateSignal, type TaskSnapshot } from '../workflows/shared';
+import { snapshotOf } from '../mj-client/snapshot';
+import { taskUpdateSignal } from '../contracts/handlers';
+import type { TaskSnapshot } from '../contracts/rows';
 
 /** Hands a task update to the row's workflow; the worker signals it, `doctor` only keeps what arrives. */
 export type TaskUpdateSink = (workflowId: string, snapshot: TaskSnapshot) => Promise<void>;
 
 /** The worker's sink: a `taskUpdate` signal to the row's workflow. */
-export const signalRow = (client: Client): TaskUpdateSink => async (workflowId, snapshot) => {
-  await client.workflow.getHandle(workflowId).signal(taskUpdateSignal, snapshot);
-};
+export const signalRow =
+  (client: Client): TaskUpdateSink =>
+  async (workflowId, snapshot) => {
+    await client.workflow.getHandle(workflowId).signal(taskUpdateSignal, snapshot);
+  };
 
 export interface CallbackReceiverOptions {
   deliver: TaskUpdateSink;
@@ -116,9 +119,10 @@ export async function startCallbackReceiver(opts: CallbackReceiverOptions): Prom
   return {
     hookUrl: `${base}/mj/callback/${encodeURIComponent(secret)}`,
     stats,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -1,13 +1,15 @@
 import type { Worker, WorkflowBundleOption } from '@temporalio/worker';
-import type { EffectiveConfig } from '../config/config';
-import { downloadPolicyFrom, mediaConcurrencyFrom } from '../config/media';
-import { connectClient, connectWorker } from '../config/temporal';
+import { loadConfig, type EffectiveConfig } from '../config/config';
+import { downloadPolicyFrom } from '../config/media';
+import { connectClient } from '../config/temporal';
+import { connectWorker } from './connection';
 import { createDownloadDispatcher } from '../media/download';
 import type { MediaDeps } from '../media/store-image';
 import { MjClient } from '../mj-client/client';
 import { createS3Client } from '../storage/s3-client';
 import { signalRow, startCallbackReceiver, type CallbackReceiver } from './callback-receiver';
-import { createMediaWorker, createWorker, mediaTaskQueue } from './worker';
+import { createMediaWorker, createWorker } from './worker';
+import { mediaTaskQueue } from '../contracts/naming';
 
 export interface RunningWorkers {
   workers: Worker[];
@@ -22,20 +24,24 @@ export interface RunningWorkers {
 export interface WorkerStartOptions {
   taskQueue?: string;
   workflowBundle?: WorkflowBundleOption;
+  /** Resolve the worker settings (MJ_CALLBACKS, MJ_BATCH_MEDIA_CONCURRENCY, ...) from this environment instead of `config`'s. */
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
 }
 
 /**
  * What the media activity runs with, built as the worker builds it: the S3 client, the download policy from the
- * configuration and environment, and the dispatcher that enforces it. `close()` releases the dispatcher and client.
+ * configuration, and the dispatcher that enforces it. `close()` releases the dispatcher and client.
  */
-export function createMediaDeps(config: EffectiveConfig, env: NodeJS.ProcessEnv = process.env): MediaDeps & { close(): Promise<void> } {
+export function createMediaDeps(config: EffectiveConfig): MediaDeps & { close(): Promise<void> } {
   const s3 = createS3Client(config.s3, { maxSockets: 64 });
-  const policy = downloadPolicyFrom(config, env);
+  const policy = downloadPolicyFrom(config);
   const dispatcher = createDownloadDispatcher(policy);
   return {
-    s3, bucket: config.s3.bucket, policy, dispatcher,
+    s3,
+    bucket: config.s3.bucket,
+    policy,
+    dispatcher,
     async close() {
       await dispatcher.close();
       s3.destroy();
@@ -44,36 +50,47 @@ export function createMediaDeps(config: EffectiveConfig, env: NodeJS.ProcessEnv 
 }
 
 /**
- * The orchestration worker and the media worker, wired to the configured API, S3 and (unless MJ_CALLBACKS=0) a
+ * The orchestration worker and the media worker, wired to the configured API, S3 and (unless MJ_CALLBACKS is off) a
  * callback receiver. Credentials come from this process's configuration only; workflows never see them.
  */
 export async function startWorkers(config: EffectiveConfig, opts: WorkerStartOptions = {}): Promise<RunningWorkers> {
-  const env = opts.env ?? process.env;
   const taskQueue = opts.taskQueue ?? config.taskQueue;
   if (!config.mj.baseUrl || !config.mj.apiKey) {
     throw new Error('no Midjourney API configured: set MJ_BASE_URL and MJ_API_KEY, or run `mj-batch stack up` for the local simulator');
   }
+  const worker = opts.env ? loadConfig(opts.env).worker : config.worker;
   const connection = await connectWorker(config.temporal);
-  const { s3, policy: downloadPolicy, dispatcher } = createMediaDeps(config, env);
+  const { s3, policy: downloadPolicy, dispatcher } = createMediaDeps({ ...config, worker });
   const mj = new MjClient({ baseUrl: config.mj.baseUrl, apiKey: config.mj.apiKey, auth: config.mj.auth, modePrefix: config.mj.modePrefix });
-  const closers: (() => Promise<unknown> | unknown)[] = [() => mj.close(), () => dispatcher.close(), () => s3.destroy(), () => connection.close()];
+  const closers: (() => Promise<unknown> | unknown)[] = [
+    () => mj.close(),
+    () => dispatcher.close(),
+    () => s3.destroy(),
+    () => connection.close(),
+  ];
 
   let callbacks: CallbackReceiver | undefined;
-  if (env.MJ_CALLBACKS !== '0') {
+  if (worker.callbacks) {
     const client = await connectClient(config.temporal);
     closers.unshift(() => client.connection.close());
-    const [host, port] = (env.MJ_CALLBACK_LISTEN ?? '127.0.0.1:0').split(/:(?=\d+$)/);
     callbacks = await startCallbackReceiver({
-      deliver: signalRow(client), host: host || '127.0.0.1', port: Number(port ?? 0), publicUrl: env.MJ_CALLBACK_PUBLIC_URL, secret: env.MJ_CALLBACK_SECRET, log: opts.log,
+      deliver: signalRow(client),
+      ...worker.callbackListen,
+      publicUrl: worker.callbackPublicUrl,
+      secret: worker.callbackSecret,
+      log: opts.log,
     });
     closers.unshift(() => callbacks!.close());
   }
 
   const setup = {
-    connection, namespace: config.temporal.namespace, taskQueue, workflowBundle: opts.workflowBundle,
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue,
+    workflowBundle: opts.workflowBundle,
     deps: { s3, bucket: config.s3.bucket, mj, downloadPolicy, dispatcher, callbackUrl: callbacks?.hookUrl },
-    mediaConcurrency: mediaConcurrencyFrom(env),
-    orchestrationConcurrency: Number(env.MJ_BATCH_ACTIVITY_CONCURRENCY) || undefined,
+    mediaConcurrency: worker.mediaConcurrency,
+    orchestrationConcurrency: worker.activityConcurrency,
   };
   let workers: Worker[];
   try {
@@ -82,18 +99,25 @@ export async function startWorkers(config: EffectiveConfig, opts: WorkerStartOpt
     for (const close of closers) await close();
     throw err;
   }
-  opts.log?.(`worker polling ${taskQueue} and ${mediaTaskQueue(taskQueue)} on ${config.temporal.address} (namespace ${config.temporal.namespace})`);
-  if (callbacks) opts.log?.(`callback receiver listening (notifyHook ${callbacks.hookUrl.replace(/\/mj\/callback\/.*/, '/mj/callback/***')})`);
+  opts.log?.(
+    `worker polling ${taskQueue} and ${mediaTaskQueue(taskQueue)} on ${config.temporal.address} (namespace ${config.temporal.namespace})`,
+  );
+  if (callbacks)
+    opts.log?.(`callback receiver listening (notifyHook ${callbacks.hookUrl.replace(/\/mj\/callback\/.*/, '/mj/callback/***')})`);
 
   let running: Promise<void> | undefined;
   const run = () => {
     running ??= (async () => {
       try {
         // If either worker fails, stop the other so the process does not limp on with half a pipeline.
-        await Promise.all(workers.map((w) => w.run().catch((err: unknown) => {
-          for (const other of workers) if (other.getState() === 'RUNNING') other.shutdown();
-          throw err;
-        })));
+        await Promise.all(
+          workers.map((w) =>
+            w.run().catch((err: unknown) => {
+              for (const other of workers) if (other.getState() === 'RUNNING') other.shutdown();
+              throw err;
+            }),
+          ),
+        );
       } finally {
         for (const close of closers) await Promise.resolve(close()).catch(() => undefined);
       }
@@ -104,7 +128,10 @@ export async function startWorkers(config: EffectiveConfig, opts: WorkerStartOpt
     for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
   };
   return {
-    workers, callbacks, run, shutdown,
+    workers,
+    callbacks,
+    run,
+    shutdown,
     async runUntil<T>(fn: () => Promise<T>): Promise<T> {
       const done = run();
       try {

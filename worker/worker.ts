@@ -1,6 +1,7 @@
-import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, createMediaActivities, type ActivityDeps } from '../activities';
-import { MEDIA_TASK_QUEUE_SUFFIX } from '../workflows/item';
+import { mediaTaskQueue } from '../contracts/naming';
+import { prebuiltWorkflowBundle } from './workflow-bundle';
 
 /** What the activities need; the worker's environment provides it (credentials never enter workflows). */
 export type WorkerDeps = ActivityDeps;
@@ -10,17 +11,12 @@ export interface WorkerSetup {
   namespace: string;
   taskQueue: string;
   deps: WorkerDeps;
-  /** A pre-built bundle (tests build one per suite); otherwise the workflows are bundled at start. */
+  /** Default: the bundle `npm run build` made (see ./workflow-bundle). */
   workflowBundle?: WorkflowBundleOption;
   /** Concurrent media activities (sharp): about one per core. */
   mediaConcurrency?: number;
   orchestrationConcurrency?: number;
 }
-
-/** Where the workflow code lives; in dist/ it is JavaScript, under jest it is the TypeScript source. */
-export const WORKFLOWS_PATH = require.resolve('../workflows');
-
-export const mediaTaskQueue = (taskQueue: string) => `${taskQueue}${MEDIA_TASK_QUEUE_SUFFIX}`;
 
 /** The orchestration worker: workflows and light activities (API calls, manifest pages, results). */
 export function createWorker(setup: WorkerSetup): Promise<Worker> {
@@ -29,7 +25,7 @@ export function createWorker(setup: WorkerSetup): Promise<Worker> {
     namespace: setup.namespace,
     taskQueue: setup.taskQueue,
     activities: createActivities(setup.deps),
-    ...(setup.workflowBundle ? { workflowBundle: setup.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    workflowBundle: setup.workflowBundle ?? prebuiltWorkflowBundle(),
     maxConcurrentActivityTaskExecutions: setup.orchestrationConcurrency ?? 50,
     // Give in-flight calls time to finish on SIGTERM before activities are cancelled and retried elsewhere.
     shutdownGraceTime: '30s',
@@ -43,7 +39,12 @@ export function createMediaWorker(setup: WorkerSetup): Promise<Worker> {
     connection: setup.connection,
     namespace: setup.namespace,
     taskQueue: mediaTaskQueue(setup.taskQueue),
-    activities: createMediaActivities({ s3: setup.deps.s3, bucket: setup.deps.bucket, policy: setup.deps.downloadPolicy, dispatcher: setup.deps.dispatcher }),
+    activities: createMediaActivities({
+      s3: setup.deps.s3,
+      bucket: setup.deps.bucket,
+      policy: setup.deps.downloadPolicy,
+      dispatcher: setup.deps.dispatcher,
+    }),
     maxConcurrentActivityTaskExecutions: setup.mediaConcurrency ?? 2,
     shutdownGraceTime: '30s',
   });

@@ -1,61 +1,16 @@
 import {
-  allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, getExternalWorkflowHandle, patched, proxyActivities, setHandler, workflowInfo,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  patched,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { createSlotLeaseActivities } from '../activities/slot-leases';
-
-/** One job slot of the account, held by one row of one batch. */
-export interface Lease {
-  id: string;
-  /** The workflow to tell when the lease is granted (the batch). */
-  holder: string;
-  /** The holder's first run id: a later batch with the same id is another holder. */
-  holderRun?: string;
-  /** The row workflow that will use the lease, so a lease whose row has closed can be taken back. */
-  row?: string;
-  grantedAt?: number;
-}
-
-export interface AccountSlotsInput {
-  account: string;
-  slots: number;
-  /**
-   * Leases granted beyond the slots: jobs that wait in the API's own queue, so a slot starts its next job the moment
-   * one ends instead of when the workflow notices (default 0; the proxies queue up to 10 per account).
-   */
-  queueAhead?: number;
-  /** A lease not released after this long is taken back (its batch was terminated, not cancelled). */
-  leaseTtlMs: number;
-  carried?: { held: Lease[]; waiting: Lease[]; reclaimed?: number };
-}
-
-export interface AccountSlotsState {
-  account: string;
-  slots: number;
-  queueAhead: number;
-  held: Lease[];
-  waiting: number;
-  /** Leases taken back because their batch or row had closed without giving them back. */
-  reclaimed?: number;
-}
-
-export const acquireSlotSignal = defineSignal<[Lease]>('acquireSlot');
-export const releaseSlotSignal = defineSignal<[string]>('releaseSlot');
-/** A number (older callers) sets the slots only. */
-export const setSlotsSignal = defineSignal<[number | SlotsSize]>('setSlots');
-export interface SlotsSize {
-  slots: number;
-  queueAhead: number;
-}
-
-/** Sent to the holder with the lease id. */
-export const slotGrantedSignal = defineSignal<[string]>('slotGranted');
-export const slotsQuery = defineQuery<AccountSlotsState>('slots');
-
-/** Per task queue too: the slots workflow runs on the workers of the batches that share it. */
-export const accountSlotsWorkflowId = (taskQueue: string, account: string) => `mj-account-slots/${taskQueue}/${account}`;
-
-/** While rows wait and every slot is held, the holders are checked this often (and leases younger than this are not). */
-export const STALE_CHECK_MS = 60_000;
+import { STALE_CHECK_MS, type AccountSlotsInput, type Lease } from '../contracts/account-slots';
+import { acquireSlotSignal, releaseSlotSignal, setSlotsSignal, slotGrantedSignal, slotsQuery } from '../contracts/handlers';
 
 const leases = proxyActivities<ReturnType<typeof createSlotLeaseActivities>>({
   startToCloseTimeout: '30s',
@@ -83,7 +38,8 @@ export async function accountSlotsWorkflow(input: AccountSlotsInput): Promise<ne
       // the lease is the new asker's, so the check for closed holders does not take it from under it.
       Object.assign(mine, { holder: lease.holder, holderRun: lease.holderRun, row: lease.row, grantedAt: Date.now() });
       regrant.push(mine);
-    } else if (!waiting.some((w) => w.id === lease.id)) waiting.push({ id: lease.id, holder: lease.holder, holderRun: lease.holderRun, row: lease.row });
+    } else if (!waiting.some((w) => w.id === lease.id))
+      waiting.push({ id: lease.id, holder: lease.holder, holderRun: lease.holderRun, row: lease.row });
   });
   setHandler(releaseSlotSignal, (id) => {
     held.delete(id);
@@ -96,7 +52,14 @@ export async function accountSlotsWorkflow(input: AccountSlotsInput): Promise<ne
     if (Number.isInteger(next.queueAhead) && next.queueAhead >= 0) queueAhead = next.queueAhead;
   });
   let reclaimed = input.carried?.reclaimed ?? 0;
-  setHandler(slotsQuery, () => ({ account: input.account, slots, queueAhead, held: [...held.values()], waiting: waiting.length, reclaimed }));
+  setHandler(slotsQuery, () => ({
+    account: input.account,
+    slots,
+    queueAhead,
+    held: [...held.values()],
+    waiting: waiting.length,
+    reclaimed,
+  }));
 
   const tell = async (lease: Lease) => {
     try {
@@ -133,7 +96,10 @@ export async function accountSlotsWorkflow(input: AccountSlotsInput): Promise<ne
   };
 
   for (;;) {
-    await condition(() => regrant.length > 0 || (waiting.length > 0 && held.size < capacity()) || workflowInfo().continueAsNewSuggested, STALE_CHECK_MS);
+    await condition(
+      () => regrant.length > 0 || (waiting.length > 0 && held.size < capacity()) || workflowInfo().continueAsNewSuggested,
+      STALE_CHECK_MS,
+    );
     const now = Date.now();
     for (const [id, lease] of held) if (now - (lease.grantedAt ?? now) > input.leaseTtlMs) held.delete(id);
     await reclaimStale();
@@ -145,7 +111,12 @@ export async function accountSlotsWorkflow(input: AccountSlotsInput): Promise<ne
     }
     if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > 10_000) {
       await condition(allHandlersFinished);
-      return continueAsNew<typeof accountSlotsWorkflow>({ ...input, slots, queueAhead, carried: { held: [...held.values()], waiting, reclaimed } });
+      return continueAsNew<typeof accountSlotsWorkflow>({
+        ...input,
+        slots,
+        queueAhead,
+        carried: { held: [...held.values()], waiting, reclaimed },
+      });
     }
   }
 }

@@ -1,52 +1,38 @@
 import {
-  ApplicationFailure, CancellationScope, allHandlersFinished, condition, continueAsNew, executeChild, getExternalWorkflowHandle, isCancellation, log,
-  patched, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo,
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  executeChild,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  patched,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { createManifestActivities } from '../activities/manifest';
-import type { createResultActivities, ReportResult } from '../activities/results';
-import { acquireSlotSignal, releaseSlotSignal, slotGrantedSignal } from './account-slots';
+import type { createResultActivities } from '../activities/results';
+import { acquireSlotSignal, releaseSlotSignal, slotGrantedSignal } from '../contracts/handlers';
 import { itemWorkflow } from './item';
-import { BatchIdKey, BatchStateKey, ItemsDoneKey, ItemsFailedKey, ItemsTotalKey } from './search-attributes';
+import { BatchIdKey, BatchStateKey, ItemsDoneKey, ItemsFailedKey, ItemsTotalKey } from '../contracts/search-attributes';
 import {
-  accountConditionSignal, accountRecoveredSignal, accountRetrySignal, cancelBatchSignal, modeMismatch, pauseUpdate, progressQuery, resumeUpdate, setConcurrencyUpdate,
-  type AccountHold, type BatchCounts, type BatchProgress, type ItemOptions, type ItemResult,
-} from './shared';
-
-export interface BatchInput {
-  batchId: string;
-  manifest: { ref: string; sha256: string };
-  outputPrefix: string;
-  /** Rows in flight at once (waiting for a slot, running jobs, storing images); the account's slots limit the jobs. */
-  concurrency: number;
-  item: ItemOptions;
-  /** Fail the batch early when more rows than this have failed (a count, or a percent of the rows). */
-  maxFailed?: number;
-  maxFailedPercent?: number;
-  /** A redrive: only these rows. */
-  onlyKeys?: string[];
-  pageSize?: number;
-  /** The account's slots workflow (shared by every batch on the same API key); none: only `concurrency` limits. */
-  accountSlotsWorkflowId?: string;
-  /** Rows started per run before continue-as-new keeps the history small. */
-  rowsPerRun?: number;
-  carried?: Carried;
-}
-
-/** What survives continue-as-new: a cursor and counters, never per-row results (those live in S3). */
-interface Carried {
-  offset: number;
-  counts: BatchCounts;
-  startedAt: number;
-  runs: number;
-  concurrency: number;
-  paused: boolean;
-}
-
-export interface BatchResult extends ReportResult {
-  batchId: string;
-  failedEarly: boolean;
-  cancelled: boolean;
-}
+  accountConditionSignal,
+  accountRecoveredSignal,
+  accountRetrySignal,
+  cancelBatchSignal,
+  pauseUpdate,
+  progressQuery,
+  resumeUpdate,
+  setConcurrencyUpdate,
+} from '../contracts/handlers';
+import { modeMismatch, type ItemResult } from '../contracts/rows';
+import type { AccountHold, BatchCounts, BatchProgress } from '../contracts/batch';
+import { FailureType } from '../contracts/failures';
+import type { BatchInput, BatchResult } from '../contracts/batch';
 
 const manifest = proxyActivities<ReturnType<typeof createManifestActivities>>({
   startToCloseTimeout: '5m',
@@ -77,28 +63,36 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
   let cancelled = false;
   let failedEarly = false;
   let offset = carried?.offset ?? 0;
-  let queued = 0;
   const inFlight = new Map<string, Promise<void>>();
   const scope = new CancellationScope();
   const pageSize = input.pageSize ?? 50;
   const rowsPerRun = input.rowsPerRun ?? 400;
 
-  const updateSearchAttributes = (state: string) => upsertSearchAttributes([
-    { key: BatchIdKey, value: input.batchId },
-    { key: BatchStateKey, value: state },
-    { key: ItemsTotalKey, value: counts.total },
-    { key: ItemsDoneKey, value: counts.succeeded + counts.skipped },
-    { key: ItemsFailedKey, value: counts.failed + counts.unknownSubmit },
-  ]);
+  const updateSearchAttributes = (state: string) =>
+    upsertSearchAttributes([
+      { key: BatchIdKey, value: input.batchId },
+      { key: BatchStateKey, value: state },
+      { key: ItemsTotalKey, value: counts.total },
+      { key: ItemsDoneKey, value: counts.succeeded + counts.skipped },
+      { key: ItemsFailedKey, value: counts.failed + counts.unknownSubmit },
+    ]);
 
   setHandler(progressQuery, (): BatchProgress => {
     const done = counts.succeeded + counts.failed + counts.unknownSubmit + counts.skipped + counts.cancelled;
     const minutes = Math.max(1 / 60, (Date.now() - startedAt) / 60_000);
     const rate = done / minutes;
     return {
-      batchId: input.batchId, state: cancelled ? 'cancelling' : paused ? 'paused' : hold ? 'held' : 'running', counts: { ...counts },
-      inFlight: inFlight.size, concurrency, queued: Math.max(0, counts.total - done - inFlight.size), startedAt, ratePerMinute: Math.round(rate * 10) / 10,
-      etaSeconds: rate > 0 ? Math.round(((counts.total - done) / rate) * 60) : null, runs, accountSlotsWorkflowId: slotsId,
+      batchId: input.batchId,
+      state: cancelled ? 'cancelling' : paused ? 'paused' : hold ? 'held' : 'running',
+      counts: { ...counts },
+      inFlight: inFlight.size,
+      concurrency,
+      queued: Math.max(0, counts.total - done - inFlight.size),
+      startedAt,
+      ratePerMinute: Math.round(rate * 10) / 10,
+      etaSeconds: rate > 0 ? Math.round(((counts.total - done) / rate) * 60) : null,
+      runs,
+      accountSlotsWorkflowId: slotsId,
       accountHold: hold ? { ...hold, rowsHeld: heldRows.length } : undefined,
     };
   });
@@ -111,10 +105,18 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
     if (hold) probeNow = true; // `mj-batch resume` on a held batch: try the account now
     updateSearchAttributes(hold ? 'held' : 'running');
   });
-  setHandler(setConcurrencyUpdate, (n) => {
-    concurrency = n;
-    return concurrency;
-  }, { validator: (n) => { if (!Number.isInteger(n) || n < 1 || n > 200) throw new Error(`concurrency must be a whole number from 1 to 200, got ${n}`); } });
+  setHandler(
+    setConcurrencyUpdate,
+    (n) => {
+      concurrency = n;
+      return concurrency;
+    },
+    {
+      validator: (n) => {
+        if (!Number.isInteger(n) || n < 1 || n > 200) throw new Error(`concurrency must be a whole number from 1 to 200, got ${n}`);
+      },
+    },
+  );
   setHandler(cancelBatchSignal, () => {
     cancelled = true;
     scope.cancel();
@@ -139,7 +141,10 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
     hold = undefined;
     recovered = true;
   });
-  const retryRow = (rowKey: string) => getExternalWorkflowHandle(`${input.batchId}/${rowKey}`).signal(accountRetrySignal).catch(() => undefined);
+  const retryRow = (rowKey: string) =>
+    getExternalWorkflowHandle(`${input.batchId}/${rowKey}`)
+      .signal(accountRetrySignal)
+      .catch(() => undefined);
   const watchAccount = async () => {
     for (;;) {
       await condition(() => hold !== undefined || recovered || cancelled);
@@ -174,7 +179,9 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
   const release = async (leaseId: string): Promise<void> => {
     granted.delete(leaseId);
     if (!slotsId) return;
-    const sent = getExternalWorkflowHandle(slotsId).signal(releaseSlotSignal, leaseId).catch(() => undefined);
+    const sent = getExternalWorkflowHandle(slotsId)
+      .signal(releaseSlotSignal, leaseId)
+      .catch(() => undefined);
     if (awaitRelease) await sent;
   };
   /** Waits for one of the account's slots for the row workflow `rowId`; false when the batch stops first. */
@@ -182,9 +189,14 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
     if (!slotsId) return true;
     try {
       const { workflowId, firstExecutionRunId } = workflowInfo();
-      await getExternalWorkflowHandle(slotsId).signal(acquireSlotSignal, { id: leaseId, holder: workflowId, holderRun: firstExecutionRunId, row: rowId });
+      await getExternalWorkflowHandle(slotsId).signal(acquireSlotSignal, {
+        id: leaseId,
+        holder: workflowId,
+        holderRun: firstExecutionRunId,
+        row: rowId,
+      });
     } catch (err) {
-      log.warn('the account slots workflow is not running; only this batch\'s concurrency limits it', { slotsId, error: String(err) });
+      log.warn("the account slots workflow is not running; only this batch's concurrency limits it", { slotsId, error: String(err) });
       slotsId = undefined;
       return true;
     }
@@ -216,46 +228,89 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
   let startedThisRun = 0;
   let more = true;
   while (more && !cancelled && !failedEarly) {
-    const page = await manifest.readManifestPage({ ref: input.manifest.ref, sha256: input.manifest.sha256, offset, limit: pageSize, outputPrefix: input.outputPrefix, onlyKeys: input.onlyKeys });
+    const page = await manifest.readManifestPage({
+      ref: input.manifest.ref,
+      sha256: input.manifest.sha256,
+      offset,
+      limit: pageSize,
+      outputPrefix: input.outputPrefix,
+      onlyKeys: input.onlyKeys,
+    });
     counts.total = page.total;
-    queued = page.rows.length;
     for (const row of page.rows) {
       await condition(() => cancelled || failedEarly || (!paused && !hold && inFlight.size < concurrency));
       if (cancelled || failedEarly) break;
       const leaseId = `${input.batchId}/${row.key}/${runs}`;
       const rowId = `${input.batchId}/${row.key}`;
-      const startChild = () => scope.run(() => executeChild(itemWorkflow, {
-        workflowId: rowId,
-        args: [{ batchId: input.batchId, outputPrefix: input.outputPrefix, row, options: input.item, slotLease: slotsId ? { workflowId: slotsId, leaseId } : undefined }],
-      }));
-      const lost = (err: unknown): ItemResult => isCancellation(err)
-        ? { rowKey: row.key, line: row.line, status: 'CANCELLED', failureClass: 'cancelled', reason: 'the batch was cancelled', taskIds: [], images: [] }
-        : { rowKey: row.key, line: row.line, status: 'FAILED', failureClass: 'submit', reason: `the row's workflow failed: ${(err as Error).message}`, taskIds: [], images: [] };
+      const startChild = () =>
+        scope.run(() =>
+          executeChild(itemWorkflow, {
+            workflowId: rowId,
+            args: [
+              {
+                batchId: input.batchId,
+                outputPrefix: input.outputPrefix,
+                row,
+                options: input.item,
+                slotLease: slotsId ? { workflowId: slotsId, leaseId } : undefined,
+              },
+            ],
+          }),
+        );
+      const lost = (err: unknown): ItemResult =>
+        isCancellation(err)
+          ? {
+              rowKey: row.key,
+              line: row.line,
+              status: 'CANCELLED',
+              failureClass: 'cancelled',
+              reason: 'the batch was cancelled',
+              taskIds: [],
+              images: [],
+            }
+          : {
+              rowKey: row.key,
+              line: row.line,
+              status: 'FAILED',
+              failureClass: 'submit',
+              reason: `the row's workflow failed: ${(err as Error).message}`,
+              taskIds: [],
+              images: [],
+            };
       if (pipelinedLeases) {
         // Ask for the row's slot and go on to the next row: many asks travel in one workflow task, and each row
         // starts when its grant arrives. A row that ends has given its slot back itself; one that failed, timed out
         // or was terminated has not, so the batch does.
-        inFlight.set(row.key, (async () => {
-          if (!(await acquire(leaseId, rowId))) return; // the batch stopped before a slot came: the row never started
-          await startChild().then(record, async (err: unknown) => {
-            await release(leaseId);
-            record(lost(err));
-          });
-        })().finally(() => inFlight.delete(row.key)));
+        inFlight.set(
+          row.key,
+          (async () => {
+            if (!(await acquire(leaseId, rowId))) return; // the batch stopped before a slot came: the row never started
+            await startChild().then(record, async (err: unknown) => {
+              await release(leaseId);
+              record(lost(err));
+            });
+          })().finally(() => inFlight.delete(row.key)),
+        );
       } else {
         if (!(await acquire(leaseId, rowId))) break;
-        inFlight.set(row.key, startChild().then(record, (err: unknown) => record(lost(err)))
-          .finally(() => {
-            void release(leaseId);
-            inFlight.delete(row.key);
-          }));
+        inFlight.set(
+          row.key,
+          startChild()
+            .then(record, (err: unknown) => record(lost(err)))
+            .finally(() => {
+              void release(leaseId);
+              inFlight.delete(row.key);
+            }),
+        );
       }
       offset++;
-      queued--;
       startedThisRun++;
       if (startedThisRun >= rowsPerRun || workflowInfo().continueAsNewSuggested) {
         // Children do not survive continue-as-new: let the ones in flight finish, then carry the cursor over.
         await Promise.all(inFlight.values());
+        // A cancel or a threshold hit while draining ends the batch here: a new run would not know of it and would
+        // go on submitting. Runs before that continued as new, as their histories say.
+        if ((cancelled || failedEarly) && patched('stop-at-drain')) break;
         await condition(allHandlersFinished);
         updateSearchAttributes(paused ? 'paused' : 'running');
         return continueAsNew<typeof batchWorkflow>({ ...input, carried: { offset, counts, startedAt, runs, concurrency, paused } });
@@ -264,12 +319,22 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
     more = page.nextOffset !== null && offset < page.total;
   }
   await Promise.all(inFlight.values());
-  const written = await report.writeReport({ batchId: input.batchId, manifestRef: input.manifest.ref, sha256: input.manifest.sha256, outputPrefix: input.outputPrefix, onlyKeys: input.onlyKeys });
+  const written = await report.writeReport({
+    batchId: input.batchId,
+    manifestRef: input.manifest.ref,
+    sha256: input.manifest.sha256,
+    outputPrefix: input.outputPrefix,
+    onlyKeys: input.onlyKeys,
+  });
   updateSearchAttributes(cancelled ? 'cancelled' : failedEarly ? 'failed' : 'finished');
   // The workflow's own counts know which rows were skipped as already done; the report's files cover every row.
   const result: BatchResult = { ...written, counts: { ...counts }, batchId: input.batchId, failedEarly, cancelled };
   if (failedEarly) {
-    throw ApplicationFailure.nonRetryable(`${counts.failed + counts.unknownSubmit} rows failed, over the batch's threshold; the report lists them`, 'FailureThresholdExceeded', result);
+    throw ApplicationFailure.nonRetryable(
+      `${counts.failed + counts.unknownSubmit} rows failed, over the batch's threshold; the report lists them`,
+      FailureType.thresholdExceeded,
+      result,
+    );
   }
   return result;
 }

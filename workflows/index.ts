@@ -1,5 +1,4 @@
 // Every workflow the worker registers. Workflow code is deterministic: no I/O here, only in activities.
-export { smokeWorkflow } from './smoke';
 export { itemWorkflow } from './item';
 export { batchWorkflow } from './batch';
 export { accountSlotsWorkflow } from './account-slots';

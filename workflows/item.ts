@@ -1,21 +1,31 @@
 import {
-  ActivityFailure, ApplicationFailure, CancellationScope, ChildWorkflowFailure, condition, getExternalWorkflowHandle, isCancellation,
-  patched, proxyActivities, setHandler, sleep, TimeoutFailure, upsertSearchAttributes, workflowInfo,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  ChildWorkflowFailure,
+  condition,
+  getExternalWorkflowHandle,
+  isCancellation,
+  patched,
+  proxyActivities,
+  setHandler,
+  sleep,
+  TimeoutFailure,
+  upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
+import { optionalTsToMs } from '@temporalio/common';
 import type { createMjActivities, SubmitJobInput, SubmitJobResult } from '../activities/mj';
 import type { createMediaActivities } from '../activities/media';
 import type { createResultActivities } from '../activities/results';
-import type { StoredImage } from '../media/store-image';
-import { releaseSlotSignal } from './account-slots';
-import { BatchIdKey, RowKeyKey, RowStageKey } from './search-attributes';
-import {
-  accountConditionSignal, accountRecoveredSignal, accountRetrySignal, taskUpdateSignal,
-  type FailureClass, type ItemInput, type ItemResult, type ItemStage, type TaskSnapshot,
-} from './shared';
+import type { StoredImage } from '../contracts/media';
+import { releaseSlotSignal } from '../contracts/handlers';
+import { FailureType, rowOutcomeOf } from '../contracts/failures';
+import { BatchIdKey, RowKeyKey, RowStageKey } from '../contracts/search-attributes';
+import { accountConditionSignal, accountRecoveredSignal, accountRetrySignal, taskUpdateSignal } from '../contracts/handlers';
+import type { FailureClass, ItemInput, ItemResult, ItemStage, TaskSnapshot } from '../contracts/rows';
 
 type MjActivities = ReturnType<typeof createMjActivities>;
-
-export const MEDIA_TASK_QUEUE_SUFFIX = '-media';
 
 const TERMINAL = new Set(['SUCCESS', 'FAILURE', 'CANCEL']);
 const isTerminal = (s: TaskSnapshot | undefined) => !!s && TERMINAL.has(s.status);
@@ -29,7 +39,10 @@ interface FinishedJob {
 
 /** A row that cannot finish, with the class the report and redrive use. */
 class RowFailure extends Error {
-  constructor(readonly failureClass: FailureClass, message: string) {
+  constructor(
+    readonly failureClass: FailureClass,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -56,7 +69,7 @@ interface AccountHooks {
 /** The failure, when an activity failed for the account's sake (quota, key, ban), not the row's. */
 function accountCondition(err: unknown): ApplicationFailure | undefined {
   const cause = err instanceof ActivityFailure ? err.cause : undefined;
-  return cause instanceof ApplicationFailure && cause.type === 'Mj.account' ? cause : undefined;
+  return cause instanceof ApplicationFailure && cause.type === FailureType.account ? cause : undefined;
 }
 
 /**
@@ -81,7 +94,7 @@ async function submitJob(input: SubmitJobInput, account?: AccountHooks): Promise
       }
       const cause = err instanceof ActivityFailure ? err.cause : undefined;
       const lost = cause instanceof TimeoutFailure;
-      const unanswered = lost || (cause instanceof ApplicationFailure && cause.type === 'Mj.ambiguous');
+      const unanswered = lost || (cause instanceof ApplicationFailure && cause.type === FailureType.ambiguous);
       if (unanswered && input.policy === 'at-most-once') {
         // With the row's job journal, one more attempt looks the job up (adopting it, or proving it absent) before
         // paying; it gives up by itself when the API cannot tell. Rows started before that stopped here.
@@ -91,12 +104,19 @@ async function submitJob(input: SubmitJobInput, account?: AccountHooks): Promise
           continue;
         }
         if (!lost) throw err;
-        throw ApplicationFailure.create({ type: 'Mj.ambiguous', message: 'the submit\'s worker stopped answering mid-call (killed or hung)', nonRetryable: true });
+        throw ApplicationFailure.create({
+          type: FailureType.ambiguous,
+          message: "the submit's worker stopped answering mid-call (killed or hung)",
+          nonRetryable: true,
+        });
       }
       const retryable = lost || (cause instanceof ApplicationFailure && !cause.nonRetryable);
       if (!retryable || attempt >= SUBMIT_ATTEMPTS) throw err;
-      const asked = cause instanceof ApplicationFailure && typeof cause.nextRetryDelay === 'number' ? cause.nextRetryDelay : undefined;
-      await sleep(asked ?? Math.min(60_000, 2_000 * 2 ** (attempt - 1)));
+      // The SDK drops nextRetryDelay when it decodes a failure (so it is always unset here); the raw failure keeps it.
+      // Rows started before this waited out the backoff, as their histories say.
+      const asked = cause instanceof ApplicationFailure ? optionalTsToMs(cause.failure?.applicationFailureInfo?.nextRetryDelay) : undefined;
+      const backoff = Math.min(60_000, 2_000 * 2 ** (attempt - 1));
+      await sleep(asked !== undefined && patched('honour-retry-after') ? asked : backoff);
     }
   }
 }
@@ -111,19 +131,7 @@ function classify(err: unknown): { status: ItemResult['status']; failureClass: F
   if (err instanceof RowFailure) return { status: 'FAILED', failureClass: err.failureClass, reason: err.message };
   if (isCancellation(err)) return { status: 'CANCELLED', failureClass: 'cancelled', reason: 'the batch was cancelled' };
   const cause = err instanceof ActivityFailure || err instanceof ChildWorkflowFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure) {
-    const type = cause.type ?? '';
-    const reason = cause.message;
-    if (type === 'Mj.ambiguous') return { status: 'UNKNOWN_SUBMIT', failureClass: 'ambiguous', reason: `the submit may or may not have created a paid job; check before re-running (${reason})` };
-    if (type === 'Mj.banned-prompt') return { status: 'FAILED', failureClass: 'banned', reason };
-    if (type === 'Mj.validation' || type === 'Mj.parent-missing') return { status: 'FAILED', failureClass: 'validation', reason };
-    if (type === 'Mj.parent-not-ready') return { status: 'FAILED', failureClass: 'parent-not-ready', reason: `the API never showed the parent task finished, so its buttons could not be pressed (${reason})` };
-    if (type === 'Mj.account') return { status: 'FAILED', failureClass: 'submit', reason: `the account refused the job (${reason})` };
-    if (type === 'Media.download') return { status: 'FAILED', failureClass: 'download', reason };
-    if (type === 'Media.image') return { status: 'FAILED', failureClass: 'image', reason };
-    if (type === 'Media.storage') return { status: 'FAILED', failureClass: 'storage', reason };
-    return { status: 'FAILED', failureClass: 'submit', reason };
-  }
+  if (cause instanceof ApplicationFailure) return rowOutcomeOf(cause.type, cause.message);
   return { status: 'FAILED', failureClass: 'submit', reason: err instanceof Error ? err.message : String(err) };
 }
 
@@ -141,7 +149,11 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
     retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 6 },
   });
   const awaitRelease = patched('await-slot-release');
-  upsertSearchAttributes([{ key: BatchIdKey, value: input.batchId }, { key: RowKeyKey, value: row.key }, { key: RowStageKey, value: 'queued' }]);
+  upsertSearchAttributes([
+    { key: BatchIdKey, value: input.batchId },
+    { key: RowKeyKey, value: row.key },
+    { key: RowStageKey, value: 'queued' },
+  ]);
 
   // Account conditions: tell the batch, wait until it says try again (it lets one held row probe at a time).
   const parentRun = workflowInfo().parent;
@@ -159,7 +171,10 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
       retryAccount = false;
       const [reason, said] = (cause.details ?? []) as string[];
       const told = batch
-        ? await batch.signal(accountConditionSignal, { rowKey: row.key, reason: reason ?? 'account', message: said || cause.message }).then(() => true, () => false)
+        ? await batch.signal(accountConditionSignal, { rowKey: row.key, reason: reason ?? 'account', message: said || cause.message }).then(
+            () => true,
+            () => false,
+          )
         : false;
       if (told) await condition(() => retryAccount);
       else await sleep(60_000); // no batch to hold it: try again in a minute
@@ -206,7 +221,13 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
   const modesRan = new Set<string>();
   const images: StoredImage[] = [];
   let text: string | undefined;
-  const base = { state: row.key, policy: options.submitPolicy, callbacks: options.callbacks, mode: row.mode, journal: { outputPrefix: input.outputPrefix, rowKey: row.key } };
+  const base = {
+    state: row.key,
+    policy: options.submitPolicy,
+    callbacks: options.callbacks,
+    mode: row.mode,
+    journal: { outputPrefix: input.outputPrefix, rowKey: row.key },
+  };
 
   /**
    * Waits until the task is terminal; confirms a MODAL window once with `modalPrompt`. With `confirm` (a button will
@@ -220,8 +241,12 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
     let hintUsed = false;
     for (;;) {
       const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new RowFailure('timeout', `task ${taskId} did not finish within ${Math.round(options.jobDeadlineMs / 1000)} s`);
-      const woke = await condition(() => !hintUsed && (isTerminal(pushed.get(taskId)) || pushed.get(taskId)?.status === 'MODAL'), Math.min(interval, remaining));
+      if (remaining <= 0)
+        throw new RowFailure('timeout', `task ${taskId} did not finish within ${Math.round(options.jobDeadlineMs / 1000)} s`);
+      const woke = await condition(
+        () => !hintUsed && (isTerminal(pushed.get(taskId)) || pushed.get(taskId)?.status === 'MODAL'),
+        Math.min(interval, remaining),
+      );
       let current = woke ? pushed.get(taskId)! : await poll(taskId);
       if (woke && confirm && isTerminal(current) && patched('confirm-callback-before-press')) {
         hintUsed = true;
@@ -244,10 +269,19 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
   async function store(role: string, snap: TaskSnapshot, chain: string[]): Promise<void> {
     if (!snap.imageUrl) throw new RowFailure('generation', `task ${snap.taskId} finished without an image URL`);
     reportStage('media');
-    images.push(await media.storeImage({
-      batchId: input.batchId, rowKey: row.key, prefix: row.prefix, role, taskId: snap.taskId, imageUrl: snap.imageUrl, prompt: row.prompt,
-      parentChain: chain, thumbnails: options.thumbnails,
-    }));
+    images.push(
+      await media.storeImage({
+        batchId: input.batchId,
+        rowKey: row.key,
+        prefix: row.prefix,
+        role,
+        taskId: snap.taskId,
+        imageUrl: snap.imageUrl,
+        prompt: row.prompt,
+        parentChain: chain,
+        thumbnails: options.thumbnails,
+      }),
+    );
   }
 
   /** The row's paid jobs: the first one, then each follow-up chain, button by button. */
@@ -277,7 +311,8 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
         if (!button) throw new RowFailure('generation', `task ${parent.taskId} offers no ${step.intent} button`);
         const accepted = await submit({ op: 'action', taskId: parent.taskId, customId: button.customId, ...base });
         taskIds.push(accepted.taskId);
-        const modalPrompt = step.zoom !== undefined ? `${parent.finalPrompt ?? row.prompt} --zoom ${step.zoom}` : parent.finalPrompt ?? row.prompt;
+        const modalPrompt =
+          step.zoom !== undefined ? `${parent.finalPrompt ?? row.prompt} --zoom ${step.zoom}` : (parent.finalPrompt ?? row.prompt);
         if (accepted.modal) await submit({ op: 'modal', taskId: accepted.taskId, prompt: modalPrompt, ...base });
         const done = await waitFor(accepted.taskId, modalPrompt, index < chain.length - 1);
         if (done.status !== 'SUCCESS') throw new RowFailure('generation', done.failReason ?? `task ${done.taskId} ended ${done.status}`);
@@ -317,7 +352,9 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
     if (row.imageUrl || row.taskId) {
       // Media only: the image exists already (new thumbnail sizes, a lost upload). No job, so no slot.
       await releaseSlot();
-      const snap = row.taskId ? await poll(row.taskId) : { taskId: '', status: 'SUCCESS', progress: 100, buttons: [], imageUrl: row.imageUrl };
+      const snap = row.taskId
+        ? await poll(row.taskId)
+        : { taskId: '', status: 'SUCCESS', progress: 100, buttons: [], imageUrl: row.imageUrl };
       if (row.taskId) taskIds.push(row.taskId);
       await store('grid', snap, taskIds);
     } else {
@@ -344,6 +381,8 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
   if (modesRan.size > 0) result.modeRan = [...modesRan].sort().join('|');
   await releaseSlot();
   // Recorded even when the batch is being cancelled: the report and the next run rely on it.
-  await CancellationScope.nonCancellable(() => results.saveRowResult({ batchId: input.batchId, outputPrefix: input.outputPrefix, row, result }));
+  await CancellationScope.nonCancellable(() =>
+    results.saveRowResult({ batchId: input.batchId, outputPrefix: input.outputPrefix, row, result }),
+  );
   return result;
 }

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ENV_ONLY_KEYS, FILE_KEYS } from '../../config/config';
+import { SETTINGS } from '../../config/settings';
 import { runCli } from '../integration/cli';
 
 const SECRETS = {
@@ -22,12 +23,22 @@ function tempDir(): string {
 
 test('config --json: values and sources from env, file and defaults, and no secret anywhere in the output', async () => {
   const cwd = tempDir();
-  fs.writeFileSync(path.join(cwd, 'mj-batch.config.json'), JSON.stringify({
-    TEMPORAL_ADDRESS: 'file.example:7233', S3_BUCKET: 'file-bucket', MJ_BASE_URL: 'https://mj.example', MJ_CALLBACK_SECRET: SECRETS.MJ_CALLBACK_SECRET,
-  }));
+  fs.writeFileSync(
+    path.join(cwd, 'mj-batch.config.json'),
+    JSON.stringify({
+      TEMPORAL_ADDRESS: 'file.example:7233',
+      S3_BUCKET: 'file-bucket',
+      MJ_BASE_URL: 'https://mj.example',
+      MJ_CALLBACK_SECRET: SECRETS.MJ_CALLBACK_SECRET,
+    }),
+  );
   const env = cleanEnv({
-    TEMPORAL_ADDRESS: 'env.example:7233', TEMPORAL_API_KEY: SECRETS.TEMPORAL_API_KEY, AWS_SECRET_ACCESS_KEY: SECRETS.AWS_SECRET_ACCESS_KEY,
-    AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE', MJ_API_KEY: SECRETS.MJ_API_KEY, MJ_BATCH_TASK_QUEUE: 'q1',
+    TEMPORAL_ADDRESS: 'env.example:7233',
+    TEMPORAL_API_KEY: SECRETS.TEMPORAL_API_KEY,
+    AWS_SECRET_ACCESS_KEY: SECRETS.AWS_SECRET_ACCESS_KEY,
+    AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+    MJ_API_KEY: SECRETS.MJ_API_KEY,
+    MJ_BATCH_TASK_QUEUE: 'q1',
   });
   const run = await runCli(['config', '--json'], { cwd, env });
   expect(run.stderr).toBe('');
@@ -77,9 +88,57 @@ test('MJ_BATCH_CONFIG naming a missing file, and a TLS file that cannot be read:
   expect(missing.code).toBe(2);
   expect(missing.stderr).toMatch(/prod\.json: no such file \(named by MJ_BATCH_CONFIG\)/);
   fs.writeFileSync(path.join(cwd, 'client.pem'), 'crt');
-  const tls = await runCli(['config', '--json'], { cwd, env: cleanEnv({ TEMPORAL_TLS_CERT: 'client.pem', TEMPORAL_TLS_KEY: 'client.key' }) });
+  const tls = await runCli(['config', '--json'], {
+    cwd,
+    env: cleanEnv({ TEMPORAL_TLS_CERT: 'client.pem', TEMPORAL_TLS_KEY: 'client.key' }),
+  });
   expect(tls.code).toBe(2);
   const out = JSON.parse(tls.stdout);
   expect(out.settings.TEMPORAL_TLS).toEqual({ value: true, source: 'default' });
   expect(out.error).toMatch(/^TEMPORAL_TLS_KEY: cannot read .*client\.key: no such file$/);
+});
+
+test('a bad value, from the environment or the file: exit 2 with the setting and what it accepts, in text and JSON', async () => {
+  const cwd = tempDir();
+  const json = await runCli(['config', '--json'], { cwd, env: cleanEnv({ MJ_IMAGE_MAX_BYTES: 'abc' }) });
+  expect(json.code).toBe(2);
+  expect(JSON.parse(json.stdout)).toEqual({
+    error: 'MJ_IMAGE_MAX_BYTES: "abc" is not a whole number (accepts a whole number >= 1), in the environment',
+  });
+  const text = await runCli(['config'], { cwd, env: cleanEnv({ TEMPORAL_TLS: 'maybe' }) });
+  expect(text.code).toBe(2);
+  expect(text.stderr).toContain(
+    'TEMPORAL_TLS: "maybe" is not a yes/no value (accepts 1/0, true/false, yes/no or on/off), in the environment',
+  );
+  const file = path.join(cwd, 'mj-batch.config.json');
+  fs.writeFileSync(file, JSON.stringify({ MJ_AUTH_HEADER: 'nope' }));
+  const fromFile = await runCli(['config', '--json'], { cwd, env: cleanEnv({}) });
+  expect(fromFile.code).toBe(2);
+  expect(JSON.parse(fromFile.stdout).error).toBe(
+    `MJ_AUTH_HEADER: "nope" is not one of the choices (accepts bearer, mj-api-secret), in config file ${fs.realpathSync(file)}`,
+  );
+});
+
+test('run refuses a bad MJ_ACCOUNT_SLOTS (exit 2) instead of quietly turning the shared limit off', async () => {
+  const run = await runCli(['run', 'no-such-manifest.csv'], { cwd: tempDir(), env: cleanEnv({ MJ_ACCOUNT_SLOTS: 'abc' }) });
+  expect(run.code).toBe(2);
+  expect(run.stderr).toContain('MJ_ACCOUNT_SLOTS: "abc" is not a whole number (accepts a whole number >= 0), in the environment');
+});
+
+test('config --json lists every setting of the table, with typed values', async () => {
+  const run = await runCli(['config', '--json'], {
+    cwd: tempDir(),
+    env: cleanEnv({ MJ_IMAGE_HOSTS: 'a.example,b.example', MJ_QUEUE_AHEAD: '4', MJ_CALLBACKS: 'off' }),
+  });
+  expect(run.code).toBe(0);
+  const { settings } = JSON.parse(run.stdout);
+  expect(Object.keys(settings).sort()).toEqual(SETTINGS.map((s) => s.name).sort());
+  expect(settings).toMatchObject({
+    MJ_IMAGE_HOSTS: { value: 'a.example,b.example', source: 'env' },
+    MJ_QUEUE_AHEAD: { value: 4, source: 'env' },
+    MJ_CALLBACKS: { value: false, source: 'env' },
+    MJ_ACCOUNT_SLOTS: { value: 3, source: 'default' },
+    MJ_BATCH_ACTIVITY_CONCURRENCY: { value: 50, source: 'default' },
+    MJ_AUTH_HEADER: { value: 'bearer', source: 'default' },
+  });
 });

@@ -53,7 +53,9 @@ describe.each(targets)('contract: %s', (name, make) => {
 
   test('a button on a parent that does not exist is parent-missing, and creates nothing', async () => {
     const client = clientFor(t);
-    const err = await client.submitAction({ taskId: '1000000000000001', customId: 'MJ::JOB::upsample::1::00000000-0000-4000-a000-000000000000' }).catch((e: unknown) => e);
+    const err = await client
+      .submitAction({ taskId: '1000000000000001', customId: 'MJ::JOB::upsample::1::00000000-0000-4000-a000-000000000000' })
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ kind: 'not-retryable', reason: 'parent-missing' });
     if (t.sim) expect(t.sim.engine.jobs.size).toBe(0);
     await client.close();
@@ -78,41 +80,52 @@ describe.each(targets)('contract: %s', (name, make) => {
   test('a button pressed before its parent finished is parent-not-ready (retryable): refused before any job is made', async () => {
     const client = clientFor(t);
     const before = t.sim?.engine.jobs.size;
-    const err = await client.submitAction({ taskId: submitted.taskId, customId: 'MJ::JOB::upsample::1::00000000-0000-4000-a000-000000000000' }).catch((e: unknown) => e);
+    const err = await client
+      .submitAction({ taskId: submitted.taskId, customId: 'MJ::JOB::upsample::1::00000000-0000-4000-a000-000000000000' })
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ kind: 'retryable', reason: 'parent-not-ready' });
     if (t.sim) expect(t.sim.engine.jobs.size).toBe(before);
     await client.close();
   });
 
-  test('imagine runs to SUCCESS: ordered states, rising progress, the state echoed, a grid with its 9 buttons', async () => {
-    const client = clientFor(t);
-    const accepted = submitted;
-    const { task, seen } = await pollUntilDone(client, t, accepted.taskId);
-    grid = task;
-    expect(task).toMatchObject({ id: accepted.taskId, status: 'SUCCESS', progress: '100%', state });
-    const ranks = seen.map((s) => ORDER.indexOf(s.status));
-    expect(ranks.every((r) => r >= 0)).toBe(true);
-    expect(ranks).toEqual([...ranks].sort((a, b) => a - b));
-    const progress = seen.filter((s) => s.status === 'IN_PROGRESS').map((s) => parseProgress(s.progress));
-    expect(progress).toEqual([...progress].sort((a, b) => a - b));
-    for (const intent of ['U1', 'U2', 'U3', 'U4', 'V1', 'V2', 'V3', 'V4', 'reroll'] as const) expect(findButton(task, intent)).toBeDefined();
-    const image = await download(task.imageUrl!);
-    expect(image.status).toBe(200);
-    expect(['png', 'webp', 'jpeg']).toContain(image.format);
-    await client.close();
-  }, 15 * 60_000);
+  test(
+    'imagine runs to SUCCESS: ordered states, rising progress, the state echoed, a grid with its 9 buttons',
+    async () => {
+      const client = clientFor(t);
+      const accepted = submitted;
+      const { task, seen } = await pollUntilDone(client, t, accepted.taskId);
+      grid = task;
+      expect(task).toMatchObject({ id: accepted.taskId, status: 'SUCCESS', progress: '100%', state });
+      const ranks = seen.map((s) => ORDER.indexOf(s.status));
+      expect(ranks.every((r) => r >= 0)).toBe(true);
+      expect(ranks).toEqual([...ranks].sort((a, b) => a - b));
+      const progress = seen.filter((s) => s.status === 'IN_PROGRESS').map((s) => parseProgress(s.progress));
+      expect(progress).toEqual([...progress].sort((a, b) => a - b));
+      for (const intent of ['U1', 'U2', 'U3', 'U4', 'V1', 'V2', 'V3', 'V4', 'reroll'] as const)
+        expect(findButton(task, intent)).toBeDefined();
+      const image = await download(task.imageUrl!);
+      expect(image.status).toBe(200);
+      expect(['png', 'webp', 'jpeg']).toContain(image.format);
+      await client.close();
+    },
+    15 * 60_000,
+  );
 
-  test('U2 presses a grid button by customId and yields one image with its own follow-ups', async () => {
-    const client = clientFor(t);
-    const accepted = await client.submitAction({ taskId: grid.id, customId: findButton(grid, 'U2')!.customId });
-    const { task } = await pollUntilDone(client, t, accepted.taskId);
-    upscaled = task;
-    expect(task.status).toBe('SUCCESS');
-    expect(findButton(task, 'vary_subtle') ?? findButton(task, 'upscale_subtle') ?? findButton(task, 'upscale_2x')).toBeDefined();
-    const image = await download(task.imageUrl!);
-    expect(['png', 'webp', 'jpeg']).toContain(image.format);
-    await client.close();
-  }, 15 * 60_000);
+  test(
+    'U2 presses a grid button by customId and yields one image with its own follow-ups',
+    async () => {
+      const client = clientFor(t);
+      const accepted = await client.submitAction({ taskId: grid.id, customId: findButton(grid, 'U2')!.customId });
+      const { task } = await pollUntilDone(client, t, accepted.taskId);
+      upscaled = task;
+      expect(task.status).toBe('SUCCESS');
+      expect(findButton(task, 'vary_subtle') ?? findButton(task, 'upscale_subtle') ?? findButton(task, 'upscale_2x')).toBeDefined();
+      const image = await download(task.imageUrl!);
+      expect(['png', 'webp', 'jpeg']).toContain(image.format);
+      await client.close();
+    },
+    15 * 60_000,
+  );
 
   test('list-by-condition returns both tasks and leaves unknown ids out', async () => {
     const client = clientFor(t);
@@ -123,7 +136,9 @@ describe.each(targets)('contract: %s', (name, make) => {
 
   gatewaySimOnly('a submit whose answer the gateway lost is ambiguous, and its job exists upstream', async () => {
     const client = clientFor(t);
-    const err = await client.submitImagine({ prompt: 'paid, answer lost [sim:lost-answer]', state: 'contract-lost' }).catch((e: unknown) => e);
+    const err = await client
+      .submitImagine({ prompt: 'paid, answer lost [sim:lost-answer]', state: 'contract-lost' })
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ kind: 'ambiguous' });
     expect(t.sim!.engine.ledger().some((j) => j.state === 'contract-lost' && j.charged)).toBe(true);
     await client.close();

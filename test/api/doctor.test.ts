@@ -57,8 +57,15 @@ test('plus profile: every check ok, exit 0, tasks can be listed, mj-dash recomme
   expect(r.ok).toBe(true);
   expect(r.baseUrl).toBe(t.baseUrl);
   expect(statuses(r)).toEqual({
-    reach: 'ok', 'unknown-task': 'ok', 'list-by-condition': 'ok', 'list-tasks': 'ok', 'mode-style': 'ok', images: 'ok',
-    job: 'skipped', callbacks: 'skipped', 'mode-ran': 'skipped',
+    reach: 'ok',
+    'unknown-task': 'ok',
+    'list-by-condition': 'ok',
+    'list-tasks': 'ok',
+    'mode-style': 'ok',
+    images: 'ok',
+    job: 'skipped',
+    callbacks: 'skipped',
+    'mode-ran': 'skipped',
   });
   expect(r.by['unknown-task']!.detail).toMatch(/HTTP 204: a midjourney-proxy Plus server/);
   expect(r.by['list-tasks']!.detail).toMatch(/^yes .*adopted/);
@@ -99,15 +106,27 @@ test('gateway profile with defaults: tasks cannot be listed (UNKNOWN_SUBMIT advi
   const r = parsed(run);
   expect(r.ok).toBe(true);
   expect(r.by['unknown-task']!.detail).toMatch(/HTTP 400 code 4 task_no_found: a new-api-style gateway/);
-  expect(r.by['list-tasks']).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^no: /), advice: expect.stringContaining('UNKNOWN_SUBMIT') });
-  expect(r.by['mode-style']).toMatchObject({ status: 'ok', detail: expect.stringContaining('the gateway cuts the prefix'), advice: expect.stringContaining('MJ_MODE_PREFIX=plain') });
+  expect(r.by['list-tasks']).toMatchObject({
+    status: 'ok',
+    detail: expect.stringMatching(/^no: /),
+    advice: expect.stringContaining('UNKNOWN_SUBMIT'),
+  });
+  expect(r.by['mode-style']).toMatchObject({
+    status: 'ok',
+    detail: expect.stringContaining('the gateway cuts the prefix'),
+    advice: expect.stringContaining('MJ_MODE_PREFIX=plain'),
+  });
   expect(r.by.images!.status).toBe('skipped'); // nothing listed, no --task, no --spend
   expect(r.settings.MJ_MODE_PREFIX).toBe('plain');
 
   // mj-dash through new-api loses the mode: a problem, with the style to use.
   const dash = parsed(await doctor(['--json'], against(t, { MJ_MODE_PREFIX: 'mj-dash' })));
   expect(dash.ok).toBe(false);
-  expect(dash.by['mode-style']).toMatchObject({ status: 'problem', detail: expect.stringContaining('relax and turbo rows would run fast'), advice: 'set MJ_MODE_PREFIX=plain' });
+  expect(dash.by['mode-style']).toMatchObject({
+    status: 'problem',
+    detail: expect.stringContaining('relax and turbo rows would run fast'),
+    advice: 'set MJ_MODE_PREFIX=plain',
+  });
 
   // A per-token concurrency gate of 1 (QuantumNous new-api): doctor's calls go one at a time, so none is refused.
   await fetch(`${t.baseUrl}/_sim/gateway`, { method: 'POST', body: JSON.stringify({ tokenConcurrency: 1 }) });
@@ -128,9 +147,17 @@ test('a misconfigured gateway (wrong ServerAddress, notify forwarding off): free
   const r = parsed(run);
   expect(r.ok).toBe(false);
   expect(r.by.job!.status).toBe('ok');
-  expect(r.by.images).toMatchObject({ status: 'problem', detail: expect.stringContaining('127.0.0.1:9/mj/image/'), advice: expect.stringContaining('ServerAddress') });
+  expect(r.by.images).toMatchObject({
+    status: 'problem',
+    detail: expect.stringContaining('127.0.0.1:9/mj/image/'),
+    advice: expect.stringContaining('ServerAddress'),
+  });
   expect(r.by.images!.advice).toContain('MJ_IMAGE_HOSTS=127.0.0.1');
-  expect(r.by.callbacks).toMatchObject({ status: 'problem', detail: expect.stringMatching(/^no callback arrived/), advice: expect.stringContaining('MJ_CALLBACKS=0') });
+  expect(r.by.callbacks).toMatchObject({
+    status: 'problem',
+    detail: expect.stringMatching(/^no callback arrived/),
+    advice: expect.stringContaining('MJ_CALLBACKS=0'),
+  });
   expect(r.by.callbacks!.advice).toContain('MjNotifyEnabled');
   expect(r.by['mode-ran']!.status).toBe('skipped'); // a gateway does not report the mode
   expect(r.settings).toEqual({ MJ_MODE_PREFIX: 'plain', MJ_CALLBACKS: '0', MJ_IMAGE_HOSTS: '127.0.0.1' });
@@ -156,7 +183,7 @@ test('a gateway forwarding notifyHook, --spend 1: callbacks arrive straight from
   expect(run.code).toBe(0);
   const r = parsed(run);
   expect(r.by.callbacks).toMatchObject({ status: 'ok', advice: expect.stringContaining('confirms through the API') });
-  expect(r.by['mode-ran']!.detail).toBe('asked relax, ran relax (as the upstream\'s callback reports)');
+  expect(r.by['mode-ran']!.detail).toBe("asked relax, ran relax (as the upstream's callback reports)");
   expect(r.by.images!.status).toBe('ok');
   expect(r.settings).toEqual({ MJ_MODE_PREFIX: 'plain', MJ_CALLBACKS: '1', MJ_IMAGE_HOSTS: '127.0.0.1' });
   expect(t.sim!.engine.ledger()).toEqual([expect.objectContaining({ mode: 'RELAX', charged: true })]);
@@ -167,7 +194,11 @@ test('a gateway whose upstream has no /relax/mj/... route: --spend 1 is refused 
   const run = await doctor(['--spend', '1', '--json'], against(t));
   expect(run.code).toBe(1);
   const r = parsed(run);
-  expect(r.by.job).toMatchObject({ status: 'problem', detail: expect.stringContaining('/relax/mj/submit/imagine failed'), advice: expect.stringContaining('MJ_MODE_PREFIX=none') });
+  expect(r.by.job).toMatchObject({
+    status: 'problem',
+    detail: expect.stringContaining('/relax/mj/submit/imagine failed'),
+    advice: expect.stringContaining('MJ_MODE_PREFIX=none'),
+  });
   expect(r.by.callbacks!.status).toBe('skipped');
   expect(r.spent).toBe(0);
   expect(t.sim!.engine.ledger()).toHaveLength(0);
@@ -179,7 +210,11 @@ test('a wrong key: exit 1 with the key problem, the other checks not run, and th
   const run = await doctor(['--json'], against(t, { MJ_API_KEY: key }));
   expect(run.code).toBe(1);
   const r = parsed(run);
-  expect(r.by.reach).toMatchObject({ status: 'problem', detail: expect.stringMatching(/^the key is refused \(HTTP 401/), advice: expect.stringContaining('MJ_API_KEY') });
+  expect(r.by.reach).toMatchObject({
+    status: 'problem',
+    detail: expect.stringMatching(/^the key is refused \(HTTP 401/),
+    advice: expect.stringContaining('MJ_API_KEY'),
+  });
   expect(r.checks.slice(1).every((c) => c.status === 'skipped')).toBe(true);
   const human = await doctor([], against(t, { MJ_API_KEY: key }));
   expect(human.code).toBe(1);
@@ -207,6 +242,6 @@ test('--spend other than 0 or 1 is refused before any call', async () => {
   expect(run.code).toBe(1);
   expect(run.stderr).toContain("option '--spend <n>' argument '2' is invalid. must be 0 or 1");
   expect(t.sim!.engine.stats().acceptedPaidJobs).toBe(0);
-  const stats = await (await fetch(`${t.baseUrl}/_sim/stats`)).json() as { requests: { byEndpoint: Record<string, number> } };
+  const stats = (await (await fetch(`${t.baseUrl}/_sim/stats`)).json()) as { requests: { byEndpoint: Record<string, number> } };
   expect(stats.requests.byEndpoint).toEqual({});
 });

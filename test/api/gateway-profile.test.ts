@@ -6,14 +6,24 @@ import { admin, download, hookServer, pollUntilDone, simulatorTarget, withSimula
 // The gateway profile models a new-api gateway in front of a Plus proxy; every behaviour here is switched by option
 // and at run time through /_sim/gateway. Sources: docs/gateway-model.md.
 
-const withGateway = <T>(extra: SimulatorSettings, fn: (t: Target, c: MjClient) => Promise<T>, profile: 'plus' | 'gateway' = 'gateway') => withSimulator(profile, extra, fn);
-const setGateway = (t: Target, update: Record<string, unknown>) => admin(t, '/_sim/gateway', { method: 'POST', body: JSON.stringify(update) });
+const withGateway = <T>(extra: SimulatorSettings, fn: (t: Target, c: MjClient) => Promise<T>, profile: 'plus' | 'gateway' = 'gateway') =>
+  withSimulator(profile, extra, fn);
+const setGateway = (t: Target, update: Record<string, unknown>) =>
+  admin(t, '/_sim/gateway', { method: 'POST', body: JSON.stringify(update) });
 const stats = async (t: Target) => (await admin(t, '/_sim/stats')).body;
-const ledger = async (t: Target) => (await admin(t, '/_sim/jobs')).body as { id: string; state: string | null; mode: string; charged: boolean; action: string }[];
-const error = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
-const raw = (t: Target, path: string, body?: object) => fetch(`${t.baseUrl}${path}`, {
-  method: body ? 'POST' : 'GET', headers: { authorization: `Bearer ${t.apiKey}`, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined,
-});
+const ledger = async (t: Target) =>
+  (await admin(t, '/_sim/jobs')).body as { id: string; state: string | null; mode: string; charged: boolean; action: string }[];
+const error = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+const raw = (t: Target, path: string, body?: object) =>
+  fetch(`${t.baseUrl}${path}`, {
+    method: body ? 'POST' : 'GET',
+    headers: { authorization: `Bearer ${t.apiKey}`, 'content-type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
 
 const until = async (what: () => boolean | Promise<boolean>, ms = 10_000) => {
   const deadline = Date.now() + ms;
@@ -61,7 +71,12 @@ describe('parent not ready: the gateway checks its own record, refreshed only wh
       await until(() => t.sim!.engine.jobs.get(taskId)!.status === 'SUCCESS');
       const u1 = t.sim!.engine.jobs.get(taskId)!.buttons.find((b) => b.label === 'U1')!.customId;
       expect((await c.fetchTask(taskId)).status).toBe('');
-      expect(await error(c.submitAction({ taskId, customId: u1 }))).toMatchObject({ kind: 'retryable', reason: 'parent-not-ready', httpStatus: 400, description: 'task_status_not_success ' });
+      expect(await error(c.submitAction({ taskId, customId: u1 }))).toMatchObject({
+        kind: 'retryable',
+        reason: 'parent-not-ready',
+        httpStatus: 400,
+        description: 'task_status_not_success ',
+      });
       expect((await stats(t)).gateway.parentNotReady).toBe(1);
       await until(async () => (await c.fetchTask(taskId)).status === 'SUCCESS');
       await expect(c.submitAction({ taskId, customId: u1 })).resolves.toMatchObject({ code: 1 });
@@ -88,7 +103,13 @@ describe('lost upstream answers and the two error styles', () => {
   test('old style: the upstream accepted the job, the gateway answers 400 code 5 do_request_failed, and keeps no record', async () => {
     await withGateway({}, async (t, c) => {
       const err = await error(c.submitImagine({ prompt: 'paid but lost [sim:lost-answer]', state: 'row-lost' }));
-      expect(err).toMatchObject({ kind: 'ambiguous', reason: 'upstream-error', httpStatus: 400, code: 5, description: 'do_request_failed ' });
+      expect(err).toMatchObject({
+        kind: 'ambiguous',
+        reason: 'upstream-error',
+        httpStatus: 400,
+        code: 5,
+        description: 'do_request_failed ',
+      });
       const [job] = await ledger(t);
       expect(job).toMatchObject({ state: 'row-lost', charged: true });
       expect(await error(c.fetchTask(job!.id))).toMatchObject({ kind: 'not-found' });
@@ -103,7 +124,9 @@ describe('lost upstream answers and the two error styles', () => {
       await admin(t, '/_sim/faults', { method: 'POST', body: JSON.stringify({ lostUpstreamAnswer: 1 }) });
       const err = await error(c.submitImagine({ prompt: 'lost by share', state: 'row-share' }));
       expect(err).toMatchObject({ kind: 'ambiguous', httpStatus: 400, code: 4 });
-      expect((err as Error & { description: string }).description).toMatch(/^accepted_state_unknown; do not retry; contact an administrator with request_id=\S+ $/);
+      expect((err as Error & { description: string }).description).toMatch(
+        /^accepted_state_unknown; do not retry; contact an administrator with request_id=\S+ $/,
+      );
       expect((await ledger(t)).map((j) => j.state)).toEqual(['row-share']);
     });
   });
@@ -113,12 +136,31 @@ describe('lost upstream answers and the two error styles', () => {
       const old = await raw(t, '/mj/submit/imagine', { prompt: 'gore' });
       expect(old.status).toBe(200);
       expect(old.headers.get('content-type')).toBe('text/plain; charset=utf-8');
-      expect(await error(c.submitImagine({ prompt: 'gore' }))).toMatchObject({ reason: 'banned-prompt', bannedWord: 'gore', httpStatus: 200 });
+      expect(await error(c.submitImagine({ prompt: 'gore' }))).toMatchObject({
+        reason: 'banned-prompt',
+        bannedWord: 'gore',
+        httpStatus: 200,
+      });
       await setGateway(t, { errorStyle: 'new' });
-      expect(await error(c.submitImagine({ prompt: 'gore' }))).toMatchObject({ kind: 'not-retryable', reason: 'banned-prompt', httpStatus: 400, code: 24 });
+      expect(await error(c.submitImagine({ prompt: 'gore' }))).toMatchObject({
+        kind: 'not-retryable',
+        reason: 'banned-prompt',
+        httpStatus: 400,
+        code: 24,
+      });
       await admin(t, '/_sim/faults', { method: 'POST', body: JSON.stringify({ queueFull: 1 }) });
-      expect(await error(c.submitImagine({ prompt: 'a full queue' }))).toMatchObject({ kind: 'retryable', reason: 'queue-full', httpStatus: 502, code: 9 });
-      expect(await error(c.submitImagine({ prompt: '' }))).toMatchObject({ kind: 'not-retryable', reason: 'validation', httpStatus: 400, description: 'prompt_is_required ' });
+      expect(await error(c.submitImagine({ prompt: 'a full queue' }))).toMatchObject({
+        kind: 'retryable',
+        reason: 'queue-full',
+        httpStatus: 502,
+        code: 9,
+      });
+      expect(await error(c.submitImagine({ prompt: '' }))).toMatchObject({
+        kind: 'not-retryable',
+        reason: 'validation',
+        httpStatus: 400,
+        description: 'prompt_is_required ',
+      });
     });
   });
 
@@ -139,7 +181,13 @@ describe('quota', () => {
     await withGateway({ gateway: { quota: 1 } }, async (t, c) => {
       await c.submitImagine({ prompt: 'the last paid job' });
       const refused = await error(c.submitImagine({ prompt: 'one too many' }));
-      expect(refused).toMatchObject({ kind: 'account', reason: 'quota-exhausted', httpStatus: 400, code: 4, description: 'quota_not_enough ' });
+      expect(refused).toMatchObject({
+        kind: 'account',
+        reason: 'quota-exhausted',
+        httpStatus: 400,
+        code: 4,
+        description: 'quota_not_enough ',
+      });
       expect(t.sim!.engine.jobs.size).toBe(1);
       expect((await stats(t)).gateway).toMatchObject({ quota: 0, quotaRefusals: 1 });
       await setGateway(t, { quota: 5 });
@@ -160,9 +208,21 @@ describe('quota', () => {
 describe('per-token concurrency gate (QuantumNous TokenConcurrencyGate)', () => {
   test('over the limit: 429 in the OpenAI envelope, no Retry-After; switched off at run time', async () => {
     await withGateway({ gateway: { tokenConcurrency: 1, upstreamLatencyMs: 300 } }, async (t, c) => {
-      const outcomes = await Promise.all([c.submitImagine({ prompt: 'first' }), c.submitImagine({ prompt: 'second' })].map((p) => p.then(() => 'ok', (e: unknown) => e)));
+      const outcomes = await Promise.all(
+        [c.submitImagine({ prompt: 'first' }), c.submitImagine({ prompt: 'second' })].map((p) =>
+          p.then(
+            () => 'ok',
+            (e: unknown) => e,
+          ),
+        ),
+      );
       expect(outcomes.filter((o) => o === 'ok')).toHaveLength(1);
-      expect(outcomes.find((o) => o !== 'ok')).toMatchObject({ kind: 'retryable', reason: 'rate-limited', httpStatus: 429, retryAfterMs: undefined });
+      expect(outcomes.find((o) => o !== 'ok')).toMatchObject({
+        kind: 'retryable',
+        reason: 'rate-limited',
+        httpStatus: 429,
+        retryAfterMs: undefined,
+      });
       expect((await stats(t)).gateway.tokenGateRefusals).toBe(1);
       await setGateway(t, { tokenConcurrency: 0 });
       const both = await Promise.all([c.submitImagine({ prompt: 'third' }), c.submitImagine({ prompt: 'fourth' })]);
@@ -173,7 +233,11 @@ describe('per-token concurrency gate (QuantumNous TokenConcurrencyGate)', () => 
   test('a relayed upstream 429 has an empty body and no Retry-After', async () => {
     await withGateway({ faults: { burst429: 1 } }, async (t) => {
       const res = await raw(t, '/mj/submit/imagine', { prompt: 'limited' });
-      expect({ status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() }).toEqual({ status: 429, retryAfter: null, body: '' });
+      expect({ status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() }).toEqual({
+        status: 429,
+        retryAfter: null,
+        body: '',
+      });
     });
   });
 });
@@ -220,7 +284,7 @@ describe('mode prefixes through the gateway (getMjRequestPath)', () => {
   });
 });
 
-describe('the gateway\'s 1 h task timeout (controller/midjourney.go)', () => {
+describe("the gateway's 1 h task timeout (controller/midjourney.go)", () => {
   test('a task still unfinished after gatewayTaskTimeoutMs reads FAILURE 上游任务超时（超过1小时） while the upstream still runs it', async () => {
     await withGateway({ gatewayPollMs: 50, gatewayTaskTimeoutMs: 400, taskTimeoutMs: 0 }, async (t, c) => {
       const { taskId } = await c.submitImagine({ prompt: 'forever [sim:stall]' });
@@ -234,18 +298,27 @@ describe('the gateway\'s 1 h task timeout (controller/midjourney.go)', () => {
 
 describe('GET /mj/task/list', () => {
   test('plus: the latest 100 tasks, newest first, in the Plus view (state, mode, parentId, customId)', async () => {
-    await withGateway({ accounts: 9 }, async (t, c) => {
-      for (let i = 0; i < 104; i++) await c.submitImagine({ prompt: `listed ${i}`, state: `row-${i}` });
-      const list = (await c.listTasks())!;
-      expect(list).toHaveLength(100);
-      expect(list[0]).toMatchObject({ state: 'row-103', mode: 'FAST', action: 'IMAGINE', parentId: null });
-      expect(list[99]!.state).toBe('row-4');
-      const submitTimes = list.map((x) => x.submitTime!);
-      expect(submitTimes).toEqual([...submitTimes].sort((a, b) => b - a));
-      const grid = (await pollUntilDone(c, t, list[0]!.id)).task;
-      const press = await c.submitAction({ taskId: grid.id, customId: findButton(grid, 'U1')!.customId, state: 'row-u1' });
-      expect((await c.listTasks())![0]).toMatchObject({ id: press.taskId, state: 'row-u1', parentId: grid.id, customId: findButton(grid, 'U1')!.customId });
-    }, 'plus');
+    await withGateway(
+      { accounts: 9 },
+      async (t, c) => {
+        for (let i = 0; i < 104; i++) await c.submitImagine({ prompt: `listed ${i}`, state: `row-${i}` });
+        const list = (await c.listTasks())!;
+        expect(list).toHaveLength(100);
+        expect(list[0]).toMatchObject({ state: 'row-103', mode: 'FAST', action: 'IMAGINE', parentId: null });
+        expect(list[99]!.state).toBe('row-4');
+        const submitTimes = list.map((x) => x.submitTime!);
+        expect(submitTimes).toEqual([...submitTimes].sort((a, b) => b - a));
+        const grid = (await pollUntilDone(c, t, list[0]!.id)).task;
+        const press = await c.submitAction({ taskId: grid.id, customId: findButton(grid, 'U1')!.customId, state: 'row-u1' });
+        expect((await c.listTasks())![0]).toMatchObject({
+          id: press.taskId,
+          state: 'row-u1',
+          parentId: grid.id,
+          customId: findButton(grid, 'U1')!.customId,
+        });
+      },
+      'plus',
+    );
   });
 
   test('gateway: not a route (gin NoRoute serves the web UI), so listTasks is null', async () => {
@@ -261,23 +334,42 @@ describe('/_sim/gateway', () => {
   test('shows the effective settings, refuses bad values, and DELETE restores the defaults', async () => {
     await withGateway({ gateway: { quota: 3, errorStyle: 'new' } }, async (t) => {
       expect((await admin(t, '/_sim/gateway')).body).toEqual({
-        notifyForwarding: false, serverAddress: t.baseUrl, errorStyle: 'new', quota: 3, tokenConcurrency: 0, tokenStatus: 'enabled', upstreamAcceptsPlainModePaths: true, upstreamLatencyMs: 0,
+        notifyForwarding: false,
+        serverAddress: t.baseUrl,
+        errorStyle: 'new',
+        quota: 3,
+        tokenConcurrency: 0,
+        tokenStatus: 'enabled',
+        upstreamAcceptsPlainModePaths: true,
+        upstreamLatencyMs: 0,
       });
       for (const [update, problem] of [
-        [{ errorStyle: 'newest' }, 'errorStyle'], [{ quota: -1 }, 'quota'], [{ notifyForwarding: 'yes' }, 'notifyForwarding'],
-        [{ serverAddress: 'localhost:3000' }, 'serverAddress'], [{ tokenConcurrency: 1.5 }, 'tokenConcurrency'], [{ tokenStatus: 'revoked' }, 'tokenStatus'],
+        [{ errorStyle: 'newest' }, 'errorStyle'],
+        [{ quota: -1 }, 'quota'],
+        [{ notifyForwarding: 'yes' }, 'notifyForwarding'],
+        [{ serverAddress: 'localhost:3000' }, 'serverAddress'],
+        [{ tokenConcurrency: 1.5 }, 'tokenConcurrency'],
+        [{ tokenStatus: 'revoked' }, 'tokenStatus'],
         [{ colour: 'red' }, 'unknown gateway setting'],
       ] as const) {
         const res = await setGateway(t, update);
         expect({ status: res.status, error: res.body.error }).toEqual({ status: 400, error: expect.stringContaining(problem) });
       }
-      expect((await admin(t, '/_sim/gateway', { method: 'DELETE' })).body).toMatchObject({ errorStyle: 'old', quota: null, serverAddress: t.baseUrl });
+      expect((await admin(t, '/_sim/gateway', { method: 'DELETE' })).body).toMatchObject({
+        errorStyle: 'old',
+        quota: null,
+        serverAddress: t.baseUrl,
+      });
     });
   });
 
   test('the plus profile has no gateway settings', async () => {
-    await withGateway({}, async (t) => {
-      expect((await admin(t, '/_sim/gateway')).status).toBe(404);
-    }, 'plus');
+    await withGateway(
+      {},
+      async (t) => {
+        expect((await admin(t, '/_sim/gateway')).status).toBe(404);
+      },
+      'plus',
+    );
   });
 });

@@ -2,9 +2,36 @@ import { spawn } from 'node:child_process';
 import { CLI, runCli } from '../integration/cli';
 
 test('`mj-batch sim --json` serves with the flags given, and stops cleanly on SIGTERM', async () => {
-  const child = spawn(process.execPath, [CLI, '--log-file', '-', '--log-level', 'silent', 'sim', '--port', '0', '--speed', '40', '--profile', 'gateway',
-    '--api-key', 'sk-cli', '--banned-words', 'gore,blood', '--fault-stall', '0.25', '--fault-lost-answer', '0.1',
-    '--gateway-notify', '--gateway-server-address', 'http://127.0.0.1:9', '--gateway-error-style', 'new', '--gateway-quota', '3', '--json']);
+  const child = spawn(process.execPath, [
+    CLI,
+    '--log-file',
+    '-',
+    '--log-level',
+    'silent',
+    'sim',
+    '--port',
+    '0',
+    '--speed',
+    '40',
+    '--profile',
+    'gateway',
+    '--api-key',
+    'sk-cli',
+    '--banned-words',
+    'gore,blood',
+    '--fault-stall',
+    '0.25',
+    '--fault-lost-answer',
+    '0.1',
+    '--gateway-notify',
+    '--gateway-server-address',
+    'http://127.0.0.1:9',
+    '--gateway-error-style',
+    'new',
+    '--gateway-quota',
+    '3',
+    '--json',
+  ]);
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((r) => child.on('close', r));
@@ -14,7 +41,13 @@ test('`mj-batch sim --json` serves with the flags given, and stops cleanly on SI
   const faults = await (await fetch(`${info.simulatorUrl}/_sim/faults`)).json();
   expect(faults).toMatchObject({ bannedWords: ['gore', 'blood'], stall: 0.25, http5xx: 0, lostUpstreamAnswer: 0.1 });
   const gateway = await (await fetch(`${info.simulatorUrl}/_sim/gateway`)).json();
-  expect(gateway).toMatchObject({ notifyForwarding: true, serverAddress: 'http://127.0.0.1:9', errorStyle: 'new', quota: 3, tokenConcurrency: 0 });
+  expect(gateway).toMatchObject({
+    notifyForwarding: true,
+    serverAddress: 'http://127.0.0.1:9',
+    errorStyle: 'new',
+    quota: 3,
+    tokenConcurrency: 0,
+  });
   const denied = await fetch(`${info.simulatorUrl}/mj/task/1/fetch`, { headers: { authorization: 'Bearer sk-sim' } });
   expect(denied.status).toBe(401);
   child.kill('SIGTERM');

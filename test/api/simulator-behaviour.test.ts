@@ -2,7 +2,10 @@ import sharp from 'sharp';
 import { MjApiError } from '../../mj-client';
 import { admin, download, pollUntilDone, withSimulator as withSim } from './targets';
 
-test.each([['plus', 22, 23], ['gateway', 1, 9]] as const)('%s: 3 running, 10 queued (code %i), then queue full (code %i)', async (profile, queuedCode, fullCode) => {
+test.each([
+  ['plus', 22, 23],
+  ['gateway', 1, 9],
+] as const)('%s: 3 running, 10 queued (code %i), then queue full (code %i)', async (profile, queuedCode, fullCode) => {
   await withSim(profile, { speed: 1 }, async (t, c) => {
     const answers = [];
     for (let i = 0; i < 13; i++) answers.push(await c.submitImagine({ prompt: `queued ${i}` }));
@@ -30,14 +33,24 @@ test('N accounts multiply the slots', async () => {
 test('the ledger counts jobs by action and status, and busy slot-seconds per account', async () => {
   await withSim('plus', { speed: 100 }, async (t, c) => {
     const started = Date.now();
-    const ids = await Promise.all([1, 2, 3, 4].map(async (i) => (await c.submitImagine({ prompt: `ledger ${i}`, state: `row-${i}` })).taskId));
+    const ids = await Promise.all(
+      [1, 2, 3, 4].map(async (i) => (await c.submitImagine({ prompt: `ledger ${i}`, state: `row-${i}` })).taskId),
+    );
     await Promise.all(ids.map((id) => pollUntilDone(c, t, id)));
     const elapsedSec = (Date.now() - started) / 1000;
     const stats = (await admin(t, '/_sim/stats')).body;
     expect(stats).toMatchObject({ acceptedPaidJobs: 4, byAction: { IMAGINE: 4 }, byStatus: { SUCCESS: 4 } });
     expect(stats.busySlotSeconds).toBeGreaterThan(0);
     expect(stats.busySlotSeconds).toBeLessThanOrEqual(3 * elapsedSec + 0.05);
-    const jobs = (await admin(t, '/_sim/jobs')).body as { id: string; state: string; action: string; submitTime: number; startTime: number; finishTime: number; mode: string }[];
+    const jobs = (await admin(t, '/_sim/jobs')).body as {
+      id: string;
+      state: string;
+      action: string;
+      submitTime: number;
+      startTime: number;
+      finishTime: number;
+      mode: string;
+    }[];
     expect(jobs.map((j) => j.state).sort()).toEqual(['row-1', 'row-2', 'row-3', 'row-4']);
     for (const j of jobs) {
       expect(j).toMatchObject({ action: 'IMAGINE', mode: 'FAST' });
@@ -98,11 +111,22 @@ test('faults at run time: 429 bursts, 5xx, queue full, and a dropped answer afte
   await withSim('gateway', { speed: 100 }, async (t, c) => {
     expect((await admin(t, '/_sim/faults', { method: 'POST', body: JSON.stringify({ burst429: 2 }) })).status).toBe(200);
     // As a gateway relays an upstream 429: empty body, no Retry-After.
-    for (let i = 0; i < 2; i++) expect(await c.fetchTask('1').catch((e: unknown) => e)).toMatchObject({ kind: 'retryable', reason: 'rate-limited', httpStatus: 429, code: undefined, retryAfterMs: undefined });
+    for (let i = 0; i < 2; i++)
+      expect(await c.fetchTask('1').catch((e: unknown) => e)).toMatchObject({
+        kind: 'retryable',
+        reason: 'rate-limited',
+        httpStatus: 429,
+        code: undefined,
+        retryAfterMs: undefined,
+      });
     expect(await c.fetchTask('1').catch((e: unknown) => e)).toMatchObject({ kind: 'not-found' });
 
     await admin(t, '/_sim/faults', { method: 'POST', body: JSON.stringify({ http5xx: 1 }) });
-    expect(await c.submitImagine({ prompt: 'p' }).catch((e: unknown) => e)).toMatchObject({ kind: 'retryable', reason: 'server-error', httpStatus: 500 });
+    expect(await c.submitImagine({ prompt: 'p' }).catch((e: unknown) => e)).toMatchObject({
+      kind: 'retryable',
+      reason: 'server-error',
+      httpStatus: 500,
+    });
     await admin(t, '/_sim/faults', { method: 'POST', body: JSON.stringify({ http5xx: 0, queueFull: 1 }) });
     expect(await c.submitImagine({ prompt: 'p' }).catch((e: unknown) => e)).toMatchObject({ kind: 'retryable', reason: 'queue-full' });
     expect(t.sim!.engine.jobs.size).toBe(0);
@@ -130,14 +154,25 @@ test('image faults: corrupt bytes that still sniff as PNG, truncated downloads, 
 
     await admin(t, '/_sim/faults', { method: 'POST', body: JSON.stringify({ corruptImage: 0, truncatedImage: 1 }) });
     const cut = (await pollUntilDone(c, t, (await c.submitImagine({ prompt: 'cut me' })).taskId)).task;
-    await admin(t, '/_sim/faults', { method: 'POST', body: JSON.stringify({ truncatedImage: 0, oversizedImage: 1, slowImageBytesPerSec: 200_000 }) });
+    await admin(t, '/_sim/faults', {
+      method: 'POST',
+      body: JSON.stringify({ truncatedImage: 0, oversizedImage: 1, slowImageBytesPerSec: 200_000 }),
+    });
     const big = (await pollUntilDone(c, t, (await c.submitImagine({ prompt: 'huge' })).taskId)).task;
     const truncated = await download(cut.imageUrl!);
     await expect(sharp(truncated.bytes, { failOn: 'truncated' }).raw().toBuffer()).rejects.toThrow();
     const started = Date.now();
     const oversized = await download(big.imageUrl!);
     expect(await sharp(oversized.bytes).metadata()).toMatchObject({ width: 12000, height: 12000 });
-    await expect(sharp(oversized.bytes, { limitInputPixels: 8192 * 8192 }).metadata().then(() => sharp(oversized.bytes, { limitInputPixels: 8192 * 8192 }).raw().toBuffer())).rejects.toThrow(/pixel limit/i);
+    await expect(
+      sharp(oversized.bytes, { limitInputPixels: 8192 * 8192 })
+        .metadata()
+        .then(() =>
+          sharp(oversized.bytes, { limitInputPixels: 8192 * 8192 })
+            .raw()
+            .toBuffer(),
+        ),
+    ).rejects.toThrow(/pixel limit/i);
     // Throttled: at 200 kB/s the download takes at least size/rate seconds (a measured property of the fault, not a speed goal).
     expect(Date.now() - started).toBeGreaterThanOrEqual((oversized.bytes.length / 200_000) * 1000 * 0.8);
   });
@@ -146,8 +181,17 @@ test('image faults: corrupt bytes that still sniff as PNG, truncated downloads, 
 test('a MODAL window never confirmed expires, without freeing a slot it never held', async () => {
   await withSim('plus', { speed: 100, modalTimeoutMs: 300 }, async (t, c) => {
     const grid = (await pollUntilDone(c, t, (await c.submitImagine({ prompt: 'modal expiry' })).taskId)).task;
-    const u1 = (await pollUntilDone(c, t, (await c.submitAction({ taskId: grid.id, customId: grid.buttons!.find((b) => b.label === 'U1')!.customId })).taskId)).task;
-    const modal = await c.submitAction({ taskId: u1.id, customId: u1.buttons!.find((b) => b.customId.startsWith('MJ::Inpaint::'))!.customId });
+    const u1 = (
+      await pollUntilDone(
+        c,
+        t,
+        (await c.submitAction({ taskId: grid.id, customId: grid.buttons!.find((b) => b.label === 'U1')!.customId })).taskId,
+      )
+    ).task;
+    const modal = await c.submitAction({
+      taskId: u1.id,
+      customId: u1.buttons!.find((b) => b.customId.startsWith('MJ::Inpaint::'))!.customId,
+    });
     expect((await c.fetchTask(modal.taskId)).status).toBe('MODAL');
     await new Promise((r) => setTimeout(r, 600));
     expect(await c.fetchTask(modal.taskId)).toMatchObject({ status: 'FAILURE', failReason: '任务提交超时' });

@@ -28,10 +28,10 @@ describe.each(['plus', 'gateway'] as const)('simulator flows (%s profile)', (pro
     expect(hd.status).toBe('SUCCESS');
 
     const [gridPng, tilePng, hdPng] = await Promise.all([grid, u2, hd].map((x) => download(x.imageUrl!)));
-    expect((await sharp(gridPng!.bytes).metadata())).toMatchObject({ width: 2048, height: 2048, format: 'png' });
+    expect(await sharp(gridPng!.bytes).metadata()).toMatchObject({ width: 2048, height: 2048, format: 'png' });
     const quadrant = await sharp(gridPng!.bytes).extract({ left: 1024, top: 0, width: 1024, height: 1024 }).raw().toBuffer();
     expect((await sharp(tilePng!.bytes).raw().toBuffer()).equals(quadrant)).toBe(true);
-    expect((await sharp(hdPng!.bytes).metadata())).toMatchObject({ width: 2048, height: 2048 });
+    expect(await sharp(hdPng!.bytes).metadata()).toMatchObject({ width: 2048, height: 2048 });
   });
 
   test('V1, reroll, zoom and pan make new grids with grid buttons', async () => {
@@ -45,7 +45,10 @@ describe.each(['plus', 'gateway'] as const)('simulator flows (%s profile)', (pro
     expect([zoom.action, pan.action]).toEqual(['ZOOM', 'PAN']);
     for (const g of [v1, reroll, zoom, pan]) expect(findButton(g, 'U4')).toBeDefined();
     const sizes = await Promise.all([grid, v1].map(async (g) => sharp((await download(g.imageUrl!)).bytes).metadata()));
-    expect(sizes.map((m) => [m.width, m.height])).toEqual([[2496, 1664], [2496, 1664]]);
+    expect(sizes.map((m) => [m.width, m.height])).toEqual([
+      [2496, 1664],
+      [2496, 1664],
+    ]);
     const [a, b] = await Promise.all([grid, v1].map(async (g) => (await download(g.imageUrl!)).bytes));
     expect(a!.equals(b!)).toBe(false);
   });
@@ -70,7 +73,10 @@ describe.each(['plus', 'gateway'] as const)('simulator flows (%s profile)', (pro
     const modal = await client.submitAction({ taskId: u4.id, customId: findButton(u4, 'zoom_custom')!.customId });
     expect(modal.code).toBe(21);
     await client.submitModal({ taskId: modal.taskId, prompt: 'a glass bottle --zoom 1.8' });
-    expect((await pollUntilDone(client, t, modal.taskId)).task).toMatchObject({ status: 'SUCCESS', action: profile === 'plus' ? 'ZOOM' : 'CUSTOM_ZOOM' });
+    expect((await pollUntilDone(client, t, modal.taskId)).task).toMatchObject({
+      status: 'SUCCESS',
+      action: profile === 'plus' ? 'ZOOM' : 'CUSTOM_ZOOM',
+    });
   });
 
   test('describe returns four prompts; shorten returns an analysis', async () => {
@@ -79,7 +85,9 @@ describe.each(['plus', 'gateway'] as const)('simulator flows (%s profile)', (pro
     const prompts = String(described.properties?.finalPrompt ?? '').split('\n\n');
     expect(prompts).toHaveLength(4);
     expect(prompts.map((p) => p.slice(0, 3))).toEqual(['1️⃣', '2️⃣', '3️⃣', '4️⃣'].map((e) => `${e} `.slice(0, 3)));
-    const shortened = await run(client.submitShorten({ prompt: 'a very detailed studio photograph of a ceramic vase with dried flowers --ar 1:1' }));
+    const shortened = await run(
+      client.submitShorten({ prompt: 'a very detailed studio photograph of a ceramic vase with dried flowers --ar 1:1' }),
+    );
     expect(shortened.status).toBe('SUCCESS');
     expect(String(shortened.properties?.finalPrompt)).toContain('Shortened prompts');
     if (profile === 'plus') {
@@ -93,7 +101,9 @@ describe.each(['plus', 'gateway'] as const)('simulator flows (%s profile)', (pro
   test('blend takes 2 to 5 images and a dimensions value', async () => {
     await expect(client.submitBlend({ base64Array: [PIXEL] })).rejects.toMatchObject({ reason: 'validation' });
     await expect(client.submitBlend({ base64Array: Array(6).fill(PIXEL) })).rejects.toMatchObject({ reason: 'validation' });
-    await expect(client.submitBlend({ base64Array: [PIXEL, PIXEL], dimensions: 'WIDE' as never })).rejects.toMatchObject({ reason: 'validation' });
+    await expect(client.submitBlend({ base64Array: [PIXEL, PIXEL], dimensions: 'WIDE' as never })).rejects.toMatchObject({
+      reason: 'validation',
+    });
     await expect(client.submitBlend({ base64Array: ['not-a-data-url', PIXEL] })).rejects.toMatchObject({ reason: 'validation' });
     const blend = await run(client.submitBlend({ base64Array: [PIXEL, PIXEL, PIXEL], dimensions: 'PORTRAIT' }));
     expect(blend).toMatchObject({ status: 'SUCCESS', action: 'BLEND' });
@@ -103,20 +113,34 @@ describe.each(['plus', 'gateway'] as const)('simulator flows (%s profile)', (pro
 
   test('an unfinished parent is "not ready" (retryable); a button it lacks or a missing parent is refused', async () => {
     const accepted = await client.submitImagine({ prompt: 'a wristwatch' });
-    await expect(client.submitAction({ taskId: accepted.taskId, customId: 'MJ::JOB::upsample::1::nope' })).rejects.toMatchObject({ kind: 'retryable', reason: 'parent-not-ready' });
+    await expect(client.submitAction({ taskId: accepted.taskId, customId: 'MJ::JOB::upsample::1::nope' })).rejects.toMatchObject({
+      kind: 'retryable',
+      reason: 'parent-not-ready',
+    });
     const missing = await client.submitAction({ taskId: '1000000000000001', customId: 'MJ::JOB::upsample::1::x' }).catch((e: unknown) => e);
     expect(missing).toMatchObject({ kind: 'not-retryable', reason: 'parent-missing' });
     await pollUntilDone(client, t, accepted.taskId);
-    await expect(client.submitAction({ taskId: accepted.taskId, customId: 'MJ::JOB::upsample::1::nope' })).rejects.toMatchObject({ kind: 'not-retryable', reason: 'validation' });
+    await expect(client.submitAction({ taskId: accepted.taskId, customId: 'MJ::JOB::upsample::1::nope' })).rejects.toMatchObject({
+      kind: 'not-retryable',
+      reason: 'validation',
+    });
   });
 });
 
 test('plus: the C# routes /mj-fast, /mj-relax, /mj-turbo set the mode; the prompt flag applies without one; other prefixes are no route', async () => {
   const t = await simulatorTarget('plus');
-  const post = (prefix: string) => fetch(`${t.baseUrl}${prefix}/mj/submit/imagine`, {
-    method: 'POST', headers: { authorization: `Bearer ${t.apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'p --turbo' }),
-  });
-  for (const [prefix, mode] of [['/mj-fast', 'FAST'], ['/mj-relax', 'RELAX'], ['/mj-turbo', 'TURBO'], ['', 'TURBO']] as const) {
+  const post = (prefix: string) =>
+    fetch(`${t.baseUrl}${prefix}/mj/submit/imagine`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'p --turbo' }),
+    });
+  for (const [prefix, mode] of [
+    ['/mj-fast', 'FAST'],
+    ['/mj-relax', 'RELAX'],
+    ['/mj-turbo', 'TURBO'],
+    ['', 'TURBO'],
+  ] as const) {
     const body = (await (await post(prefix)).json()) as { code: number; result: string };
     expect([1, 22]).toContain(body.code);
     expect(t.sim!.engine.jobs.get(body.result)!.mode).toBe(mode);

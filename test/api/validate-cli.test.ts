@@ -22,7 +22,14 @@ test('a manifest with errors: exit 1, each error with its line and field, in tex
   expect(text.stdout).toContain('line 4, actions: unknown follow-up "U7"');
   const json = await runCli(['validate', file, '--json']);
   expect(json.code).toBe(1);
-  expect(JSON.parse(json.stdout)).toMatchObject({ valid: false, rows: 1, errors: [{ line: 3, field: 'prompt' }, { line: 4, field: 'actions' }] });
+  expect(JSON.parse(json.stdout)).toMatchObject({
+    valid: false,
+    rows: 1,
+    errors: [
+      { line: 3, field: 'prompt' },
+      { line: 4, field: 'actions' },
+    ],
+  });
 });
 
 test('an unreadable manifest: exit 2 with the reason', async () => {

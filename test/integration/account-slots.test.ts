@@ -1,5 +1,7 @@
-import { ensureAccountSlots, prepareBatch, startBatch, waitForBatch } from '../../cli/batches';
-import { accountSlotsWorkflowId, slotsQuery } from '../../workflows/account-slots';
+import { ensureAccountSlots } from '../../client/account-slots';
+import { prepareBatch, startBatch, waitForBatch } from '../../client/batches';
+import { accountSlotsWorkflowId } from '../../contracts/account-slots';
+import { slotsQuery } from '../../contracts/handlers';
 import { unique } from './helpers';
 import { defaultOptions, jsonl, maxOutstandingJobs, startPipeline, writeManifest, type Pipeline } from './pipeline-harness';
 
@@ -13,8 +15,13 @@ afterAll(() => p?.stop());
 async function startOne(tag: string, account: string, slots: number, queueAhead = 0) {
   const rows = Array.from({ length: 6 }, (_, i) => ({ id: `${tag}-${i}`, prompt: `${tag} lamp ${i} ${unique('x')}` }));
   const manifest = writeManifest(`${tag}.jsonl`, jsonl(rows));
-  const { input } = await prepareBatch(manifest, p.s3, p.config.s3.bucket, p.taskQueue,
-    defaultOptions({ concurrency: 6, accountSlots: slots, account, outputPrefix: unique(`out/${tag}`) }));
+  const { input } = await prepareBatch(
+    manifest,
+    p.s3,
+    p.config.s3.bucket,
+    p.taskQueue,
+    defaultOptions({ concurrency: 6, accountSlots: slots, account, outputPrefix: unique(`out/${tag}`) }),
+  );
   await startBatch(p.client, p.s3, p.config.s3.bucket, p.taskQueue, manifest, input, { account, slots, queueAhead });
   return input.batchId;
 }
@@ -41,7 +48,7 @@ test('two batches on one account share its slots: never more jobs outstanding th
   expect(state).toMatchObject({ slots: 3, held: [], waiting: 0 });
 });
 
-test('changing the account\'s slots takes effect for the next batch', async () => {
+test("changing the account's slots takes effect for the next batch", async () => {
   const account = unique('acct');
   await ensureAccountSlots(p.client, p.taskQueue, account, 2);
   await ensureAccountSlots(p.client, p.taskQueue, account, 1);
@@ -51,7 +58,7 @@ test('changing the account\'s slots takes effect for the next batch', async () =
   expect(maxOutstandingJobs(p.ledger().filter((j) => j.state?.startsWith('resized-')))).toBe(1);
 });
 
-test('queue-ahead lets that many more jobs wait in the API\'s queue, and no more', async () => {
+test("queue-ahead lets that many more jobs wait in the API's queue, and no more", async () => {
   const account = unique('acct');
   const id = await startOne('ahead', account, 1, 2);
   const { result } = await waitForBatch(p.client, id, () => undefined, 500);

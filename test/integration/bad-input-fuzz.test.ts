@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { InvalidManifestError, prepareBatch } from '../../cli/batches';
-import { EXIT } from '../../cli/follow';
+import { InvalidManifestError, prepareBatch } from '../../client/batches';
+import { EXIT } from '../../cli/exit-codes';
 import type { RowIssue } from '../../manifest/row';
 import { runCli } from './cli';
 import { defaultOptions, startPipeline, type Pipeline } from './pipeline-harness';
@@ -18,7 +18,18 @@ import { defaultOptions, startPipeline, type Pipeline } from './pipeline-harness
 
 const SEED = 0x5eed_f022;
 const CASES_PER_CATEGORY = 20;
-const CATEGORIES = ['bad-quotes', 'columns', 'wrong-types', 'long-prompt', 'bad-plan', 'binary-junk', 'bom', 'line-endings', 'duplicates', 'empty'] as const;
+const CATEGORIES = [
+  'bad-quotes',
+  'columns',
+  'wrong-types',
+  'long-prompt',
+  'bad-plan',
+  'binary-junk',
+  'bom',
+  'line-endings',
+  'duplicates',
+  'empty',
+] as const;
 type Category = (typeof CATEGORIES)[number];
 type Format = 'csv' | 'json' | 'jsonl';
 
@@ -75,7 +86,16 @@ interface RawRow {
 type Item = Row | RawRow;
 
 const COLUMNS = ['id', 'kind', 'prompt', 'images', 'mode', 'actions', 'output', 'sku'];
-const SUBJECTS = ['an oak dining chair', 'a ceramic vase', 'a brass desk lamp', 'a wool rug', 'a glass teapot', 'a linen sofa', 'a walnut desk', 'a copper kettle'];
+const SUBJECTS = [
+  'an oak dining chair',
+  'a ceramic vase',
+  'a brass desk lamp',
+  'a wool rug',
+  'a glass teapot',
+  'a linen sofa',
+  'a walnut desk',
+  'a copper kettle',
+];
 const STYLES = ['studio light', 'on a white background', 'golden hour', 'flat lay, top view', 'macro shot, shallow depth of field'];
 const GOOD_PLANS = ['', 'U1', 'U1,U3', 'all', 'U2>upscale_subtle', 'V1>U1', 'U4>zoom_custom=1.5', 'U3>vary_strong'];
 const image = (i: number, n: number) => `https://images.example.test/ref-${i}-${n}.png`;
@@ -85,7 +105,13 @@ function validRow(rng: Rng, i: number): Row {
   const r = rng.next();
   if (r < 0.1) return { ...base, kind: 'blend', images: [image(i, 1), image(i, 2)], mode: 'relax', actions: 'U1' };
   if (r < 0.18) return { ...base, kind: 'describe', images: [image(i, 1)] };
-  return { ...base, kind: 'imagine', prompt: `${rng.pick(SUBJECTS)}, ${rng.pick(STYLES)}, variant ${i}`, mode: rng.pick(['', 'fast', 'relax', 'turbo']), actions: rng.pick(GOOD_PLANS) };
+  return {
+    ...base,
+    kind: 'imagine',
+    prompt: `${rng.pick(SUBJECTS)}, ${rng.pick(STYLES)}, variant ${i}`,
+    mode: rng.pick(['', 'fast', 'relax', 'turbo']),
+    actions: rng.pick(GOOD_PLANS),
+  };
 }
 
 const lineBreaks = (s: string) => s.match(/\r\n|\r|\n/g)?.length ?? 0;
@@ -126,7 +152,12 @@ function render(format: Format, items: Item[], rng: Rng, opts: RenderOptions = {
 }
 
 /** Valid rows with `bad` among them (at a random place): the manifest's text and the line the bad row starts on. */
-function withBadRow(rng: Rng, format: Format, bad: Item | ((validRows: Row[], at: number) => Item), opts: RenderOptions & { minAt?: number } = {}) {
+function withBadRow(
+  rng: Rng,
+  format: Format,
+  bad: Item | ((validRows: Row[], at: number) => Item),
+  opts: RenderOptions & { minAt?: number } = {},
+) {
   const rows = Array.from({ length: rng.int(2, 7) }, (_, i) => validRow(rng, i));
   const at = rng.int(opts.minAt ?? 0, rows.length);
   const items: Item[] = [...rows];
@@ -147,14 +178,30 @@ const FIELD_DEFECTS: { what: string; row: Row; expect: RegExp }[] = [
   { what: 'an unknown kind', row: { id: 'bad-1', kind: 'paint', prompt: 'a chair' }, expect: /^kind: unknown kind "paint"/ },
   { what: 'an unknown mode', row: { id: 'bad-1', prompt: 'a chair', mode: 'warp' }, expect: /^mode: unknown mode "warp"/ },
   { what: 'an unknown button', row: { id: 'bad-1', prompt: 'a chair', actions: 'U9' }, expect: /^actions: unknown follow-up "U9"/ },
-  { what: 'a bad image reference', row: { id: 'bad-1', prompt: 'a chair', images: ['ftp://nope/x.png'] }, expect: /^images: "ftp:\/\/nope\/x.png" is not an http/ },
+  {
+    what: 'a bad image reference',
+    row: { id: 'bad-1', prompt: 'a chair', images: ['ftp://nope/x.png'] },
+    expect: /^images: "ftp:\/\/nope\/x.png" is not an http/,
+  },
 ];
 
 // ---------------------------------------------------------------------------------------------------------------
 // One generator per kind of damage.
 
 const badQuotes: Make = (rng, n) => {
-  const variant = nth(['csv-unclosed', 'csv-inner-quote', 'csv-quote-in-bare-field', 'csv-text-after-quote', 'json-inner-quote', 'json-unclosed-string', 'json-single-quotes', 'json-smart-quotes'] as const, n);
+  const variant = nth(
+    [
+      'csv-unclosed',
+      'csv-inner-quote',
+      'csv-quote-in-bare-field',
+      'csv-text-after-quote',
+      'json-inner-quote',
+      'json-unclosed-string',
+      'json-single-quotes',
+      'json-smart-quotes',
+    ] as const,
+    n,
+  );
   if (variant.startsWith('csv')) {
     const prompt = {
       'csv-unclosed': '"a chair, studio light', // never closed: swallows what follows until the next quote
@@ -164,7 +211,14 @@ const badQuotes: Make = (rng, n) => {
     }[variant as 'csv-unclosed'];
     const { text, line } = withBadRow(rng, 'csv', { raw: `bad-1,imagine,${prompt},,fast,U1,,SKU-9` }, { blankLines: true });
     // An unclosed quote pairs with the next quote in the file: what it swallowed may break later rows too.
-    return { what: variant, format: 'csv', bytes: utf8(text), line, expect: /^\(row\): .*quote/, laterLinesToo: variant === 'csv-unclosed' };
+    return {
+      what: variant,
+      format: 'csv',
+      bytes: utf8(text),
+      line,
+      expect: /^\(row\): .*quote/,
+      laterLinesToo: variant === 'csv-unclosed',
+    };
   }
   const format = rng.pick(['json', 'jsonl'] as const);
   const raw = {
@@ -174,11 +228,28 @@ const badQuotes: Make = (rng, n) => {
     'json-smart-quotes': '{"id":"bad-1","prompt":“a chair”}',
   }[variant as 'json-inner-quote'];
   const { text, line } = withBadRow(rng, format, { raw }, { blankLines: true, pretty: true });
-  return { what: `${variant} (${format})`, format, bytes: utf8(text), line, expect: /^\((row|file)\): not valid JSON at column \d+: .*(string|quote|")/ };
+  return {
+    what: `${variant} (${format})`,
+    format,
+    bytes: utf8(text),
+    line,
+    expect: /^\((row|file)\): not valid JSON at column \d+: .*(string|quote|")/,
+  };
 };
 
 const columns: Make = (rng, n) => {
-  const variant = nth(['csv-missing-cells', 'csv-extra-cells', 'csv-duplicate-header', 'csv-empty-header-name', 'csv-no-header', 'json-missing-prompt', 'json-missing-images'] as const, n);
+  const variant = nth(
+    [
+      'csv-missing-cells',
+      'csv-extra-cells',
+      'csv-duplicate-header',
+      'csv-empty-header-name',
+      'csv-no-header',
+      'json-missing-prompt',
+      'json-missing-images',
+    ] as const,
+    n,
+  );
   switch (variant) {
     case 'csv-missing-cells': {
       const { text, line } = withBadRow(rng, 'csv', { raw: 'bad-1,imagine,a chair' }, { blankLines: true });
@@ -197,12 +268,27 @@ const columns: Make = (rng, n) => {
     case 'csv-empty-header-name': {
       // A trailing comma on every line: the header's last column has no name.
       const { text } = withBadRow(rng, 'csv', validRow(rng, 99));
-      const withTrailingComma = text.split('\n').map((l) => (l ? `${l},` : l)).join('\n');
-      return { what: variant, format: 'csv', bytes: utf8(withTrailingComma), line: 1, expect: /^\(column 9\): the header has an empty column name$/ };
+      const withTrailingComma = text
+        .split('\n')
+        .map((l) => (l ? `${l},` : l))
+        .join('\n');
+      return {
+        what: variant,
+        format: 'csv',
+        bytes: utf8(withTrailingComma),
+        line: 1,
+        expect: /^\(column 9\): the header has an empty column name$/,
+      };
     }
     case 'csv-no-header': {
       const { text } = withBadRow(rng, 'csv', validRow(rng, 99));
-      return { what: variant, format: 'csv', bytes: utf8(text.slice(text.indexOf('\n') + 1)), line: 1, expect: /^\(file\): the header names none of the manifest's columns/ };
+      return {
+        what: variant,
+        format: 'csv',
+        bytes: utf8(text.slice(text.indexOf('\n') + 1)),
+        line: 1,
+        expect: /^\(file\): the header names none of the manifest's columns/,
+      };
     }
     case 'json-missing-prompt': {
       const format = rng.pick(['json', 'jsonl'] as const);
@@ -219,17 +305,67 @@ const columns: Make = (rng, n) => {
 
 const wrongTypes: Make = (rng, n) => {
   const defects: { what: string; formats: Format[]; item: Item; expect: RegExp }[] = [
-    { what: 'prompt is an object', formats: ['json', 'jsonl'], item: { id: 'bad-1', prompt: { text: 'a chair' } }, expect: /^prompt: must be text, not an object$/ },
-    { what: 'prompt is a list', formats: ['json', 'jsonl'], item: { id: 'bad-1', prompt: ['a', 'chair'] }, expect: /^prompt: must be text, not a list$/ },
-    { what: 'images is an object', formats: ['json', 'jsonl'], item: { id: 'bad-1', prompt: 'a chair', images: { url: image(1, 1) } }, expect: /^images: must be text, not an object$/ },
-    { what: 'images holds numbers', formats: ['json', 'jsonl'], item: { id: 'bad-1', kind: 'blend', images: [1, 2] }, expect: /^images: must be a list of URLs$/ },
-    { what: 'actions is a list', formats: ['json', 'jsonl'], item: { id: 'bad-1', prompt: 'a chair', actions: ['U1', 'U2'] }, expect: /^actions: must be text, not a list$/ },
-    { what: 'kind is a number', formats: ['json', 'jsonl', 'csv'], item: { id: 'bad-1', kind: 3, prompt: 'a chair' }, expect: /^kind: unknown kind "3"/ },
-    { what: 'mode is a boolean', formats: ['json', 'jsonl', 'csv'], item: { id: 'bad-1', prompt: 'a chair', mode: true }, expect: /^mode: unknown mode "true"/ },
-    { what: 'images is not a URL', formats: ['csv', 'jsonl'], item: { id: 'bad-1', prompt: 'a chair', images: 'chair.png' }, expect: /^images: "chair.png" is not an http/ },
-    { what: 'id is not an id', formats: ['csv', 'json'], item: { id: 'chair #3', prompt: 'a chair' }, expect: /^id: "chair #3" is not a valid id/ },
+    {
+      what: 'prompt is an object',
+      formats: ['json', 'jsonl'],
+      item: { id: 'bad-1', prompt: { text: 'a chair' } },
+      expect: /^prompt: must be text, not an object$/,
+    },
+    {
+      what: 'prompt is a list',
+      formats: ['json', 'jsonl'],
+      item: { id: 'bad-1', prompt: ['a', 'chair'] },
+      expect: /^prompt: must be text, not a list$/,
+    },
+    {
+      what: 'images is an object',
+      formats: ['json', 'jsonl'],
+      item: { id: 'bad-1', prompt: 'a chair', images: { url: image(1, 1) } },
+      expect: /^images: must be text, not an object$/,
+    },
+    {
+      what: 'images holds numbers',
+      formats: ['json', 'jsonl'],
+      item: { id: 'bad-1', kind: 'blend', images: [1, 2] },
+      expect: /^images: must be a list of URLs$/,
+    },
+    {
+      what: 'actions is a list',
+      formats: ['json', 'jsonl'],
+      item: { id: 'bad-1', prompt: 'a chair', actions: ['U1', 'U2'] },
+      expect: /^actions: must be text, not a list$/,
+    },
+    {
+      what: 'kind is a number',
+      formats: ['json', 'jsonl', 'csv'],
+      item: { id: 'bad-1', kind: 3, prompt: 'a chair' },
+      expect: /^kind: unknown kind "3"/,
+    },
+    {
+      what: 'mode is a boolean',
+      formats: ['json', 'jsonl', 'csv'],
+      item: { id: 'bad-1', prompt: 'a chair', mode: true },
+      expect: /^mode: unknown mode "true"/,
+    },
+    {
+      what: 'images is not a URL',
+      formats: ['csv', 'jsonl'],
+      item: { id: 'bad-1', prompt: 'a chair', images: 'chair.png' },
+      expect: /^images: "chair.png" is not an http/,
+    },
+    {
+      what: 'id is not an id',
+      formats: ['csv', 'json'],
+      item: { id: 'chair #3', prompt: 'a chair' },
+      expect: /^id: "chair #3" is not a valid id/,
+    },
     { what: 'the row is a string', formats: ['json'], item: { raw: '"just a prompt"' }, expect: /^\(row\): element \d+ is not an object$/ },
-    { what: 'the row is a list', formats: ['json', 'jsonl'], item: { raw: '["bad-1", "a chair", "U1"]' }, expect: /^\(row\): (element \d+ is not an object|each line must be a JSON object)$/ },
+    {
+      what: 'the row is a list',
+      formats: ['json', 'jsonl'],
+      item: { raw: '["bad-1", "a chair", "U1"]' },
+      expect: /^\(row\): (element \d+ is not an object|each line must be a JSON object)$/,
+    },
   ];
   const defect = nth(defects, n);
   const format = rng.pick(defect.formats);
@@ -241,30 +377,66 @@ const longPrompt: Make = (rng) => {
   const format = rng.pick(['csv', 'json', 'jsonl'] as const);
   const length = rng.chance(0.2) ? rng.int(100_000, 300_000) : rng.int(4001, 20_000);
   const words = 'a very detailed product photo of an oak chair, soft light, ';
-  const prompt = words.repeat(Math.ceil(length / words.length)).slice(0, length).trimEnd() + 'X';
-  const { text, line } = withBadRow(rng, format, (rows) => {
-    // A prompt of exactly the limit is fine: only the one over it is refused.
-    if (rows[0]?.kind === 'imagine') rows[0].prompt = `${'z'.repeat(3990)} exactly 4k`.slice(0, 4000);
-    return { id: 'bad-1', prompt, actions: 'U1' };
-  }, { pretty: true });
-  return { what: `a ${prompt.length}-character prompt (${format})`, format, bytes: utf8(text), line, expect: new RegExp(`^prompt: is ${prompt.length} characters long; the limit is 4000$`) };
+  const prompt =
+    words
+      .repeat(Math.ceil(length / words.length))
+      .slice(0, length)
+      .trimEnd() + 'X';
+  const { text, line } = withBadRow(
+    rng,
+    format,
+    (rows) => {
+      // A prompt of exactly the limit is fine: only the one over it is refused.
+      if (rows[0]?.kind === 'imagine') rows[0].prompt = `${'z'.repeat(3990)} exactly 4k`.slice(0, 4000);
+      return { id: 'bad-1', prompt, actions: 'U1' };
+    },
+    { pretty: true },
+  );
+  return {
+    what: `a ${prompt.length}-character prompt (${format})`,
+    format,
+    bytes: utf8(text),
+    line,
+    expect: new RegExp(`^prompt: is ${prompt.length} characters long; the limit is 4000$`),
+  };
 };
 
 // [plan, what the error says]: each plan is refused on an imagine row's grid.
 const BAD_PLANS: [string, string][] = [
-  ['U5', 'unknown follow-up "U5"'], ['upscale_subtle', 'is a button of a single image'], ['U1>U2', 'is a button of a grid'],
-  ['U1,,U2', 'empty step'], ['U1>vary_region', 'needs a mask image'], ['U1>zoom_custom', 'zoom factor from 1 to 2'],
-  ['U2>zoom_custom=2.5', 'zoom factor from 1 to 2'], ['U1>zoom_custom=1.5=2', 'zoom factor from 1 to 2'], ['U1=2', 'takes no value'],
-  ['U1>upscale_subtle>pan_left', 'not offered after an HD upscale'], ['U3>upscale_creative>zoom_custom=1.2', 'not offered after an HD upscale'],
-  ['U1>', 'unknown follow-up ""'], ['zoom_2x', 'is a button of a single image'], ['all>U1', 'unknown follow-up "all"'], ['U1;U2', 'unknown follow-up "U1;U2"'],
+  ['U5', 'unknown follow-up "U5"'],
+  ['upscale_subtle', 'is a button of a single image'],
+  ['U1>U2', 'is a button of a grid'],
+  ['U1,,U2', 'empty step'],
+  ['U1>vary_region', 'needs a mask image'],
+  ['U1>zoom_custom', 'zoom factor from 1 to 2'],
+  ['U2>zoom_custom=2.5', 'zoom factor from 1 to 2'],
+  ['U1>zoom_custom=1.5=2', 'zoom factor from 1 to 2'],
+  ['U1=2', 'takes no value'],
+  ['U1>upscale_subtle>pan_left', 'not offered after an HD upscale'],
+  ['U3>upscale_creative>zoom_custom=1.2', 'not offered after an HD upscale'],
+  ['U1>', 'unknown follow-up ""'],
+  ['zoom_2x', 'is a button of a single image'],
+  ['all>U1', 'unknown follow-up "all"'],
+  ['U1;U2', 'unknown follow-up "U1;U2"'],
 ];
 
 const badPlan: Make = (rng, n) => {
   const format = rng.pick(['csv', 'json', 'jsonl'] as const);
   // One case in 16: a good plan on a describe row, which makes no grid to press buttons on.
   if (n % (BAD_PLANS.length + 1) === BAD_PLANS.length) {
-    const { text, line } = withBadRow(rng, format, { id: 'bad-1', kind: 'describe', images: [image(9, 1)], actions: 'U1' }, { pretty: true });
-    return { what: `a plan on a describe row (${format})`, format, bytes: utf8(text), line, expect: /^actions: describe rows make no grid/ };
+    const { text, line } = withBadRow(
+      rng,
+      format,
+      { id: 'bad-1', kind: 'describe', images: [image(9, 1)], actions: 'U1' },
+      { pretty: true },
+    );
+    return {
+      what: `a plan on a describe row (${format})`,
+      format,
+      bytes: utf8(text),
+      line,
+      expect: /^actions: describe rows make no grid/,
+    };
   }
   const [plan, message] = nth(BAD_PLANS, n % (BAD_PLANS.length + 1));
   const { text, line } = withBadRow(rng, format, { id: 'bad-1', prompt: 'a chair', actions: plan }, { pretty: true, blankLines: true });
@@ -292,7 +464,14 @@ const binaryJunk: Make = (rng, n) => {
   if (variant === 'binary-file') {
     const kind = nth(Object.keys(MAGIC), Math.floor(n / 3));
     const bytes = Buffer.concat([Buffer.from(MAGIC[kind]!), Buffer.from(Array.from({ length: rng.int(50, 2000) }, () => rng.int(0, 255)))]);
-    return { what: `a ${kind} file named .${format}`, format, bytes, line: 1, laterLinesToo: true, expect: /not a CSV header|is not text|not valid JSON at column \d+: .*(control character|not UTF-8|"[A-Z]")/ };
+    return {
+      what: `a ${kind} file named .${format}`,
+      format,
+      bytes,
+      line: 1,
+      laterLinesToo: true,
+      expect: /not a CSV header|is not text|not valid JSON at column \d+: .*(control character|not UTF-8|"[A-Z]")/,
+    };
   }
   // The junk goes in as a placeholder, replaced by raw bytes once the text is encoded.
   const item: Item = variant === 'junk-line' ? { raw: JUNK } : { id: 'bad-1', prompt: `a chair ${JUNK} studio light`, actions: 'U1' };
@@ -311,7 +490,13 @@ const bom: Make = (rng, n) => {
     const le = rng.chance(0.5);
     const body = Buffer.from(text, 'utf16le');
     if (!le) body.swap16();
-    return { what: `UTF-16 ${le ? 'LE' : 'BE'} with its BOM (${format})`, format, bytes: Buffer.concat([Buffer.from(le ? [0xff, 0xfe] : [0xfe, 0xff]), body]), line: 1, expect: /^\(file\): the file is UTF-16 text/ };
+    return {
+      what: `UTF-16 ${le ? 'LE' : 'BE'} with its BOM (${format})`,
+      format,
+      bytes: Buffer.concat([Buffer.from(le ? [0xff, 0xfe] : [0xfe, 0xff]), body]),
+      line: 1,
+      expect: /^\(file\): the file is UTF-16 text/,
+    };
   }
   if (variant === 'bom-mid-file') {
     // Files joined together: a BOM at the start of a later line. Harmless in a CSV cell (trimmed), an error in JSON.
@@ -320,18 +505,36 @@ const bom: Make = (rng, n) => {
       const lines = text.split('\n');
       const other = lineOf.find((l, i) => i !== at && l > 1)!;
       lines[other - 1] = `\ufeff${lines[other - 1]}`;
-      return { what: `a BOM on line ${other}, and ${defect.what} (csv)`, format, bytes: utf8(lines.join('\n')), line: lineOf[at]!, expect: defect.expect };
+      return {
+        what: `a BOM on line ${other}, and ${defect.what} (csv)`,
+        format,
+        bytes: utf8(lines.join('\n')),
+        line: lineOf[at]!,
+        expect: defect.expect,
+      };
     }
     const valid = withBadRow(rng, format, validRow(rng, 99));
     // Not line 1: a BOM there is the file's own, and welcome.
     const target = rng.pick(valid.lineOf.filter((l) => l > 1));
     const jsonLines = valid.text.split('\n');
     jsonLines[target - 1] = `\ufeff${jsonLines[target - 1]}`;
-    return { what: `a BOM on line ${target} (${format})`, format, bytes: utf8(jsonLines.join('\n')), line: target, expect: /not valid JSON at column 1: .*U\+FEFF \(a byte order mark/ };
+    return {
+      what: `a BOM on line ${target} (${format})`,
+      format,
+      bytes: utf8(jsonLines.join('\n')),
+      line: target,
+      expect: /not valid JSON at column 1: .*U\+FEFF \(a byte order mark/,
+    };
   }
   const crlf = variant === 'utf8-bom-crlf';
   const { text, line } = withBadRow(rng, format, defect.row, { eol: () => (crlf ? '\r\n' : '\n'), pretty: true, blankLines: true });
-  return { what: `a UTF-8 BOM${crlf ? ', CRLF' : ''} and ${defect.what} (${format})`, format, bytes: utf8(`\ufeff${text}`), line, expect: defect.expect };
+  return {
+    what: `a UTF-8 BOM${crlf ? ', CRLF' : ''} and ${defect.what} (${format})`,
+    format,
+    bytes: utf8(`\ufeff${text}`),
+    line,
+    expect: defect.expect,
+  };
 };
 
 const lineEndings: Make = (rng, n) => {
@@ -340,14 +543,25 @@ const lineEndings: Make = (rng, n) => {
   // A JSON syntax error, or a row-level defect.
   if (format !== 'csv' && n % 2 === 0) {
     const { text, line } = withBadRow(rng, format, { raw: '{"id":"bad-1","prompt":"a chair" "actions":"U1"}' }, { eol, blankLines: true });
-    return { what: `mixed line endings and a missing comma (${format})`, format, bytes: utf8(text), line, expect: /not valid JSON at column \d+: expected "," or "}" after this value/ };
+    return {
+      what: `mixed line endings and a missing comma (${format})`,
+      format,
+      bytes: utf8(text),
+      line,
+      expect: /not valid JSON at column \d+: expected "," or "}" after this value/,
+    };
   }
   const defect = rng.pick(FIELD_DEFECTS);
-  const { text, line } = withBadRow(rng, format, (rows, at) => {
-    // A CSV cell may span lines: a CRLF inside quotes once counted as two lines and shifted every row after it.
-    if (format === 'csv' && at > 0) rows[0]!.sku = `line one\r\nline two${rng.pick(['\r\n', '\n', '\r'])}line three`;
-    return defect.row;
-  }, { eol, pretty: true, blankLines: true });
+  const { text, line } = withBadRow(
+    rng,
+    format,
+    (rows, at) => {
+      // A CSV cell may span lines: a CRLF inside quotes once counted as two lines and shifted every row after it.
+      if (format === 'csv' && at > 0) rows[0]!.sku = `line one\r\nline two${rng.pick(['\r\n', '\n', '\r'])}line three`;
+      return defect.row;
+    },
+    { eol, pretty: true, blankLines: true },
+  );
   return { what: `mixed line endings and ${defect.what} (${format})`, format, bytes: utf8(text), line, expect: defect.expect };
 };
 
@@ -356,17 +570,22 @@ const duplicates: Make = (rng, n) => {
   const format = rng.pick(['csv', 'json', 'jsonl'] as const);
   let first = 0;
   // The later of the two rows is the one refused, and its message names the earlier one's line.
-  const { text, line, lineOf } = withBadRow(rng, format, (rows, at): Row => {
-    first = rng.int(0, at - 1);
-    const target = rows[first]!;
-    if (variant === 'duplicate-id') return { id: target.id!, prompt: 'a different chair', actions: 'U2' };
-    if (variant === 'identical-rows') {
-      delete target.id;
-      return { ...target };
-    }
-    target.output = 'catalog/{sku}';
-    return { id: 'bad-1', prompt: 'another chair', sku: target.sku!, output: 'catalog/{sku}' };
-  }, { pretty: true, blankLines: true, minAt: 1 });
+  const { text, line, lineOf } = withBadRow(
+    rng,
+    format,
+    (rows, at): Row => {
+      first = rng.int(0, at - 1);
+      const target = rows[first]!;
+      if (variant === 'duplicate-id') return { id: target.id!, prompt: 'a different chair', actions: 'U2' };
+      if (variant === 'identical-rows') {
+        delete target.id;
+        return { ...target };
+      }
+      target.output = 'catalog/{sku}';
+      return { id: 'bad-1', prompt: 'another chair', sku: target.sku!, output: 'catalog/{sku}' };
+    },
+    { pretty: true, blankLines: true, minAt: 1 },
+  );
   const firstLine = lineOf[first]!;
   const expect = {
     'duplicate-id': new RegExp(`^id: duplicate id "row-\\d+" \\(first used on line ${firstLine}\\)$`),
@@ -377,26 +596,54 @@ const duplicates: Make = (rng, n) => {
 };
 
 const EMPTY: { text: string; format: Format }[] = [
-  { text: '', format: 'csv' }, { text: '', format: 'json' }, { text: '', format: 'jsonl' },
-  { text: '\n\n\n', format: 'csv' }, { text: '  \t\n   \n', format: 'jsonl' }, { text: '\r\n\r\n', format: 'json' }, { text: '\r\r', format: 'csv' },
-  { text: '\ufeff', format: 'csv' }, { text: '\ufeff\n\n', format: 'jsonl' }, { text: '\ufeff', format: 'json' },
-  { text: `${COLUMNS.join(',')}\n`, format: 'csv' }, { text: `${COLUMNS.join(',')}\r\n\r\n\n`, format: 'csv' }, { text: `\ufeff${COLUMNS.join(',')}`, format: 'csv' },
-  { text: '[]', format: 'json' }, { text: '[\n]\n', format: 'json' }, { text: '\ufeff[ ]\r\n', format: 'json' }, { text: '\n\n\n', format: 'jsonl' },
+  { text: '', format: 'csv' },
+  { text: '', format: 'json' },
+  { text: '', format: 'jsonl' },
+  { text: '\n\n\n', format: 'csv' },
+  { text: '  \t\n   \n', format: 'jsonl' },
+  { text: '\r\n\r\n', format: 'json' },
+  { text: '\r\r', format: 'csv' },
+  { text: '\ufeff', format: 'csv' },
+  { text: '\ufeff\n\n', format: 'jsonl' },
+  { text: '\ufeff', format: 'json' },
+  { text: `${COLUMNS.join(',')}\n`, format: 'csv' },
+  { text: `${COLUMNS.join(',')}\r\n\r\n\n`, format: 'csv' },
+  { text: `\ufeff${COLUMNS.join(',')}`, format: 'csv' },
+  { text: '[]', format: 'json' },
+  { text: '[\n]\n', format: 'json' },
+  { text: '\ufeff[ ]\r\n', format: 'json' },
+  { text: '\n\n\n', format: 'jsonl' },
 ];
 
 const empty: Make = (_rng, n) => {
   const { text, format } = nth(EMPTY, n);
-  return { what: `${JSON.stringify(text).replace(/\ufeff/g, '\\ufeff')} (${format})`, format, bytes: utf8(text), line: 1, expect: /^\(file\): (the manifest is empty|the manifest has a header but no rows|the manifest is an empty JSON array: it has no rows)$/ };
+  return {
+    what: `${JSON.stringify(text).replace(/\ufeff/g, '\\ufeff')} (${format})`,
+    format,
+    bytes: utf8(text),
+    line: 1,
+    expect: /^\(file\): (the manifest is empty|the manifest has a header but no rows|the manifest is an empty JSON array: it has no rows)$/,
+  };
 };
 
 const MAKERS: Record<Category, Make> = {
-  'bad-quotes': badQuotes, columns, 'wrong-types': wrongTypes, 'long-prompt': longPrompt, 'bad-plan': badPlan,
-  'binary-junk': binaryJunk, bom, 'line-endings': lineEndings, duplicates, empty,
+  'bad-quotes': badQuotes,
+  columns,
+  'wrong-types': wrongTypes,
+  'long-prompt': longPrompt,
+  'bad-plan': badPlan,
+  'binary-junk': binaryJunk,
+  bom,
+  'line-endings': lineEndings,
+  duplicates,
+  empty,
 };
 
 function generateCases(): BadCase[] {
   const rng = new Rng(SEED);
-  return CATEGORIES.flatMap((category) => Array.from({ length: CASES_PER_CATEGORY }, (_, n) => ({ name: `${category}-${n + 1}`, category, ...MAKERS[category](rng, n) })));
+  return CATEGORIES.flatMap((category) =>
+    Array.from({ length: CASES_PER_CATEGORY }, (_, n) => ({ name: `${category}-${n + 1}`, category, ...MAKERS[category](rng, n) })),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -421,8 +668,12 @@ afterAll(async () => {
 
 /** The manifest with its line numbers, as an editor shows them (for failure messages). */
 function numbered(c: BadCase): string {
-  return c.bytes.toString('utf8').split(/\r\n|\r|\n/).slice(0, 40)
-    .map((l, i) => `  ${String(i + 1).padStart(3)} ${JSON.stringify(l.length > 140 ? `${l.slice(0, 140)}…` : l)}`).join('\n');
+  return c.bytes
+    .toString('utf8')
+    .split(/\r\n|\r|\n/)
+    .slice(0, 40)
+    .map((l, i) => `  ${String(i + 1).padStart(3)} ${JSON.stringify(l.length > 140 ? `${l.slice(0, 140)}…` : l)}`)
+    .join('\n');
 }
 
 /** The bad line is named first (everything before it is valid), and nothing else is blamed unless the file is junk. */
@@ -450,7 +701,8 @@ test('the generator covers every category evenly, in every format', () => {
   for (const category of CATEGORIES) expect(CASES.filter((c) => c.category === category)).toHaveLength(CASES_PER_CATEGORY);
   for (const format of ['csv', 'json', 'jsonl'] as const) expect(CASES.filter((c) => c.format === format).length).toBeGreaterThan(40);
   // Different damage, not 20 copies of one case.
-  for (const category of CATEGORIES) expect(new Set(CASES.filter((c) => c.category === category).map((c) => c.what.replace(/\d+/g, ''))).size).toBeGreaterThanOrEqual(3);
+  for (const category of CATEGORIES)
+    expect(new Set(CASES.filter((c) => c.category === category).map((c) => c.what.replace(/\d+/g, ''))).size).toBeGreaterThanOrEqual(3);
 });
 
 describe('run refuses each malformed manifest before submitting anything (in-process, as `mj-batch run` calls it)', () => {
@@ -470,8 +722,11 @@ describe('run refuses each malformed manifest before submitting anything (in-pro
 });
 
 // One per category, and two more of the kinds most likely to break a parser; half in text, half with --json.
-const CLI_SAMPLE = [...CATEGORIES.map((category) => CASES.find((c) => c.category === category)!),
-  CASES.filter((c) => c.category === 'binary-junk')[1]!, CASES.filter((c) => c.category === 'bad-quotes')[1]!];
+const CLI_SAMPLE = [
+  ...CATEGORIES.map((category) => CASES.find((c) => c.category === category)!),
+  CASES.filter((c) => c.category === 'binary-junk')[1]!,
+  CASES.filter((c) => c.category === 'bad-quotes')[1]!,
+];
 
 test('the built CLI: exit 1, the line in its output, no stack trace (12 manifests, each in its own process)', async () => {
   expect(CLI_SAMPLE).toHaveLength(12);
@@ -479,10 +734,14 @@ test('the built CLI: exit 1, the line in its output, no stack trace (12 manifest
   const env = { ...p.cliEnv, MJ_BASE_URL: p.sim.url, MJ_API_KEY: p.sim.options.apiKey };
   const runs = [];
   for (let i = 0; i < CLI_SAMPLE.length; i += 4) {
-    runs.push(...await Promise.all(CLI_SAMPLE.slice(i, i + 4).map(async (c, j) => {
-      const json = (i + j) % 2 === 0;
-      return { c, json, run: await runCli(['run', fileOf(c), ...(json ? ['--json'] : [])], { env }) };
-    })));
+    runs.push(
+      ...(await Promise.all(
+        CLI_SAMPLE.slice(i, i + 4).map(async (c, j) => {
+          const json = (i + j) % 2 === 0;
+          return { c, json, run: await runCli(['run', fileOf(c), ...(json ? ['--json'] : [])], { env }) };
+        }),
+      )),
+    );
   }
   for (const { c, json, run } of runs) {
     const context = `${c.name} (${c.what}), --json ${json}:\nstdout: ${run.stdout.slice(0, 2000)}\nstderr: ${run.stderr.slice(0, 2000)}`;
@@ -495,7 +754,11 @@ test('the built CLI: exit 1, the line in its output, no stack trace (12 manifest
       expectIssuesAt(c, out.errors);
     } else {
       expect(run.stderr).toMatch(new RegExp(`^mj-batch: ${escapeRe(fileOf(c))}: \\d+ invalid row\\(s\\); nothing was submitted$`, 'm'));
-      const lines = [...run.stderr.matchAll(/^ {2}line (\d+), ([^:]+): (.*)$/gm)].map((m) => ({ line: Number(m[1]), field: m[2]!, message: m[3]! }));
+      const lines = [...run.stderr.matchAll(/^ {2}line (\d+), ([^:]+): (.*)$/gm)].map((m) => ({
+        line: Number(m[1]),
+        field: m[2]!,
+        message: m[3]!,
+      }));
       lines.forEach(expectClear);
       expectIssuesAt(c, lines);
     }
@@ -510,7 +773,11 @@ test('no batch was started for any of them, and the simulator received no submis
   expect(started.count).toBe(0);
 
   expect(p.ledger()).toEqual([]);
-  const stats = await (await fetch(`${p.sim.url}/_sim/stats`)).json() as { acceptedPaidJobs: number; byAction: Record<string, number>; requests: { byEndpoint: Record<string, number> } };
+  const stats = (await (await fetch(`${p.sim.url}/_sim/stats`)).json()) as {
+    acceptedPaidJobs: number;
+    byAction: Record<string, number>;
+    requests: { byEndpoint: Record<string, number> };
+  };
   expect(stats.acceptedPaidJobs).toBe(0);
   expect(stats.byAction).toEqual({});
   expect(Object.keys(stats.requests.byEndpoint).filter((endpoint) => endpoint.includes('/submit/'))).toEqual([]);

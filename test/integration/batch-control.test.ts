@@ -1,6 +1,7 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { prepareBatch, startBatch, waitForBatch } from '../../cli/batches';
-import { cancelBatchSignal, pauseUpdate, progressQuery, resumeUpdate, setConcurrencyUpdate, type BatchProgress } from '../../workflows/shared';
+import { prepareBatch, startBatch, waitForBatch } from '../../client/batches';
+import { cancelBatchSignal, pauseUpdate, progressQuery, resumeUpdate, setConcurrencyUpdate } from '../../contracts/handlers';
+import type { BatchProgress } from '../../contracts/batch';
 import { unique } from './helpers';
 import { defaultOptions, jsonl, maxOutstandingJobs, startPipeline, writeManifest, type Pipeline } from './pipeline-harness';
 
@@ -22,8 +23,17 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60
 }
 
 async function start(rows: number, tag: string, concurrency = 2) {
-  const manifest = writeManifest(`${tag}.jsonl`, jsonl(Array.from({ length: rows }, (_, i) => ({ id: `${tag}-${i}`, prompt: `${tag} product ${i} ${unique('p')}` }))));
-  const { input } = await prepareBatch(manifest, p.s3, p.config.s3.bucket, p.taskQueue, defaultOptions({ concurrency, outputPrefix: unique(`out/${tag}`) }));
+  const manifest = writeManifest(
+    `${tag}.jsonl`,
+    jsonl(Array.from({ length: rows }, (_, i) => ({ id: `${tag}-${i}`, prompt: `${tag} product ${i} ${unique('p')}` }))),
+  );
+  const { input } = await prepareBatch(
+    manifest,
+    p.s3,
+    p.config.s3.bucket,
+    p.taskQueue,
+    defaultOptions({ concurrency, outputPrefix: unique(`out/${tag}`) }),
+  );
   const handle = await startBatch(p.client, p.s3, p.config.s3.bucket, p.taskQueue, manifest, input);
   const progress = () => handle.query(progressQuery);
   const jobs = () => p.ledger().filter((j) => j.state?.startsWith(`${tag}-`));

@@ -10,11 +10,16 @@ beforeAll(async () => {
 afterAll(() => p?.stop());
 
 test('a 2,000-row manifest runs through several continue-as-new runs with nothing lost or run twice', async () => {
-  const rows = Array.from({ length: 2000 }, (_, i) => ({ id: `r${i}`, kind: 'shorten', prompt: `an elaborate studio photograph of catalog item number ${i}, soft light` }));
+  const rows = Array.from({ length: 2000 }, (_, i) => ({
+    id: `r${i}`,
+    kind: 'shorten',
+    prompt: `an elaborate studio photograph of catalog item number ${i}, soft light`,
+  }));
   const manifest = writeManifest('scale.jsonl', jsonl(rows));
   const before = p.ledger().length;
   const { input, result } = await runBatch(p, manifest, {
-    ...defaultOptions({ outputPrefix: unique('out/scale'), concurrency: 50, pollMinMs: 100, pollMaxMs: 500 }), rowsPerRun: 400,
+    ...defaultOptions({ outputPrefix: unique('out/scale'), concurrency: 50, pollMinMs: 100, pollMaxMs: 500 }),
+    rowsPerRun: 400,
   });
   expect(result.counts).toMatchObject({ total: 2000, succeeded: 2000, failed: 0, cancelled: 0 });
   expect(result.rows).toBe(2000);

@@ -4,8 +4,8 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { connectClient } from '../../config/temporal';
 import { signalRow, startCallbackReceiver, type CallbackReceiver } from '../../worker/callback-receiver';
-import { smokeWorkflow } from '../../workflows';
-import type { TaskSnapshot } from '../../workflows/shared';
+import { smokeWorkflow } from '../fixtures/smoke/workflows';
+import type { TaskSnapshot } from '../../contracts/rows';
 import { stackConfig, unique } from './helpers';
 
 // The receiver against the real Temporal dev server. No worker polls the task queue: the workflow stays open, and
@@ -19,23 +19,31 @@ const logged: string[] = [];
 // Characters that need encoding in a path, so the hook URL's encoding is exercised too.
 const secret = `${unique('s3cr3t')}+/=`;
 
-interface Reply { status: number; text: string }
+interface Reply {
+  status: number;
+  text: string;
+}
 
 /** One request with node:http (no client-side retries or body rewriting). */
 function send(url: string, opts: { method?: string; body?: string | Buffer } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: opts.method ?? 'POST', headers: opts.body === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      url,
+      { method: opts.method ?? 'POST', headers: opts.body === undefined ? {} : { 'content-type': 'application/json' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(opts.body);
   });
 }
 
-const hook = (workflowId: string | undefined, base = receiver.hookUrl) => (workflowId === undefined ? base : `${base}?wf=${encodeURIComponent(workflowId)}`);
+const hook = (workflowId: string | undefined, base = receiver.hookUrl) =>
+  workflowId === undefined ? base : `${base}?wf=${encodeURIComponent(workflowId)}`;
 
 /** The `taskUpdate` signals the server recorded for the workflow, decoded. */
 async function taskUpdates(h: WorkflowHandle): Promise<TaskSnapshot[]> {
@@ -86,7 +94,9 @@ beforeAll(async () => {
   receiver = await startCallbackReceiver({ deliver: signalRow(client), host: '127.0.0.1', port: 0, secret, log: (l) => logged.push(l) });
   // Nothing polls this queue: the workflow stays open (bounded by its timeout should the terminate below not run).
   handle = await client.workflow.start(smokeWorkflow, {
-    taskQueue: unique('no-worker'), workflowId: unique('callback-target'), workflowExecutionTimeout: '10 minutes',
+    taskQueue: unique('no-worker'),
+    workflowId: unique('callback-target'),
+    workflowExecutionTimeout: '10 minutes',
     args: [{ key: 'test/never-written.txt', text: 'x' }],
   });
 });
@@ -109,14 +119,25 @@ test('hookUrl is the listen address with the secret in its path', async () => {
 });
 
 test('hookUrl uses the public URL when one is given, and a random secret when none is', async () => {
-  const a = await startCallbackReceiver({ deliver: signalRow(client), host: '127.0.0.1', port: 0, publicUrl: 'https://hooks.example.com/base/' });
+  const a = await startCallbackReceiver({
+    deliver: signalRow(client),
+    host: '127.0.0.1',
+    port: 0,
+    publicUrl: 'https://hooks.example.com/base/',
+  });
   const b = await startCallbackReceiver({ deliver: signalRow(client), host: '127.0.0.1', port: 0 });
   try {
     expect(a.hookUrl).toMatch(/^https:\/\/hooks\.example\.com\/base\/mj\/callback\/[^/?]{16,}$/);
     const secretOf = (u: string) => u.slice(u.lastIndexOf('/') + 1);
     expect(secretOf(a.hookUrl)).not.toBe(secretOf(b.hookUrl));
     // b's secret is not ours, nor a's.
-    expect((await send(hook(handle.workflowId, b.hookUrl.replace(secretOf(b.hookUrl), secretOf(a.hookUrl))), { body: JSON.stringify(finishedTask('1')) })).status).toBe(403);
+    expect(
+      (
+        await send(hook(handle.workflowId, b.hookUrl.replace(secretOf(b.hookUrl), secretOf(a.hookUrl))), {
+          body: JSON.stringify(finishedTask('1')),
+        })
+      ).status,
+    ).toBe(403);
   } finally {
     await a.close();
     await b.close();
@@ -150,7 +171,16 @@ test('a callback becomes a taskUpdate signal carrying the task snapshot', async 
 });
 
 test('an in-progress task with a numeric id and a fractional progress is signalled too, in order', async () => {
-  const inProgress = { id: 1712345678905555, action: 'UPSCALE', status: 'IN_PROGRESS', progress: '42.5%', imageUrl: '', failReason: '', buttons: [], properties: {} };
+  const inProgress = {
+    id: 1712345678905555,
+    action: 'UPSCALE',
+    status: 'IN_PROGRESS',
+    progress: '42.5%',
+    imageUrl: '',
+    failReason: '',
+    buttons: [],
+    properties: {},
+  };
   expect((await send(hook(handle.workflowId), { body: JSON.stringify(inProgress) })).status).toBe(200);
   const updates = await taskUpdates(handle);
   expect(updates).toHaveLength(2);
@@ -214,7 +244,10 @@ test('a callback for a workflow that does not exist is acknowledged as ignored a
 
 test('a callback for a workflow that has closed is ignored too', async () => {
   const closed = await client.workflow.start(smokeWorkflow, {
-    taskQueue: unique('no-worker'), workflowId: unique('callback-closed'), workflowExecutionTimeout: '10 minutes', args: [{ key: 'test/never.txt', text: 'x' }],
+    taskQueue: unique('no-worker'),
+    workflowId: unique('callback-closed'),
+    workflowExecutionTimeout: '10 minutes',
+    args: [{ key: 'test/never.txt', text: 'x' }],
   });
   await closed.terminate('closed before its callback');
   const before = receiver.stats.signalFailed;

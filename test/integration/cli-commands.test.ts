@@ -17,8 +17,21 @@ const cli = (args: string[]) => runCli(args, { env: p.cliEnv });
 const json = (stdout: string) => JSON.parse(stdout) as Record<string, any>;
 
 async function startBatch(rows: number, tag: string, concurrency = 1): Promise<string> {
-  const manifest = writeManifest(`${tag}.jsonl`, jsonl(Array.from({ length: rows }, (_, i) => ({ id: `${tag}-${i}`, prompt: `${tag} teapot ${i} ${unique('q')}` }))));
-  const run = await cli(['run', manifest, '--json', '--concurrency', String(concurrency), '--output', unique(`out/${tag}`), '--batch-id', unique(tag)]);
+  const manifest = writeManifest(
+    `${tag}.jsonl`,
+    jsonl(Array.from({ length: rows }, (_, i) => ({ id: `${tag}-${i}`, prompt: `${tag} teapot ${i} ${unique('q')}` }))),
+  );
+  const run = await cli([
+    'run',
+    manifest,
+    '--json',
+    '--concurrency',
+    String(concurrency),
+    '--output',
+    unique(`out/${tag}`),
+    '--batch-id',
+    unique(tag),
+  ]);
   expect(run.code).toBe(0);
   const out = json(run.stdout);
   expect(out.batchId).toBeTruthy();
@@ -120,7 +133,13 @@ test('cancel --json stops a running batch; watch then exits 4', async () => {
 });
 
 test('an unknown batch: every command exits 2 with a clear message', async () => {
-  for (const args of [['status', 'no-such-batch'], ['watch', 'no-such-batch'], ['pause', 'no-such-batch'], ['cancel', 'no-such-batch'], ['report', 'no-such-batch']]) {
+  for (const args of [
+    ['status', 'no-such-batch'],
+    ['watch', 'no-such-batch'],
+    ['pause', 'no-such-batch'],
+    ['cancel', 'no-such-batch'],
+    ['report', 'no-such-batch'],
+  ]) {
     const run = await cli([...args, '--json']);
     expect({ args, code: run.code }).toEqual({ args, code: 2 });
     expect(json(run.stdout).error).toMatch(/no batch no-such-batch/);
@@ -128,7 +147,13 @@ test('an unknown batch: every command exits 2 with a clear message', async () =>
 });
 
 test('run without --wait for a batch id that is already running exits 5', async () => {
-  const manifest = writeManifest('dup.jsonl', jsonl([{ id: 'd1', prompt: `dup ${unique('d')}` }, { id: 'd2', prompt: `dup ${unique('d')}` }]));
+  const manifest = writeManifest(
+    'dup.jsonl',
+    jsonl([
+      { id: 'd1', prompt: `dup ${unique('d')}` },
+      { id: 'd2', prompt: `dup ${unique('d')}` },
+    ]),
+  );
   const id = unique('dup');
   const first = await cli(['run', manifest, '--json', '--batch-id', id, '--concurrency', '1', '--output', unique('out/dup')]);
   expect(first.code).toBe(0);

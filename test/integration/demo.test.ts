@@ -5,8 +5,9 @@ import * as path from 'node:path';
 import { chromium } from 'playwright-core';
 import { REPO_ROOT, runCli } from './cli';
 import { stackConfig } from './helpers';
+import { chromiumPath } from '../../scripts/chromium-path';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM = chromiumPath();
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
 
 test('`mj-batch demo --json` runs the example catalog end to end, and its contact sheet shows every image in a real browser', async () => {
@@ -45,7 +46,11 @@ test('`mj-batch demo --json` runs the example catalog end to end, and its contac
     expect(seen.ok).toBe(24);
     expect(seen.broken).toEqual([]);
     // A grid per row (the describe row has none) plus every picked upscale.
-    const jsonl = fs.readFileSync(path.join(path.dirname(out.contactSheetFile), 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const jsonl = fs
+      .readFileSync(path.join(path.dirname(out.contactSheetFile), 'results.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(seen.images).toBe(jsonl.reduce((n: number, l: { images: unknown[] }) => n + l.images.length, 0));
     expect(seen.images).toBeGreaterThan(24);
     expect(seen.summary).toContain('24 rows');

@@ -14,16 +14,22 @@ beforeAll(async () => {
 afterAll(() => p?.stop());
 
 async function gatewaySettings(update: Record<string, unknown>): Promise<void> {
-  const res = await fetch(`${p.sim.url}/_sim/gateway`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(update) });
+  const res = await fetch(`${p.sim.url}/_sim/gateway`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(update),
+  });
   expect(res.status).toBe(200);
 }
-
 
 test('a key that expires mid-batch holds the batch, polling rows included, and it goes on once the key works again', async () => {
   const tag = unique('key');
   const rows = Array.from({ length: 5 }, (_, i) => ({ id: `${tag}-${i}`, prompt: `${tag} a cork coaster ${i}`, actions: 'U1' }));
   const env = { ...p.cliEnv, MJ_ACCOUNT: unique('acct') };
-  const started = await runCli(['run', writeManifest('key.jsonl', jsonl(rows)), '--json', '--output', unique('out/key'), '--account-slots', '2', '--queue-ahead', '0'], { env });
+  const started = await runCli(
+    ['run', writeManifest('key.jsonl', jsonl(rows)), '--json', '--output', unique('out/key'), '--account-slots', '2', '--queue-ahead', '0'],
+    { env },
+  );
   expect(started.code).toBe(0);
   const { batchId } = JSON.parse(started.stdout) as { batchId: string };
   try {
@@ -66,7 +72,9 @@ test('a mixed batch through a new-api-style gateway: modes reach the account, fo
   await gatewaySettings({ quota: 5 });
   const env = { ...p.cliEnv, MJ_ACCOUNT: unique('acct') };
   const manifest = writeManifest('gateway.jsonl', jsonl(rows));
-  const started = await runCli(['run', manifest, '--json', '--output', unique('out/gw'), '--account-slots', '3', '--queue-ahead', '1'], { env });
+  const started = await runCli(['run', manifest, '--json', '--output', unique('out/gw'), '--account-slots', '3', '--queue-ahead', '1'], {
+    env,
+  });
   expect(started.code).toBe(0);
   const { batchId } = JSON.parse(started.stdout) as { batchId: string };
 
@@ -99,7 +107,12 @@ test('a mixed batch through a new-api-style gateway: modes reach the account, fo
   expect(jobs.filter((j) => j.state === `${tag}-chain`)).toHaveLength(3);
 
   const report = await runCli(['report', batchId, '--format', 'jsonl'], { env });
-  const lines = report.stdout.trim().split('\n').map((l) => JSON.parse(l) as { key: string; status: string; failureClass: string; reason: string; modeRequested: string; modeRan: string });
+  const lines = report.stdout
+    .trim()
+    .split('\n')
+    .map(
+      (l) => JSON.parse(l) as { key: string; status: string; failureClass: string; reason: string; modeRequested: string; modeRan: string },
+    );
   // The mode asked for is recorded, and the mode it ran in: a gateway's view has none, but the upstream's callback
   // (notify forwarding is on) says so.
   expect(lines.find((l) => l.key === `${tag}-relax`)).toMatchObject({ modeRequested: 'relax', modeRan: 'relax' });

@@ -16,12 +16,30 @@ export default async function globalSetup(): Promise<void> {
   const ports: Partial<StackOptions> = {};
   if (!readStackState(dir)) {
     const free = await Promise.all(Object.values(DEFAULT_PORTS).map((p) => isPortFree(p)));
-    if (free.includes(false)) Object.assign(ports, { temporalPort: await freePort(), uiPort: await freePort(), s3Port: await freePort(), simPort: await freePort() });
+    if (free.includes(false))
+      Object.assign(ports, {
+        temporalPort: await freePort(),
+        uiPort: await freePort(),
+        s3Port: await freePort(),
+        simPort: await freePort(),
+      });
   }
   // Building the Go binaries on a fresh machine takes minutes; `.ci/run` does it as its own timed step first.
   // The tests' simulator runs fast; a stack the developer already runs keeps its own speed.
-  const endpoints = await stackUp({ dir, simSpeed: 50, ...ports, log: (line) => process.stderr.write(`[stack] ${line}\n`), healthTimeoutMs: 120_000 });
-  const ours = Object.entries(endpoints.services).filter(([, s]) => s === 'started').map(([name]) => name);
+  const endpoints = await stackUp({
+    dir,
+    simSpeed: 50,
+    ...ports,
+    log: (line) => process.stderr.write(`[stack] ${line}\n`),
+    healthTimeoutMs: 120_000,
+  });
+  const ours = Object.entries(endpoints.services)
+    .filter(([, s]) => s === 'started')
+    .map(([name]) => name);
   fs.writeFileSync(path.join(dir, 'started-by-tests'), JSON.stringify(ours));
-  process.stderr.write(`[stack] ready in ${Date.now() - started} ms (${Object.entries(endpoints.services).map(([k, v]) => `${k}: ${v}`).join(', ')})\n`);
+  process.stderr.write(
+    `[stack] ready in ${Date.now() - started} ms (${Object.entries(endpoints.services)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ')})\n`,
+  );
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { loadConfig } from '../../config/config';
-import { WORKFLOWS_PATH } from '../../worker/worker';
+import { prebuiltWorkflowBundle } from '../../worker/workflow-bundle';
 
 /** The running stack's configuration, exactly as every mj-batch command resolves it. */
 export function stackConfig() {
@@ -13,12 +13,17 @@ export function unique(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The bundle `npm run build` made: the tests run the very code a worker runs. */
+export async function workflowBundle(): Promise<{ codePath: string }> {
+  return prebuiltWorkflowBundle();
+}
 
-/** Bundling workflow code takes seconds: do it once per test file. */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
-  return bundle;
+let smoke: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** The smoke workflow (a test fixture, not in the product's bundle), bundled once per test file. */
+export function smokeWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  smoke ??= bundleWorkflowCode({ workflowsPath: require.resolve('../fixtures/smoke/workflows'), logger: quietLogger });
+  return smoke;
 }
 
 const noop = () => undefined;

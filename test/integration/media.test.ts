@@ -69,7 +69,16 @@ async function imagine(prompt: string): Promise<MjTask> {
 }
 
 function inputFor(task: MjTask, prefix: string, role = 'grid'): StoreImageInput {
-  return { batchId: 'media-it', rowKey: prefix.split('/').pop()!, prefix, role, taskId: task.id, imageUrl: task.imageUrl!, prompt: task.prompt ?? '', parentChain: [task.id] };
+  return {
+    batchId: 'media-it',
+    rowKey: prefix.split('/').pop()!,
+    prefix,
+    role,
+    taskId: task.id,
+    imageUrl: task.imageUrl!,
+    prompt: task.prompt ?? '',
+    parentChain: [task.id],
+  };
 }
 
 async function getObject(key: string): Promise<Buffer> {
@@ -93,7 +102,10 @@ async function headStatus(key: string): Promise<number> {
 }
 
 async function mediaError(p: Promise<unknown>): Promise<MediaError> {
-  const outcome = await p.then((v) => ({ value: v }), (e: unknown) => ({ error: e }));
+  const outcome = await p.then(
+    (v) => ({ value: v }),
+    (e: unknown) => ({ error: e }),
+  );
   if (!('error' in outcome)) throw new Error(`expected a MediaError, got a result: ${JSON.stringify(outcome.value)}`);
   if (!(outcome.error instanceof MediaError)) throw new Error(`expected a MediaError, got ${String(outcome.error)}`);
   return outcome.error;
@@ -105,7 +117,15 @@ test('a finished imagine task: original, both default thumbnails and a sidecar, 
   const expected = (await downloadImage(task.imageUrl!, policy, dispatcher)).bytes;
   const stored = await storeImage(deps(), inputFor(task, prefix));
 
-  expect(stored).toMatchObject({ role: 'grid', taskId: task.id, key: `${prefix}/grid.png`, format: 'png', bytes: expected.length, sidecarKey: `${prefix}/grid.json`, skipped: false });
+  expect(stored).toMatchObject({
+    role: 'grid',
+    taskId: task.id,
+    key: `${prefix}/grid.png`,
+    format: 'png',
+    bytes: expected.length,
+    sidecarKey: `${prefix}/grid.json`,
+    skipped: false,
+  });
   expect(stored.sha256).toBe(sha256(expected));
 
   // The original: byte-identical in S3, with its sha256 recorded as metadata.
@@ -130,12 +150,28 @@ test('a finished imagine task: original, both default thumbnails and a sidecar, 
 
   // The sidecar says what was stored, and where from (the signed query left out).
   const sidecar = JSON.parse((await getObject(stored.sidecarKey)).toString('utf8'));
-  expect(sidecar.original).toEqual({ key: stored.key, sha256: sha256(original), bytes: original.length, width: meta.width, height: meta.height, format: 'png' });
-  expect(sidecar).toMatchObject({ batchId: 'media-it', role: 'grid', taskId: task.id, parentChain: [task.id], prompt: task.prompt, sourceUrl: task.imageUrl!.split('?')[0] });
+  expect(sidecar.original).toEqual({
+    key: stored.key,
+    sha256: sha256(original),
+    bytes: original.length,
+    width: meta.width,
+    height: meta.height,
+    format: 'png',
+  });
+  expect(sidecar).toMatchObject({
+    batchId: 'media-it',
+    role: 'grid',
+    taskId: task.id,
+    parentChain: [task.id],
+    prompt: task.prompt,
+    sourceUrl: task.imageUrl!.split('?')[0],
+  });
   expect(sidecar.sourceUrl).not.toContain('hm=');
   expect(sidecar.thumbnails).toEqual(stored.thumbnails);
 
-  expect(await listKeys(prefix)).toEqual([`${prefix}/grid.json`, `${prefix}/grid.png`, `${prefix}/thumbs/grid-256.webp`, `${prefix}/thumbs/grid-512.webp`].sort());
+  expect(await listKeys(prefix)).toEqual(
+    [`${prefix}/grid.json`, `${prefix}/grid.png`, `${prefix}/thumbs/grid-256.webp`, `${prefix}/thumbs/grid-512.webp`].sort(),
+  );
 });
 
 test('storing the same image again is skipped and rewrites nothing', async () => {
@@ -182,10 +218,18 @@ test('an upscale (U1) of a grid is stored under its own role next to the grid', 
   expect(u.key).toBe(`${prefix}/U1.png`);
   expect(u.sha256).not.toBe(g.sha256);
   expect(JSON.parse((await getObject(u.sidecarKey)).toString()).parentChain).toEqual([grid.id, u1.id]);
-  expect(await listKeys(prefix)).toEqual([
-    `${prefix}/U1.json`, `${prefix}/U1.png`, `${prefix}/grid.json`, `${prefix}/grid.png`,
-    `${prefix}/thumbs/U1-256.webp`, `${prefix}/thumbs/U1-512.webp`, `${prefix}/thumbs/grid-256.webp`, `${prefix}/thumbs/grid-512.webp`,
-  ].sort());
+  expect(await listKeys(prefix)).toEqual(
+    [
+      `${prefix}/U1.json`,
+      `${prefix}/U1.png`,
+      `${prefix}/grid.json`,
+      `${prefix}/grid.png`,
+      `${prefix}/thumbs/U1-256.webp`,
+      `${prefix}/thumbs/U1-512.webp`,
+      `${prefix}/thumbs/grid-256.webp`,
+      `${prefix}/thumbs/grid-512.webp`,
+    ].sort(),
+  );
 });
 
 describe('faulty images are refused and nothing is uploaded', () => {

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
-import { prepareBatch, startBatch, waitForBatch, type BatchOptions } from '../../cli/batches';
+import { prepareBatch, startBatch, waitForBatch, type BatchOptions } from '../../client/batches';
 import type { EffectiveConfig } from '../../config/config';
 import { connectClient } from '../../config/temporal';
 import { startSimulator, type RunningSimulator } from '../../simulator/server';
@@ -35,19 +35,37 @@ export async function startPipeline(sim: SimulatorSettings, env: NodeJS.ProcessE
   const simulator = await startSimulator({ speed: 50, ...sim });
   const base = stackConfig();
   const taskQueue = unique('pipeline');
-  const config: EffectiveConfig = { ...base, taskQueue, mj: { ...base.mj, baseUrl: simulator.url, apiKey: simulator.options.apiKey, source: 'env' } };
-  const workers = await startWorkers(config, { taskQueue, workflowBundle: await workflowBundle(), env: { ...process.env, MJ_BATCH_MEDIA_CONCURRENCY: '2', ...env } });
+  const config: EffectiveConfig = {
+    ...base,
+    taskQueue,
+    mj: { ...base.mj, baseUrl: simulator.url, apiKey: simulator.options.apiKey, source: 'env' },
+  };
+  const workers = await startWorkers(config, {
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    env: { ...process.env, MJ_BATCH_MEDIA_CONCURRENCY: '2', ...env },
+  });
   const running = workers.run();
   const client = await connectClient(config.temporal);
   const s3 = createS3Client(config.s3);
   return {
-    sim: simulator, workers, client, s3, config, taskQueue,
+    sim: simulator,
+    workers,
+    client,
+    s3,
+    config,
+    taskQueue,
     cliEnv: { MJ_BATCH_TASK_QUEUE: taskQueue },
     ledger: () => simulator.engine.ledger(),
     async stop() {
       // The account slots workflows never end by themselves; their workers are going away.
-      for await (const wf of client.workflow.list({ query: `WorkflowType = 'accountSlotsWorkflow' AND TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'` })) {
-        await client.workflow.getHandle(wf.workflowId).terminate('test finished').catch(() => undefined);
+      for await (const wf of client.workflow.list({
+        query: `WorkflowType = 'accountSlotsWorkflow' AND TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
+      })) {
+        await client.workflow
+          .getHandle(wf.workflowId)
+          .terminate('test finished')
+          .catch(() => undefined);
       }
       workers.shutdown();
       await running;
@@ -69,7 +87,13 @@ export function writeManifest(name: string, content: string): string {
 export const jsonl = (rows: object[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
 
 export const defaultOptions = (over: Partial<BatchOptions> = {}): BatchOptions => ({
-  concurrency: 3, submitPolicy: 'at-most-once', callbacks: true, pollMinMs: 500, pollMaxMs: 2000, jobDeadlineMs: 60_000, ...over,
+  concurrency: 3,
+  submitPolicy: 'at-most-once',
+  callbacks: true,
+  pollMinMs: 500,
+  pollMaxMs: 2000,
+  jobDeadlineMs: 60_000,
+  ...over,
 });
 
 /** prepare → start → wait, as `mj-batch run --wait` does. */
@@ -93,4 +117,3 @@ export function maxOutstandingJobs(jobs: LedgerJob[]): number {
   for (const [, d] of events) max = Math.max(max, (now += d));
   return max;
 }
-

@@ -21,7 +21,11 @@ async function getBytes(key: string): Promise<Buffer> {
 
 async function readJsonl(uri: string): Promise<ResultLine[]> {
   const key = uri.replace(`s3://${bucket()}/`, '');
-  return (await getBytes(key)).toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as ResultLine);
+  return (await getBytes(key))
+    .toString('utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as ResultLine);
 }
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -53,7 +57,8 @@ describe('a mixed manifest end to end, through the CLI, on the real stack and th
 
   test('the summary counts every row, and names the report files as s3:// URIs', () => {
     expect(summary).toMatchObject({ rows: 7, succeeded: 4, failed: 3, unknownSubmit: 0 });
-    for (const key of ['resultsCsv', 'resultsJsonl', 'contactSheet']) expect(summary[key]).toMatch(new RegExp(`^s3://${bucket()}/${output}/`));
+    for (const key of ['resultsCsv', 'resultsJsonl', 'contactSheet'])
+      expect(summary[key]).toMatch(new RegExp(`^s3://${bucket()}/${output}/`));
   });
 
   test('each failure has its class and a specific reason; the others succeeded', () => {
@@ -71,7 +76,7 @@ describe('a mixed manifest end to end, through the CLI, on the real stack and th
     expect(byId.picks!.input.sku).toBe('AR-1');
   });
 
-  test('every picked image is stored with thumbnails and a sidecar, and the sha256 in the report is the stored bytes\'', async () => {
+  test("every picked image is stored with thumbnails and a sidecar, and the sha256 in the report is the stored bytes'", async () => {
     const picks = lines.find((l) => l.input.id === 'picks')!;
     expect(picks.images.map((i) => i.role)).toEqual(['grid', 'U1', 'U3', 'U3>upscale_subtle']);
     expect(picks.taskIds).toHaveLength(4);
@@ -123,12 +128,17 @@ describe('a mixed manifest end to end, through the CLI, on the real stack and th
     const out = JSON.parse(redrive.stdout);
     expect(out).toMatchObject({ rows: 1, failed: 1, succeeded: 0 });
     expect(out.batchId).toMatch(new RegExp(`^${batchId}-redrive-`));
-    expect(p.ledger().slice(before).map((j) => j.state)).toEqual(['expired']);
+    expect(
+      p
+        .ledger()
+        .slice(before)
+        .map((j) => j.state),
+    ).toEqual(['expired']);
     // The report still covers the whole manifest.
     expect(await readJsonl(out.resultsJsonl)).toHaveLength(7);
   });
 
-  test('no secret (API key, S3 credentials, callback URL) is in the batch\'s or a row\'s history', async () => {
+  test("no secret (API key, S3 credentials, callback URL) is in the batch's or a row's history", async () => {
     const histories = [
       await p.client.workflow.getHandle(summary.batchId as string).fetchHistory(),
       await p.client.workflow.getHandle(`${summary.batchId}/picks`).fetchHistory(),
@@ -145,8 +155,18 @@ describe('a mixed manifest end to end, through the CLI, on the real stack and th
   test('rows with a taskId or an imageUrl re-run only the media stage (here with new thumbnail sizes), paying for nothing', async () => {
     const picks = lines.find((l) => l.input.id === 'picks')!;
     const gridTask = p.sim.engine.ledger().find((j) => j.id === picks.taskIds[0])!;
-    const imageUrl = (await (await fetch(`${p.sim.url}/mj/task/${gridTask.id}/fetch`, { headers: { authorization: `Bearer ${p.sim.options.apiKey}` } })).json() as { imageUrl: string }).imageUrl;
-    const manifest = writeManifest('media-only.jsonl', jsonl([{ id: 'by-task', taskId: gridTask.id }, { id: 'by-url', imageUrl }]));
+    const imageUrl = (
+      (await (
+        await fetch(`${p.sim.url}/mj/task/${gridTask.id}/fetch`, { headers: { authorization: `Bearer ${p.sim.options.apiKey}` } })
+      ).json()) as { imageUrl: string }
+    ).imageUrl;
+    const manifest = writeManifest(
+      'media-only.jsonl',
+      jsonl([
+        { id: 'by-task', taskId: gridTask.id },
+        { id: 'by-url', imageUrl },
+      ]),
+    );
     const before = p.ledger().length;
     const out = unique('out/media-only');
     const run = await runCli(['run', manifest, '--wait', '--json', '--output', out, '--thumbnails', '128:png'], { env: p.cliEnv });
@@ -174,13 +194,16 @@ describe('a mixed manifest end to end, through the CLI, on the real stack and th
 test('a batch over its failure threshold stops early, still writes its report, and exits 3', async () => {
   const rows = Array.from({ length: 8 }, (_, i) => ({ id: `f${i}`, prompt: `a broken thing ${i} [sim:fail]` }));
   const manifest = writeManifest('failing.jsonl', jsonl(rows));
-  const run = await runCli(['run', manifest, '--wait', '--json', '--output', unique('out/threshold'), '--max-failed', '1', '--concurrency', '2'], { env: p.cliEnv });
+  const run = await runCli(
+    ['run', manifest, '--wait', '--json', '--output', unique('out/threshold'), '--max-failed', '1', '--concurrency', '2'],
+    { env: p.cliEnv },
+  );
   expect(run.code).toBe(3);
   const out = JSON.parse(run.stdout);
   expect(out.failedEarly).toBe(true);
   expect(out.failed).toBeGreaterThanOrEqual(2);
   expect(out.failed).toBeLessThan(8);
-  expect((await readJsonl(out.resultsJsonl))).toHaveLength(8);
+  expect(await readJsonl(out.resultsJsonl)).toHaveLength(8);
 });
 
 test('run refuses an invalid manifest before submitting anything (exit 1, errors with line numbers)', async () => {
@@ -189,18 +212,30 @@ test('run refuses an invalid manifest before submitting anything (exit 1, errors
   const run = await runCli(['run', manifest, '--json'], { env: p.cliEnv });
   expect(run.code).toBe(1);
   const out = JSON.parse(run.stdout);
-  expect(out.errors.map((e: { line: number; field: string }) => [e.line, e.field])).toEqual([[3, 'prompt'], [4, 'kind']]);
+  expect(out.errors.map((e: { line: number; field: string }) => [e.line, e.field])).toEqual([
+    [3, 'prompt'],
+    [4, 'kind'],
+  ]);
   expect(p.ledger().length).toBe(before);
 });
 
-test('at-most-once: a submit whose answer is lost is found by the row\'s state in the proxy\'s task list and adopted, not paid twice', async () => {
+test("at-most-once: a submit whose answer is lost is found by the row's state in the proxy's task list and adopted, not paid twice", async () => {
   const before = p.ledger().length;
-  await fetch(`${p.sim.url}/_sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resetAfterSubmit: 1 }) });
+  await fetch(`${p.sim.url}/_sim/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ resetAfterSubmit: 1 }),
+  });
   try {
     const manifest = writeManifest('ambiguous.jsonl', jsonl([{ id: 'maybe', prompt: `a teapot ${unique('t')}` }]));
     const { result } = await runBatch(p, manifest, defaultOptions({ outputPrefix: unique('out/ambiguous') }));
     expect(result.counts).toMatchObject({ unknownSubmit: 0, succeeded: 1 });
-    expect(p.ledger().slice(before).filter((j) => j.state === 'maybe')).toHaveLength(1);
+    expect(
+      p
+        .ledger()
+        .slice(before)
+        .filter((j) => j.state === 'maybe'),
+    ).toHaveLength(1);
     // Nothing else proved the job existed: the answer was lost every time.
     expect((await (await fetch(`${p.sim.url}/_sim/stats`)).json()).requests.injected.resetAfterSubmit).toBeGreaterThan(0);
   } finally {

@@ -1,8 +1,9 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { WorkerProcess } from '../../bench/worker-process';
-import { accountSlotsWorkflowId, slotsQuery } from '../../workflows/account-slots';
-import { progressQuery } from '../../workflows/shared';
+import { accountSlotsWorkflowId } from '../../contracts/account-slots';
+import { slotsQuery } from '../../contracts/handlers';
+import { progressQuery } from '../../contracts/handlers';
 import { duplicatePaidJobs } from '../../bench/chaos-checks';
 import { runCli } from './cli';
 import { unique } from './helpers';
@@ -16,9 +17,11 @@ beforeAll(async () => {
 });
 afterAll(() => p?.stop());
 
-const rowsOf = (tag: string, n: number, extra: object = {}) => Array.from({ length: n }, (_, i) => ({ id: `${tag}-${i}`, prompt: `${tag} ceramic mug ${i} ${unique('p')}`, ...extra }));
+const rowsOf = (tag: string, n: number, extra: object = {}) =>
+  Array.from({ length: n }, (_, i) => ({ id: `${tag}-${i}`, prompt: `${tag} ceramic mug ${i} ${unique('p')}`, ...extra }));
 const jobsOf = (tag: string): LedgerJob[] => p.ledger().filter((j) => j.state?.startsWith(`${tag}-`));
-const slotsOf = (account: string, taskQueue = p.taskQueue) => p.client.workflow.getHandle(accountSlotsWorkflowId(taskQueue, account)).query(slotsQuery);
+const slotsOf = (account: string, taskQueue = p.taskQueue) =>
+  p.client.workflow.getHandle(accountSlotsWorkflowId(taskQueue, account)).query(slotsQuery);
 
 test('a finished 20-row manifest run again skips every row, pays nothing, gives every slot back and ends', async () => {
   const account = unique('acct');
@@ -74,7 +77,19 @@ test('a batch killed mid-way (worker SIGKILLed, batch terminated) and run again:
     // Upscale picks, so some rows are killed between their grid and their follow-up.
     const manifest = writeManifest('killed.jsonl', jsonl(rowsOf('killed', 12, { actions: 'U1' })));
     const output = unique('out/killed');
-    const args = ['run', manifest, '--json', '--output', output, '--account-slots', '3', '--queue-ahead', '1', '--submit-policy', 'at-most-once'];
+    const args = [
+      'run',
+      manifest,
+      '--json',
+      '--output',
+      output,
+      '--account-slots',
+      '3',
+      '--queue-ahead',
+      '1',
+      '--submit-policy',
+      'at-most-once',
+    ];
     const started = await runCli(args, { env });
     expect(started.code).toBe(0);
     const { batchId } = JSON.parse(started.stdout) as { batchId: string };
@@ -125,18 +140,31 @@ test('a batch killed mid-way (worker SIGKILLed, batch terminated) and run again:
     // The leases of the killed rows were taken back, not left to their 6 h time to live.
     expect(slots.reclaimed).toBeGreaterThan(0);
   } finally {
-    await p.client.workflow.getHandle(accountSlotsWorkflowId(taskQueue, account)).terminate('test finished').catch(() => undefined);
+    await p.client.workflow
+      .getHandle(accountSlotsWorkflowId(taskQueue, account))
+      .terminate('test finished')
+      .catch(() => undefined);
     await worker.kill();
   }
 }, 600_000);
 
 test('a Plus proxy says which mode each job ran in: the results record the mode asked for and the mode it ran in', async () => {
-  const manifest = writeManifest('modes.jsonl', jsonl([{ id: 'mode-relax', prompt: `a rattan chair ${unique('m')}`, mode: 'relax', actions: 'U1' }]));
-  const run = await runCli(['run', manifest, '--wait', '--json', '--output', unique('out/modes'), '--account-slots', '0'], { env: p.cliEnv });
+  const manifest = writeManifest(
+    'modes.jsonl',
+    jsonl([{ id: 'mode-relax', prompt: `a rattan chair ${unique('m')}`, mode: 'relax', actions: 'U1' }]),
+  );
+  const run = await runCli(['run', manifest, '--wait', '--json', '--output', unique('out/modes'), '--account-slots', '0'], {
+    env: p.cliEnv,
+  });
   expect(run.code).toBe(0);
   const summary = JSON.parse(run.stdout);
   expect(summary).toMatchObject({ succeeded: 1, modeMismatches: 0 });
   const report = await runCli(['report', summary.batchId, '--format', 'jsonl'], { env: p.cliEnv });
   expect(JSON.parse(report.stdout.trim())).toMatchObject({ key: 'mode-relax', modeRequested: 'relax', modeRan: 'relax' });
-  expect(p.ledger().filter((j) => j.state === 'mode-relax').map((j) => j.mode)).toEqual(['RELAX', 'RELAX']);
+  expect(
+    p
+      .ledger()
+      .filter((j) => j.state === 'mode-relax')
+      .map((j) => j.mode),
+  ).toEqual(['RELAX', 'RELAX']);
 });

@@ -1,7 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
-  DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3ServiceException,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createS3Client } from '../../storage/s3-client';
@@ -20,7 +25,15 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 test('put, get, head and list round-trip the exact bytes and metadata', async () => {
   const body = randomBytes(300_000);
-  await s3.send(new PutObjectCommand({ Bucket, Key: `${prefix}a.bin`, Body: body, ContentType: 'application/octet-stream', Metadata: { sha256: sha256(body) } }));
+  await s3.send(
+    new PutObjectCommand({
+      Bucket,
+      Key: `${prefix}a.bin`,
+      Body: body,
+      ContentType: 'application/octet-stream',
+      Metadata: { sha256: sha256(body) },
+    }),
+  );
   await s3.send(new PutObjectCommand({ Bucket, Key: `${prefix}b.txt`, Body: 'second' }));
 
   const got = await s3.send(new GetObjectCommand({ Bucket, Key: `${prefix}a.bin` }));
@@ -34,7 +47,10 @@ test('put, get, head and list round-trip the exact bytes and metadata', async ()
   expect(head.Metadata).toEqual({ sha256: sha256(body) });
 
   const listed = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: prefix }));
-  expect(listed.Contents?.map((o) => [o.Key, o.Size])).toEqual([[`${prefix}a.bin`, body.length], [`${prefix}b.txt`, 6]]);
+  expect(listed.Contents?.map((o) => [o.Key, o.Size])).toEqual([
+    [`${prefix}a.bin`, body.length],
+    [`${prefix}b.txt`, 6],
+  ]);
 });
 
 test('a streamed PUT (aws-chunked with a checksum trailer) stores the payload, not the framing', async () => {
@@ -58,9 +74,16 @@ test('a 20 MB multipart upload through lib-storage arrives whole', async () => {
   const size = 20 * 1024 * 1024;
   const body = randomBytes(size);
   // A stream body of unknown length forces lib-storage to split it into 5 MiB parts itself.
-  const upload = new Upload({ client: s3, params: { Bucket, Key: `${prefix}big.bin`, Body: Readable.from(chunks(body, 1 << 20)) }, partSize: 5 * 1024 * 1024, queueSize: 4 });
+  const upload = new Upload({
+    client: s3,
+    params: { Bucket, Key: `${prefix}big.bin`, Body: Readable.from(chunks(body, 1 << 20)) },
+    partSize: 5 * 1024 * 1024,
+    queueSize: 4,
+  });
   const parts: number[] = [];
-  upload.on('httpUploadProgress', (p) => { if (p.part) parts.push(p.part); });
+  upload.on('httpUploadProgress', (p) => {
+    if (p.part) parts.push(p.part);
+  });
   const result = await upload.done();
 
   expect(new Set(parts).size).toBe(4);

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { freePort, isRunning } from '../../stack/processes';
 import { readStackState } from '../../stack/state';
-import { smokeWorkflow } from '../../workflows';
+import { smokeWorkflow } from '../fixtures/smoke/workflows';
 import { runCli } from './cli';
 import { unique } from './helpers';
 
@@ -14,8 +14,18 @@ const env = { MJ_BATCH_STACK_DIR: dir, TEMPORAL_ADDRESS: '', S3_ENDPOINT: '', MJ
 let ports: string[];
 
 beforeAll(async () => {
-  ports = ['--temporal-port', String(await freePort()), '--ui-port', String(await freePort()), '--s3-port', String(await freePort()),
-    '--sim-port', String(await freePort()), '--sim-speed', '25'];
+  ports = [
+    '--temporal-port',
+    String(await freePort()),
+    '--ui-port',
+    String(await freePort()),
+    '--s3-port',
+    String(await freePort()),
+    '--sim-port',
+    String(await freePort()),
+    '--sim-speed',
+    '25',
+  ];
 });
 
 afterAll(async () => {
@@ -58,7 +68,8 @@ test('stack up --json, up again, kill the dev server, up brings back the same st
   // A workflow started with no worker stays Running on the server.
   const workflowId = unique('persisted');
   await withClient(endpoints.temporalAddress, (c) =>
-    c.workflow.start(smokeWorkflow, { taskQueue: unique('nobody-polls'), workflowId, args: [{ key: 'k', text: 't' }] }));
+    c.workflow.start(smokeWorkflow, { taskQueue: unique('nobody-polls'), workflowId, args: [{ key: 'k', text: 't' }] }),
+  );
 
   const again = await runCli(['stack', 'up', '--dir', dir, '--json'], { env });
   expect(again.code).toBe(0);
@@ -68,7 +79,10 @@ test('stack up --json, up again, kill the dev server, up brings back the same st
   process.kill(before.temporal.process!.pid, 'SIGKILL');
   const down = await runCli(['stack', 'status', '--dir', dir, '--json'], { env });
   expect(down.code).toBe(1);
-  expect(JSON.parse(down.stdout).services.find((s: { name: string }) => s.name === 'temporal')).toMatchObject({ state: 'stopped', healthy: false });
+  expect(JSON.parse(down.stdout).services.find((s: { name: string }) => s.name === 'temporal')).toMatchObject({
+    state: 'stopped',
+    healthy: false,
+  });
 
   const restarted = await runCli(['stack', 'up', '--dir', dir, '--json'], { env });
   expect(restarted.code).toBe(0);
@@ -91,7 +105,9 @@ test('stack up --json, up again, kill the dev server, up brings back the same st
   const stopped = await runCli(['stack', 'down', '--dir', dir, '--json'], { env });
   expect(stopped.code).toBe(0);
   expect(JSON.parse(stopped.stdout).services).toEqual([
-    { name: 'temporal', result: 'stopped' }, { name: 's3', result: 'stopped' }, { name: 'simulator', result: 'stopped' },
+    { name: 'temporal', result: 'stopped' },
+    { name: 's3', result: 'stopped' },
+    { name: 'simulator', result: 'stopped' },
   ]);
   expect(isRunning(after.temporal.process!)).toBe(false);
   expect(isRunning(after.s3.process!)).toBe(false);
@@ -105,8 +121,23 @@ test('a port taken by another program is a clear error, not a half-started stack
   await new Promise((r) => server.once('listening', r));
   const busy = (server.address() as { port: number }).port;
   try {
-    const run = await runCli(['stack', 'up', '--dir', otherDir, '--temporal-port', String(busy), '--ui-port', String(await freePort()),
-      '--s3-port', String(await freePort()), '--sim-port', String(await freePort())], { env: { ...env, MJ_BATCH_STACK_DIR: otherDir } });
+    const run = await runCli(
+      [
+        'stack',
+        'up',
+        '--dir',
+        otherDir,
+        '--temporal-port',
+        String(busy),
+        '--ui-port',
+        String(await freePort()),
+        '--s3-port',
+        String(await freePort()),
+        '--sim-port',
+        String(await freePort()),
+      ],
+      { env: { ...env, MJ_BATCH_STACK_DIR: otherDir } },
+    );
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`port ${busy} (Temporal frontend) is already in use`);
     expect(run.stderr).toContain('--temporal-port');

@@ -14,7 +14,10 @@ test('`mj-batch worker` runs an example manifest for `mj-batch run --wait`, then
       if (Date.now() > deadline) throw new Error(`the worker did not start:\n${stderr}`);
       await new Promise((r) => setTimeout(r, 200));
     }
-    const run = await runCli(['run', 'examples/mixed.jsonl', '--wait', '--json', '--output', unique('out/worker-cli'), '--batch-id', unique('worker-cli')], { env });
+    const run = await runCli(
+      ['run', 'examples/mixed.jsonl', '--wait', '--json', '--output', unique('out/worker-cli'), '--batch-id', unique('worker-cli')],
+      { env },
+    );
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ rows: 6, succeeded: 6, failed: 0 });
   } finally {

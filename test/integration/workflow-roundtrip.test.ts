@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
-import type { NativeConnection } from '@temporalio/worker';
-import { connectClient, connectWorker } from '../../config/temporal';
+import { connectClient } from '../../config/temporal';
+import { connectWorker } from '../../worker/connection';
 import { createS3Client } from '../../storage/s3-client';
-import { createWorker } from '../../worker/worker';
-import { smokeWorkflow } from '../../workflows';
-import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
-import { stackConfig, unique, workflowBundle } from './helpers';
+import { Worker, type NativeConnection } from '@temporalio/worker';
+import { createSmokeActivities } from '../fixtures/smoke/activities';
+import { smokeWorkflow } from '../fixtures/smoke/workflows';
+import { ALL_SEARCH_ATTRIBUTES } from '../../contracts/search-attributes';
+import { smokeWorkflowBundle, stackConfig, unique } from './helpers';
 
 const config = stackConfig();
 let client: Client;
@@ -30,9 +31,12 @@ test('a workflow runs on the real dev server: durable timer, then an activity th
   const workflowId = unique('smoke');
   const key = `test/${workflowId}.txt`;
   const text = `round trip ${workflowId}\n`;
-  const worker = await createWorker({
-    connection: nativeConnection, namespace: config.temporal.namespace, taskQueue,
-    deps: { s3, bucket: config.s3.bucket }, workflowBundle: await workflowBundle(),
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    namespace: config.temporal.namespace,
+    taskQueue,
+    activities: createSmokeActivities({ s3, bucket: config.s3.bucket }),
+    workflowBundle: await smokeWorkflowBundle(),
   });
 
   const result = await worker.runUntil(client.workflow.execute(smokeWorkflow, { taskQueue, workflowId, args: [{ key, text }] }));
@@ -47,7 +51,13 @@ test('a workflow runs on the real dev server: durable timer, then an activity th
   // The server recorded it: the history holds the fired timer, the completed activity and the completion.
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   const names = history.events!.map((e) => Object.keys(e).find((k) => k.endsWith('EventAttributes')));
-  expect(names).toEqual(expect.arrayContaining(['timerFiredEventAttributes', 'activityTaskCompletedEventAttributes', 'workflowExecutionCompletedEventAttributes']));
+  expect(names).toEqual(
+    expect.arrayContaining([
+      'timerFiredEventAttributes',
+      'activityTaskCompletedEventAttributes',
+      'workflowExecutionCompletedEventAttributes',
+    ]),
+  );
 });
 
 test('the stack registered the search attributes the batch workflow needs', async () => {

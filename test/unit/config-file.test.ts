@@ -20,7 +20,14 @@ function withFile(values: unknown, name = 'mj-batch.config.json'): string {
 const stack: StackState = {
   version: 1,
   temporal: { external: false, address: '127.0.0.1:17233', namespace: 'stack-ns' },
-  s3: { external: false, endpoint: 'http://127.0.0.1:17070', region: 'eu-stack-1', bucket: 'stack-bucket', accessKeyId: 'dev-key', secretAccessKey: 'dev-secret' },
+  s3: {
+    external: false,
+    endpoint: 'http://127.0.0.1:17070',
+    region: 'eu-stack-1',
+    bucket: 'stack-bucket',
+    accessKeyId: 'dev-key',
+    secretAccessKey: 'dev-secret',
+  },
   simulator: { external: false, url: 'http://127.0.0.1:17080', apiKey: 'sk-sim' },
 };
 
@@ -34,7 +41,12 @@ describe('precedence: environment > config file > local stack > defaults', () =>
     expect(c.s3).toMatchObject({ bucket: 'file-bucket', region: 'eu-stack-1', endpoint: 'http://127.0.0.1:17070', source: 'stack' });
     expect(c.mj).toMatchObject({ modePrefix: 'plain', auth: 'bearer', baseUrl: 'http://127.0.0.1:17080', apiKey: 'sk-sim' });
     expect(c.sources).toMatchObject({
-      TEMPORAL_ADDRESS: 'env', S3_BUCKET: 'file', MJ_MODE_PREFIX: 'file', TEMPORAL_NAMESPACE: 'stack', S3_REGION: 'stack', MJ_AUTH_HEADER: 'default',
+      TEMPORAL_ADDRESS: 'env',
+      S3_BUCKET: 'file',
+      MJ_MODE_PREFIX: 'file',
+      TEMPORAL_NAMESPACE: 'stack',
+      S3_REGION: 'stack',
+      MJ_AUTH_HEADER: 'default',
     });
   });
 
@@ -43,7 +55,13 @@ describe('precedence: environment > config file > local stack > defaults', () =>
     writeStackState(path.join(cwd, '.mj-batch'), stack);
     const c = loadConfig({}, cwd);
     expect(c.temporal).toMatchObject({ address: 'file.example:7233', source: 'file' });
-    expect(c.s3).toMatchObject({ endpoint: 'https://r2.example', source: 'file', forcePathStyle: true, accessKeyId: undefined, secretAccessKey: undefined });
+    expect(c.s3).toMatchObject({
+      endpoint: 'https://r2.example',
+      source: 'file',
+      forcePathStyle: true,
+      accessKeyId: undefined,
+      secretAccessKey: undefined,
+    });
     expect(c.mj).toMatchObject({ baseUrl: 'https://mj.example', source: 'file', apiKey: undefined });
   });
 
@@ -80,22 +98,36 @@ describe('precedence: environment > config file > local stack > defaults', () =>
     expect(c.configFile).toBe(path.join(cwd, 'conf', 'prod.json'));
   });
 
-  test('a file setting read outside loadConfig reaches process.env, but never over a variable that is set', () => {
-    const cwd = withFile({ MJ_CALLBACK_PUBLIC_URL: 'https://cb.example', MJ_IMAGE_HOSTS: 'file.example' });
-    const saved = { url: process.env.MJ_CALLBACK_PUBLIC_URL, hosts: process.env.MJ_IMAGE_HOSTS };
-    process.env.MJ_IMAGE_HOSTS = 'env.example';
-    delete process.env.MJ_CALLBACK_PUBLIC_URL;
-    try {
-      const c = loadConfig(process.env, cwd);
-      expect(process.env.MJ_CALLBACK_PUBLIC_URL).toBe('https://cb.example');
-      expect(process.env.MJ_IMAGE_HOSTS).toBe('env.example');
-      expect(c.sources).toMatchObject({ MJ_CALLBACK_PUBLIC_URL: 'file', MJ_IMAGE_HOSTS: 'env' });
-    } finally {
-      for (const [key, value] of [['MJ_CALLBACK_PUBLIC_URL', saved.url], ['MJ_IMAGE_HOSTS', saved.hosts]] as const) {
-        if (value === undefined) delete process.env[key];
-        else process.env[key] = value;
-      }
-    }
+  test('worker and run settings come typed from the file, the environment beats it, and process.env is left alone', () => {
+    const cwd = withFile({
+      MJ_CALLBACK_PUBLIC_URL: 'https://cb.example',
+      MJ_IMAGE_HOSTS: 'file.example',
+      MJ_CALLBACKS: false,
+      MJ_IMAGE_MAX_BYTES: 1000,
+      MJ_CALLBACK_LISTEN: '0.0.0.0:7090',
+      MJ_ACCOUNT: 'team a',
+      TEMPORAL_UI_URL: 'http://ui.example:8233//',
+    });
+    const before = { ...process.env };
+    const c = loadConfig({ MJ_IMAGE_HOSTS: 'a.example, *.b.example', MJ_BATCH_ACTIVITY_CONCURRENCY: '7' }, cwd);
+    expect(c.worker).toMatchObject({
+      callbacks: false,
+      callbackListen: { host: '0.0.0.0', port: 7090 },
+      callbackPublicUrl: 'https://cb.example',
+      imageHosts: ['a.example', '*.b.example'],
+      imageMaxBytes: 1000,
+      activityConcurrency: 7,
+      imageAllowPrivate: undefined,
+    });
+    expect(c.mj.account).toBe('team a');
+    expect(c.temporalUiUrl).toBe('http://ui.example:8233');
+    expect(c.sources).toMatchObject({
+      MJ_CALLBACK_PUBLIC_URL: 'file',
+      MJ_IMAGE_HOSTS: 'env',
+      MJ_BATCH_ACTIVITY_CONCURRENCY: 'env',
+      MJ_QUEUE_AHEAD: 'default',
+    });
+    expect(process.env).toEqual(before);
   });
 });
 
@@ -113,21 +145,29 @@ describe('a config file that cannot be used is a clear error', () => {
   test('an unknown key names the key and the file, and suggests the likely one', () => {
     const cwd = withFile({ TEMPORAL_ADRESS: 'x:7233' });
     const err = errorOf(() => loadConfig({}, cwd));
-    expect(err.message).toBe(`config file ${path.join(cwd, 'mj-batch.config.json')}: unknown setting "TEMPORAL_ADRESS" (did you mean TEMPORAL_ADDRESS?)`);
+    expect(err.message).toBe(
+      `config file ${path.join(cwd, 'mj-batch.config.json')}: unknown setting "TEMPORAL_ADRESS" (did you mean TEMPORAL_ADDRESS?)`,
+    );
     expect(err.exitCode).toBe(2);
     expect(errorOf(() => loadConfig({}, withFile({ colour: 'blue' }))).message).toMatch(/unknown setting "colour"$/);
   });
 
   test('invalid JSON names the file', () => {
     const cwd = withFile('{"S3_BUCKET": "a",}');
-    expect(errorOf(() => loadConfig({}, cwd)).message).toMatch(new RegExp(`^config file ${path.join(cwd, 'mj-batch.config.json')}: invalid JSON`));
+    expect(errorOf(() => loadConfig({}, cwd)).message).toMatch(
+      new RegExp(`^config file ${path.join(cwd, 'mj-batch.config.json')}: invalid JSON`),
+    );
   });
 
   test('not an object, a nested value, an environment-only key', () => {
     expect(errorOf(() => loadConfig({}, withFile('["S3_BUCKET"]'))).message).toMatch(/must be a JSON object/);
-    expect(errorOf(() => loadConfig({}, withFile({ S3_BUCKET: { name: 'x' } }))).message).toMatch(/S3_BUCKET must be a string, number or boolean/);
+    expect(errorOf(() => loadConfig({}, withFile({ S3_BUCKET: { name: 'x' } }))).message).toMatch(
+      /S3_BUCKET must be a string, number or boolean/,
+    );
     expect(errorOf(() => loadConfig({}, withFile({ S3_BUCKET: null }))).message).toMatch(/S3_BUCKET must be a string/);
-    expect(errorOf(() => loadConfig({}, withFile({ MJ_BATCH_STACK_DIR: '/x' }))).message).toMatch(/MJ_BATCH_STACK_DIR can only be set in the environment/);
+    expect(errorOf(() => loadConfig({}, withFile({ MJ_BATCH_STACK_DIR: '/x' }))).message).toMatch(
+      /MJ_BATCH_STACK_DIR can only be set in the environment/,
+    );
   });
 
   test('a named file that does not exist is an error; a missing ./mj-batch.config.json is not', () => {
@@ -147,16 +187,31 @@ describe('Temporal TLS: mTLS files, CA, server name, API key', () => {
     fs.writeFileSync(path.join(cwd, 'conf', 'certs', 'client.pem'), bytes.crt);
     fs.writeFileSync(path.join(cwd, 'conf', 'certs', 'client.key'), bytes.key);
     fs.writeFileSync(path.join(cwd, 'ca.pem'), bytes.ca);
-    fs.writeFileSync(path.join(cwd, 'conf', 'mj.json'), JSON.stringify({
-      TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233', TEMPORAL_TLS_CERT: 'certs/client.pem', TEMPORAL_TLS_KEY: 'certs/client.key',
-    }));
-    const c = loadConfig({ MJ_BATCH_CONFIG: 'conf/mj.json', TEMPORAL_TLS_CA: 'ca.pem', TEMPORAL_TLS_SERVER_NAME: 'temporal.internal' }, cwd);
+    fs.writeFileSync(
+      path.join(cwd, 'conf', 'mj.json'),
+      JSON.stringify({
+        TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233',
+        TEMPORAL_TLS_CERT: 'certs/client.pem',
+        TEMPORAL_TLS_KEY: 'certs/client.key',
+      }),
+    );
+    const c = loadConfig(
+      { MJ_BATCH_CONFIG: 'conf/mj.json', TEMPORAL_TLS_CA: 'ca.pem', TEMPORAL_TLS_SERVER_NAME: 'temporal.internal' },
+      cwd,
+    );
     expect(c.temporal).toMatchObject({
-      tls: true, tlsCert: path.join(cwd, 'conf', 'certs', 'client.pem'), tlsKey: path.join(cwd, 'conf', 'certs', 'client.key'), tlsCa: path.join(cwd, 'ca.pem'),
+      tls: true,
+      tlsCert: path.join(cwd, 'conf', 'certs', 'client.pem'),
+      tlsKey: path.join(cwd, 'conf', 'certs', 'client.key'),
+      tlsCa: path.join(cwd, 'ca.pem'),
     });
     const opts = connectionOptions(c.temporal);
     expect(opts.address).toBe('ns.acct.tmprl.cloud:7233');
-    expect(opts.tls).toEqual({ serverNameOverride: 'temporal.internal', serverRootCACertificate: bytes.ca, clientCertPair: { crt: bytes.crt, key: bytes.key } });
+    expect(opts.tls).toEqual({
+      serverNameOverride: 'temporal.internal',
+      serverRootCACertificate: bytes.ca,
+      clientCertPair: { crt: bytes.crt, key: bytes.key },
+    });
     expect(opts.apiKey).toBeUndefined();
   });
 
@@ -164,7 +219,9 @@ describe('Temporal TLS: mTLS files, CA, server name, API key', () => {
     const cwd = tempDir();
     fs.writeFileSync(path.join(cwd, 'client.pem'), 'crt');
     const c = loadConfig({ TEMPORAL_TLS_CERT: 'client.pem', TEMPORAL_TLS_KEY: 'missing.key' }, cwd);
-    expect(() => connectionOptions(c.temporal)).toThrow(new ConfigError(`TEMPORAL_TLS_KEY: cannot read ${path.join(cwd, 'missing.key')}: no such file`));
+    expect(() => connectionOptions(c.temporal)).toThrow(
+      new ConfigError(`TEMPORAL_TLS_KEY: cannot read ${path.join(cwd, 'missing.key')}: no such file`),
+    );
   });
 
   test('certificate and key go together, and TLS files contradict TEMPORAL_TLS=false', () => {
@@ -189,13 +246,17 @@ describe('mj-batch config masks secrets', () => {
 
   test('no secret appears in the description, from the environment or the file', () => {
     fc.assert(
-      fc.property(fc.array(fc.stringMatching(/^[A-Za-z0-9+/_-]{8,60}$/), { minLength: 4, maxLength: 4 }), fc.boolean(), (secrets, inFile) => {
-        const values = Object.fromEntries(secretKeys.map((k, i) => [k, secrets[i]]));
-        const cwd = withFile(inFile ? values : {});
-        const env = inFile ? {} : values;
-        const described = JSON.stringify(describeConfig(loadConfig(env, cwd), { ...env, MJ_CALLBACK_SECRET: values.MJ_CALLBACK_SECRET }));
-        for (const secret of secrets) expect(described).not.toContain(secret);
-      }),
+      fc.property(
+        fc.array(fc.stringMatching(/^[A-Za-z0-9+/_-]{8,60}$/), { minLength: 4, maxLength: 4 }),
+        fc.boolean(),
+        (secrets, inFile) => {
+          const values = Object.fromEntries(secretKeys.map((k, i) => [k, secrets[i]]));
+          const cwd = withFile(inFile ? values : {});
+          const env = inFile ? {} : values;
+          const described = JSON.stringify(describeConfig(loadConfig(env, cwd)));
+          for (const secret of secrets) expect(described).not.toContain(secret);
+        },
+      ),
       { numRuns: 30 },
     );
   });
@@ -203,10 +264,13 @@ describe('mj-batch config masks secrets', () => {
   test('what is shown: a hint of long secrets, nothing of short ones, the ends of access key ids, no URL passwords', () => {
     const cwd = tempDir();
     const env = {
-      MJ_API_KEY: 'sk-live-0123456789abcdefXYZ', TEMPORAL_API_KEY: 'short', AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
-      AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', MJ_BASE_URL: 'https://user:p4ssw0rd@mj.example/',
+      MJ_API_KEY: 'sk-live-0123456789abcdefXYZ',
+      TEMPORAL_API_KEY: 'short',
+      AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+      MJ_BASE_URL: 'https://user:p4ssw0rd@mj.example/',
     };
-    const { settings } = describeConfig(loadConfig(env, cwd), env);
+    const { settings } = describeConfig(loadConfig(env, cwd));
     expect(settings.MJ_API_KEY).toEqual({ value: 'sk-l…(27 chars)', source: 'env' });
     expect(settings.TEMPORAL_API_KEY).toEqual({ value: '****', source: 'env' });
     expect(settings.AWS_ACCESS_KEY_ID.value).toBe('AKIA…MPLE');

@@ -11,7 +11,10 @@ async function waitForLog(file: string, text: string): Promise<void> {
 const logFile = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mj-batch-proc-')), 'out.log');
 
 test('a detached process is recorded, seen running, and stopped by its pid', async () => {
-  const rec = startDetached(process.execPath, ['-e', "console.log('started'); setInterval(() => {}, 1000)"], { env: process.env, logFile: logFile() });
+  const rec = startDetached(process.execPath, ['-e', "console.log('started'); setInterval(() => {}, 1000)"], {
+    env: process.env,
+    logFile: logFile(),
+  });
   await waitForLog(rec.logFile, 'started');
   expect(isRunning(rec)).toBe(true);
   await expect(stopProcess(rec)).resolves.toBe('stopped');
@@ -37,7 +40,13 @@ test('a pid now used by another program is not ours: never signalled', async () 
 
 test('a pid now used by another process of the same program (node running something else) is not ours either', async () => {
   // This jest process runs node too; recorded as the simulator's `node mj-batch.js sim`, it must not be taken for it.
-  const impostor = { pid: process.pid, command: process.execPath, args: ['/opt/mj-batch/bin/mj-batch.js', 'sim'], logFile: '/dev/null', startedAt: '' };
+  const impostor = {
+    pid: process.pid,
+    command: process.execPath,
+    args: ['/opt/mj-batch/bin/mj-batch.js', 'sim'],
+    logFile: '/dev/null',
+    startedAt: '',
+  };
   expect(isRunning(impostor)).toBe(false);
   await expect(stopProcess(impostor)).resolves.toBe('not-running');
 });

@@ -1,12 +1,26 @@
-import { FAILURE_CLASSES, wantsRow } from '../../cli/redrive-command';
-import type { FailureClass, ItemStatus } from '../../workflows/shared';
+import { FAILURE_CLASSES } from '../../contracts/rows';
+import { wantsRow } from '../../client/redrive';
+import type { FailureClass, ItemStatus } from '../../contracts/rows';
 
 const NOT_AMBIGUOUS = FAILURE_CLASSES.filter((c) => c !== 'ambiguous');
 
 describe('FAILURE_CLASSES', () => {
   test('lists each failure class once, including ambiguous', () => {
     expect(new Set(FAILURE_CLASSES).size).toBe(FAILURE_CLASSES.length);
-    expect(FAILURE_CLASSES).toEqual(expect.arrayContaining(['validation', 'banned', 'generation', 'timeout', 'submit', 'ambiguous', 'download', 'image', 'storage', 'cancelled']));
+    expect(FAILURE_CLASSES).toEqual(
+      expect.arrayContaining([
+        'validation',
+        'banned',
+        'generation',
+        'timeout',
+        'submit',
+        'ambiguous',
+        'download',
+        'image',
+        'storage',
+        'cancelled',
+      ]),
+    );
   });
 });
 
@@ -70,9 +84,13 @@ describe('wantsRow with --class', () => {
 
   test('over a mixed batch, the default and "ambiguous" selections are disjoint and cover every unfinished row', () => {
     const rows: { status?: ItemStatus; failureClass?: FailureClass }[] = [
-      { status: 'SUCCESS' }, { status: 'SKIPPED' }, {},
-      { status: 'FAILED', failureClass: 'banned' }, { status: 'FAILED', failureClass: 'storage' },
-      { status: 'UNKNOWN_SUBMIT', failureClass: 'ambiguous' }, { status: 'CANCELLED', failureClass: 'cancelled' },
+      { status: 'SUCCESS' },
+      { status: 'SKIPPED' },
+      {},
+      { status: 'FAILED', failureClass: 'banned' },
+      { status: 'FAILED', failureClass: 'storage' },
+      { status: 'UNKNOWN_SUBMIT', failureClass: 'ambiguous' },
+      { status: 'CANCELLED', failureClass: 'cancelled' },
     ];
     const byDefault = rows.map((r) => wantsRow(r.status, r.failureClass, undefined));
     const ambiguous = rows.map((r) => wantsRow(r.status, r.failureClass, ['ambiguous']));

@@ -2,13 +2,22 @@ import { accountForRows, duplicatePaidJobs, type LedgerEntry } from '../../../be
 import type { ResultLine } from '../../../report/results';
 
 const job = (over: Partial<LedgerEntry>): LedgerEntry => ({
-  id: '1', action: 'IMAGINE', customId: null, prompt: 'p', state: 'r1', parentId: null, charged: true, status: 'SUCCESS', ...over,
+  id: '1',
+  action: 'IMAGINE',
+  customId: null,
+  prompt: 'p',
+  state: 'r1',
+  parentId: null,
+  charged: true,
+  status: 'SUCCESS',
+  ...over,
 });
 
 describe('duplicatePaidJobs', () => {
   test('the same row submitting the same prompt twice is one duplicate; different rows or buttons are not', () => {
     const jobs = [
-      job({ id: '1' }), job({ id: '2' }), // r1 imagined twice
+      job({ id: '1' }),
+      job({ id: '2' }), // r1 imagined twice
       job({ id: '3', state: 'r2' }), // another row, same prompt: fine
       job({ id: '4', action: 'UPSCALE', parentId: '1', customId: 'MJ::JOB::upsample::1::h' }),
       job({ id: '5', action: 'UPSCALE', parentId: '1', customId: 'MJ::JOB::upsample::2::h' }), // another button: fine
@@ -30,11 +39,17 @@ describe('duplicatePaidJobs', () => {
 });
 
 describe('accountForRows', () => {
-  const line = (key: string, status: string, failureClass?: string) => ({ key, status, failureClass } as unknown as ResultLine);
+  const line = (key: string, status: string, failureClass?: string) => ({ key, status, failureClass }) as unknown as ResultLine;
 
   test('successes and classified failures are outcomes; missing, cancelled and unclassified rows are lost', () => {
-    const report = [line('a', 'SUCCESS'), line('b', 'FAILED', 'image'), line('c', 'UNKNOWN_SUBMIT', 'ambiguous'), line('d', 'MISSING'),
-      line('e', 'CANCELLED', 'cancelled'), line('f', 'FAILED')];
+    const report = [
+      line('a', 'SUCCESS'),
+      line('b', 'FAILED', 'image'),
+      line('c', 'UNKNOWN_SUBMIT', 'ambiguous'),
+      line('d', 'MISSING'),
+      line('e', 'CANCELLED', 'cancelled'),
+      line('f', 'FAILED'),
+    ];
     const r = accountForRows(['a', 'b', 'c', 'd', 'e', 'f', 'g'], report);
     expect(r.lost).toEqual(['d', 'e', 'f', 'g']);
     expect(r.byStatus).toEqual({ SUCCESS: 1, FAILED: 2, UNKNOWN_SUBMIT: 1, MISSING: 1, CANCELLED: 1, NOT_IN_REPORT: 1 });

@@ -14,7 +14,10 @@ const at = (r: ReturnType<typeof check>) => r.issues.map((i) => [i.line, i.field
 test('a CRLF inside a quoted field does not shift the line numbers of the rows after it', () => {
   // csv-parse counts a "\r\n" inside quotes as two lines: row c was reported on line 6, the merged row on line 4.
   const r = check('m.csv', 'id,prompt\r\na,x\r\nb,"two\r\nlines"\r\nc,\r\n');
-  expect(at(r)).toEqual([[3, 'prompt'], [5, 'prompt']]);
+  expect(at(r)).toEqual([
+    [3, 'prompt'],
+    [5, 'prompt'],
+  ]);
 });
 
 test('an unclosed quote in a CRLF file names the lines it swallowed, not twice as many', () => {
@@ -25,7 +28,13 @@ test('an unclosed quote in a CRLF file names the lines it swallowed, not twice a
 test('a bad closing quote is one problem on its own line, not a second "never closed" on the next (valid) row', () => {
   // csv-parse reads the record again from its start, still inside the quote, and swallows the rest of the file.
   const r = check('m.csv', 'id,prompt\na,x\nb,"5" screen\nc,y\nd,z\n');
-  expect(r.issues).toEqual([{ line: 3, field: '(row)', message: expect.stringMatching(/^a quote inside a field is not escaped .*\(lines 3–5 could not be read as rows\)$/) }]);
+  expect(r.issues).toEqual([
+    {
+      line: 3,
+      field: '(row)',
+      message: expect.stringMatching(/^a quote inside a field is not escaped .*\(lines 3–5 could not be read as rows\)$/),
+    },
+  ]);
   // With an even number of quotes it recovers after the row: one issue, and the rows after it are read.
   const even = check('m.csv', 'id,prompt\na,x\nb,"say "hi" now"\nc,y\nd,z\n');
   expect(even.issues).toEqual([{ line: 3, field: '(row)', message: expect.stringContaining('a quote inside a field is not escaped') }]);
@@ -34,7 +43,11 @@ test('a bad closing quote is one problem on its own line, not a second "never cl
 
 test('blank lines before a row do not move its line number onto the first of them', () => {
   const r = check('m.csv', 'id,prompt\na,x\n\n\nb,\n\nc,"two\nlines"\nd,\n');
-  expect(at(r)).toEqual([[5, 'prompt'], [7, 'prompt'], [9, 'prompt']]);
+  expect(at(r)).toEqual([
+    [5, 'prompt'],
+    [7, 'prompt'],
+    [9, 'prompt'],
+  ]);
 });
 
 test('a broken record after blank lines is reported on its own line, not on the first blank one', () => {
@@ -55,19 +68,46 @@ test('a quote in the middle of an unquoted field gets a plain message', () => {
 
 test('JSON arrays with CR-only or mixed line endings report the line an element starts on', () => {
   expect(at(check('m.json', '[\r{"id":"a","prompt":"x"},\r{"id":"b","prompt":""}\r]'))).toEqual([[3, 'prompt']]);
-  expect(at(check('m.json', '[\r\n{"id":"a","prompt":"x"},\n{"id":"b","prompt":"y"},\r{"id":"c","prompt":""}\r\n]'))).toEqual([[4, 'prompt']]);
+  expect(at(check('m.json', '[\r\n{"id":"a","prompt":"x"},\n{"id":"b","prompt":"y"},\r{"id":"c","prompt":""}\r\n]'))).toEqual([
+    [4, 'prompt'],
+  ]);
 });
 
 test.each([
   // V8 gives no position for these: they were all reported on line 1.
   ['a trailing comma', '[\n{"id":"a","prompt":"x"},\n{"id":"b","prompt":"y"},\n]', 3, 'a comma before "]"'],
-  ['an unquoted value', '[\n{"id":"a","prompt":"x"},\n{"id":"b","prompt":chair}\n]', 3, 'expected a value, found "c" (text must be in double quotes)'],
-  ['a truncated file', '[\n{"id":"a","prompt":"x"},\n{"id":"b","prompt":"y"}\n', 3, 'the file ends before every "[" and "{" is closed (a missing "]")'],
+  [
+    'an unquoted value',
+    '[\n{"id":"a","prompt":"x"},\n{"id":"b","prompt":chair}\n]',
+    3,
+    'expected a value, found "c" (text must be in double quotes)',
+  ],
+  [
+    'a truncated file',
+    '[\n{"id":"a","prompt":"x"},\n{"id":"b","prompt":"y"}\n',
+    3,
+    'the file ends before every "[" and "{" is closed (a missing "]")',
+  ],
   // A missing comma or brace belongs to the value it should follow, not to the next line.
-  ['a missing comma', '[\n{"id":"a","prompt":"x"}\n{"id":"b","prompt":"y"}\n]', 2, 'expected "," or "]" after this value, found "{" (a missing comma?)'],
-  ['an unescaped quote', '[\n{"id":"a","prompt":"x"},\n{"id":"b","prompt":"say "hi""}\n]', 3, 'expected "," or "}" after this value, found "h"'],
-  ['an unclosed string', '[\n{"id":"a","prompt":"x"},\n{"id":"b","prompt":"y},\n{"id":"c","prompt":"z"}\n]', 3, 'a string is not closed on its line'],
-  ['single quotes', "[\n{\"id\":\"a\",\"prompt\":\"x\"},\n{'id':'b'}\n]", 3, 'found "\'"'],
+  [
+    'a missing comma',
+    '[\n{"id":"a","prompt":"x"}\n{"id":"b","prompt":"y"}\n]',
+    2,
+    'expected "," or "]" after this value, found "{" (a missing comma?)',
+  ],
+  [
+    'an unescaped quote',
+    '[\n{"id":"a","prompt":"x"},\n{"id":"b","prompt":"say "hi""}\n]',
+    3,
+    'expected "," or "}" after this value, found "h"',
+  ],
+  [
+    'an unclosed string',
+    '[\n{"id":"a","prompt":"x"},\n{"id":"b","prompt":"y},\n{"id":"c","prompt":"z"}\n]',
+    3,
+    'a string is not closed on its line',
+  ],
+  ['single quotes', '[\n{"id":"a","prompt":"x"},\n{\'id\':\'b\'}\n]', 3, 'found "\'"'],
 ])('JSON syntax error, %s: the line, and a message without the source pasted in', (_, text, line, message) => {
   const r = check('m.json', text);
   expect(r.issues).toEqual([{ line, field: '(file)', message: expect.stringContaining(message) }]);
@@ -95,7 +135,11 @@ test('a binary file read as CSV is one error on line 1, not "prompt is empty" on
 });
 
 test('a binary file whose first line happens to hold a quote is still called binary, not a quoting mistake', () => {
-  const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10]), Buffer.from('JFIF x"y z\n'), Buffer.from([0x01, 0x02, 0x0a])]);
+  const jpeg = Buffer.concat([
+    Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10]),
+    Buffer.from('JFIF x"y z\n'),
+    Buffer.from([0x01, 0x02, 0x0a]),
+  ]);
   const r = check('m.csv', jpeg);
   expect(r.issues[0]).toEqual({ line: 1, field: '(row)', message: expect.stringContaining('binary data') });
   expect(r.issues.map((i) => i.message).join('\n')).not.toContain('quote');

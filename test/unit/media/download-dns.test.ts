@@ -5,7 +5,10 @@ import { MediaError } from '../../../media/errors';
 // The DNS-checking dispatcher looks names up through node:dns; names under `.test` get canned answers here, so a
 // test can make a name resolve to any address (a DNS rebinding to a private address, say) without a DNS server.
 const mockAnswers: Record<string, { address: string; family: number }[]> = {
-  'rebind.test': [{ address: '192.0.2.10', family: 4 }, { address: '127.0.0.1', family: 4 }],
+  'rebind.test': [
+    { address: '192.0.2.10', family: 4 },
+    { address: '127.0.0.1', family: 4 },
+  ],
   'metadata.test': [{ address: '169.254.169.254', family: 4 }],
   'ula.test': [{ address: 'fd00::5', family: 6 }],
   'mapped.test': [{ address: '::ffff:10.0.0.7', family: 6 }],
@@ -32,7 +35,10 @@ beforeAll(() => {
 afterAll(() => dispatcher.destroy());
 
 async function mediaError(p: Promise<unknown>): Promise<MediaError> {
-  const outcome = await p.then((v) => ({ value: v }), (e: unknown) => ({ error: e }));
+  const outcome = await p.then(
+    (v) => ({ value: v }),
+    (e: unknown) => ({ error: e }),
+  );
   if (!('error' in outcome)) throw new Error(`expected a MediaError, got a result: ${String(outcome.value)}`);
   if (!(outcome.error instanceof MediaError)) throw new Error(`expected a MediaError, got ${String(outcome.error)}`);
   return outcome.error;

@@ -2,7 +2,12 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, type Dispatcher } from 'undici';
 import {
-  checkUrl, createDownloadDispatcher, DEFAULT_DOWNLOAD_POLICY, downloadImage, isPrivateAddress, type DownloadPolicy,
+  checkUrl,
+  createDownloadDispatcher,
+  DEFAULT_DOWNLOAD_POLICY,
+  downloadImage,
+  isPrivateAddress,
+  type DownloadPolicy,
 } from '../../../media/download';
 import { MediaError } from '../../../media/errors';
 
@@ -33,10 +38,11 @@ async function serve(handler: Handler): Promise<TestServer> {
     url: `http://127.0.0.1:${port}`,
     port,
     hits,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
   servers.push(s);
   return s;
@@ -61,7 +67,10 @@ const local = policy({ allowPrivate: true });
 
 /** The MediaError a promise rejects with (fails the test if it resolves or rejects with anything else). */
 async function mediaError(p: Promise<unknown>): Promise<MediaError> {
-  const outcome = await p.then((v) => ({ value: v }), (e: unknown) => ({ error: e }));
+  const outcome = await p.then(
+    (v) => ({ value: v }),
+    (e: unknown) => ({ error: e }),
+  );
   if (!('error' in outcome)) throw new Error(`expected a MediaError, got a result: ${String(outcome.value)}`);
   if (!(outcome.error instanceof MediaError)) throw new Error(`expected a MediaError, got ${String(outcome.error)}`);
   return outcome.error;
@@ -114,12 +123,17 @@ describe('a good download', () => {
 });
 
 describe('schemes', () => {
-  test.each(['file:///etc/passwd', 'ftp://127.0.0.1/img.png', 'data:image/png;base64,iVBORw0KGgo=', 'javascript:alert(1)', 'gopher://example.com/'])(
-    '%s is refused, non-retryable, before any connection', async (url) => {
-      const err = await mediaError(downloadImage(url, local, anyDispatcher));
-      expect(err).toMatchObject({ failureClass: 'download', retryable: false });
-      expect(err.message).toMatch(/only http and https/);
-    });
+  test.each([
+    'file:///etc/passwd',
+    'ftp://127.0.0.1/img.png',
+    'data:image/png;base64,iVBORw0KGgo=',
+    'javascript:alert(1)',
+    'gopher://example.com/',
+  ])('%s is refused, non-retryable, before any connection', async (url) => {
+    const err = await mediaError(downloadImage(url, local, anyDispatcher));
+    expect(err).toMatchObject({ failureClass: 'download', retryable: false });
+    expect(err.message).toMatch(/only http and https/);
+  });
 
   test('a string that is not a URL is a non-retryable download error', async () => {
     const err = await mediaError(downloadImage('not a url', local, anyDispatcher));
@@ -174,7 +188,12 @@ describe('private addresses (allowPrivate false)', () => {
   });
 
   test('public literal addresses pass the pre-connection check', () => {
-    for (const url of ['http://8.8.8.8/a.png', 'https://93.184.216.34/a.png', 'http://172.32.0.1/a.png', 'http://[2606:4700::1111]/a.png']) {
+    for (const url of [
+      'http://8.8.8.8/a.png',
+      'https://93.184.216.34/a.png',
+      'http://172.32.0.1/a.png',
+      'http://[2606:4700::1111]/a.png',
+    ]) {
       expect(checkUrl(url, strict).toString()).toBe(new URL(url).toString());
     }
   });
@@ -248,7 +267,9 @@ describe('maxBytes', () => {
       res.end(body);
     });
     const progress: number[] = [];
-    const err = await mediaError(downloadImage(`${srv.url}/big`, policy({ allowPrivate: true, maxBytes: body.length - 1 }), anyDispatcher, (n) => progress.push(n)));
+    const err = await mediaError(
+      downloadImage(`${srv.url}/big`, policy({ allowPrivate: true, maxBytes: body.length - 1 }), anyDispatcher, (n) => progress.push(n)),
+    );
     expect(err).toMatchObject({ failureClass: 'download', retryable: false });
     expect(err.message).toContain(`image is ${body.length} bytes; the limit is ${body.length - 1}`);
     expect(progress).toEqual([]);
@@ -261,7 +282,9 @@ describe('maxBytes', () => {
       for (let i = 0; i < body.length; i += 1000) res.write(body.subarray(i, i + 1000));
       res.end();
     });
-    const err = await mediaError(downloadImage(`${srv.url}/chunked`, policy({ allowPrivate: true, maxBytes: body.length - 1 }), anyDispatcher));
+    const err = await mediaError(
+      downloadImage(`${srv.url}/chunked`, policy({ allowPrivate: true, maxBytes: body.length - 1 }), anyDispatcher),
+    );
     expect(err).toMatchObject({ failureClass: 'download', retryable: false });
     expect(err.message).toMatch(/larger than the limit of 9999 bytes/);
   });
@@ -278,7 +301,9 @@ describe('maxBytes', () => {
     });
     const progress: number[] = [];
     const max = 256 * 1024;
-    const err = await mediaError(downloadImage(`${srv.url}/endless`, policy({ allowPrivate: true, maxBytes: max }), anyDispatcher, (n) => progress.push(n)));
+    const err = await mediaError(
+      downloadImage(`${srv.url}/endless`, policy({ allowPrivate: true, maxBytes: max }), anyDispatcher, (n) => progress.push(n)),
+    );
     expect(err).toMatchObject({ failureClass: 'download', retryable: false });
     expect(Math.max(...progress)).toBeLessThanOrEqual(max);
   });
@@ -312,7 +337,12 @@ describe('redirects', () => {
   test('each hop is re-checked: a redirect from an allowed host to a private address is refused without following it', async () => {
     const inner = await serve((_req, res) => res.end('internal secret'));
     const outer = await serve((req, res) => {
-      const to = req.url === '/meta' ? 'http://169.254.169.254/latest/meta-data/' : req.url === '/v6' ? 'http://[::1]/x' : `http://127.0.0.1:${inner.port}/secret`;
+      const to =
+        req.url === '/meta'
+          ? 'http://169.254.169.254/latest/meta-data/'
+          : req.url === '/v6'
+            ? 'http://[::1]/x'
+            : `http://127.0.0.1:${inner.port}/secret`;
       res.writeHead(302, { location: to }).end();
     });
     // A public-looking name, resolved to the local test server by the test dispatcher; private literals stay refused.

@@ -12,7 +12,11 @@ import { putIfChanged, sha256 } from '../../../media/store';
 import { roleFileName, storeImage, type MediaDeps } from '../../../media/store-image';
 
 // An in-memory S3 stand-in that understands the two commands putIfChanged sends, and can be told to fail.
-interface FakeObject { body: Buffer; contentType?: string; metadata?: Record<string, string> }
+interface FakeObject {
+  body: Buffer;
+  contentType?: string;
+  metadata?: Record<string, string>;
+}
 class FakeS3 {
   readonly objects = new Map<string, FakeObject>();
   readonly calls: string[] = [];
@@ -30,7 +34,11 @@ class FakeS3 {
     if (cmd instanceof PutObjectCommand) {
       this.calls.push(`PUT ${cmd.input.Key}`);
       if (this.failPut) throw this.failPut;
-      this.objects.set(`${cmd.input.Bucket}/${cmd.input.Key}`, { body: Buffer.from(cmd.input.Body as Buffer), contentType: cmd.input.ContentType, metadata: cmd.input.Metadata });
+      this.objects.set(`${cmd.input.Bucket}/${cmd.input.Key}`, {
+        body: Buffer.from(cmd.input.Body as Buffer),
+        contentType: cmd.input.ContentType,
+        metadata: cmd.input.Metadata,
+      });
       return {};
     }
     throw new Error(`unexpected command ${(cmd as object).constructor.name}`);
@@ -45,7 +53,10 @@ const httpError = (status: number) => Object.assign(new Error(`status ${status}`
 const hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 async function mediaError(p: Promise<unknown>): Promise<MediaError> {
-  const outcome = await p.then((v) => ({ value: v }), (e: unknown) => ({ error: e }));
+  const outcome = await p.then(
+    (v) => ({ value: v }),
+    (e: unknown) => ({ error: e }),
+  );
   if (!('error' in outcome)) throw new Error(`expected a MediaError, got a result: ${JSON.stringify(outcome.value)}`);
   if (!(outcome.error instanceof MediaError)) throw new Error(`expected a MediaError, got ${String(outcome.error)}`);
   return outcome.error;
@@ -81,7 +92,13 @@ describe('putIfChanged', () => {
     expect((await putIfChanged(s3.asClient(), 'b', 'bare', Buffer.from('v2'), 'text/plain')).skipped).toBe(false);
   });
 
-  test.each([[403, false], [400, false], [429, true], [500, true], [503, true]])('HEAD answering %i is a storage error (retryable: %s)', async (status, retryable) => {
+  test.each([
+    [403, false],
+    [400, false],
+    [429, true],
+    [500, true],
+    [503, true],
+  ])('HEAD answering %i is a storage error (retryable: %s)', async (status, retryable) => {
     const s3 = new FakeS3();
     s3.failHead = httpError(status);
     const err = await mediaError(putIfChanged(s3.asClient(), 'b', 'k', Buffer.from('x'), 'text/plain'));
@@ -93,7 +110,10 @@ describe('putIfChanged', () => {
   test('a PUT refused with 403 is final; a PUT failing without an HTTP status (network) is retryable', async () => {
     const s3 = new FakeS3();
     s3.failPut = httpError(403);
-    expect(await mediaError(putIfChanged(s3.asClient(), 'b', 'k', Buffer.from('x'), 'text/plain'))).toMatchObject({ failureClass: 'storage', retryable: false });
+    expect(await mediaError(putIfChanged(s3.asClient(), 'b', 'k', Buffer.from('x'), 'text/plain'))).toMatchObject({
+      failureClass: 'storage',
+      retryable: false,
+    });
     s3.failPut = new Error('socket hang up');
     const err = await mediaError(putIfChanged(s3.asClient(), 'b', 'k', Buffer.from('x'), 'text/plain'));
     expect(err).toMatchObject({ failureClass: 'storage', retryable: true });
@@ -103,8 +123,12 @@ describe('putIfChanged', () => {
 
 describe('roleFileName', () => {
   test.each([
-    ['grid', 'grid'], ['U1', 'U1'], ['U2>upscale_subtle', 'U2-upscale_subtle'], ['V3>zoom=2', 'V3-zoom-2'],
-    ['../etc/passwd', '.._etc_passwd'], ['a b/c', 'a_b_c'],
+    ['grid', 'grid'],
+    ['U1', 'U1'],
+    ['U2>upscale_subtle', 'U2-upscale_subtle'],
+    ['V3>zoom=2', 'V3-zoom-2'],
+    ['../etc/passwd', '.._etc_passwd'],
+    ['a b/c', 'a_b_c'],
   ])('%s → %s', (role, file) => {
     expect(roleFileName(role)).toBe(file);
   });
@@ -122,7 +146,11 @@ describe('storeImage (fake S3, local image server)', () => {
   const policy = { ...DEFAULT_DOWNLOAD_POLICY, allowPrivate: true, timeoutMs: 15_000 };
 
   beforeAll(async () => {
-    jpeg = await sharp({ create: { width: 1200, height: 800, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 120, sigma: 30 } } }).jpeg().toBuffer();
+    jpeg = await sharp({
+      create: { width: 1200, height: 800, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 120, sigma: 30 } },
+    })
+      .jpeg()
+      .toBuffer();
     server = http.createServer((req, res) => {
       if (req.url?.startsWith('/gone')) return void res.writeHead(404).end();
       if (req.url?.startsWith('/text')) return void res.writeHead(200, { 'content-type': 'image/png' }).end('<html>not an image</html>');
@@ -141,8 +169,14 @@ describe('storeImage (fake S3, local image server)', () => {
 
   const deps = (s3: FakeS3): MediaDeps => ({ s3: s3.asClient(), bucket: 'bkt', policy, dispatcher });
   const input = (imageUrl: string) => ({
-    batchId: 'batch-1', rowKey: 'chair-oak', prefix: 'out/chairs/chair-oak', role: 'U2>upscale_subtle', taskId: '17001',
-    imageUrl, prompt: 'an oak chair', parentChain: ['17000', '17001'],
+    batchId: 'batch-1',
+    rowKey: 'chair-oak',
+    prefix: 'out/chairs/chair-oak',
+    role: 'U2>upscale_subtle',
+    taskId: '17001',
+    imageUrl,
+    prompt: 'an oak chair',
+    parentChain: ['17000', '17001'],
   });
 
   test('keys follow the sniffed format and the role; the sidecar describes what was stored', async () => {
@@ -150,8 +184,16 @@ describe('storeImage (fake S3, local image server)', () => {
     const stages: string[] = [];
     const stored = await storeImage(deps(s3), input(`${base}/img.png?ex=abc&hm=def`), (stage) => stages.push(stage));
     expect(stored).toMatchObject({
-      role: 'U2>upscale_subtle', taskId: '17001', key: 'out/chairs/chair-oak/U2-upscale_subtle.jpg', sha256: hex(jpeg), bytes: jpeg.length,
-      width: 1200, height: 800, format: 'jpeg', sidecarKey: 'out/chairs/chair-oak/U2-upscale_subtle.json', skipped: false,
+      role: 'U2>upscale_subtle',
+      taskId: '17001',
+      key: 'out/chairs/chair-oak/U2-upscale_subtle.jpg',
+      sha256: hex(jpeg),
+      bytes: jpeg.length,
+      width: 1200,
+      height: 800,
+      format: 'jpeg',
+      sidecarKey: 'out/chairs/chair-oak/U2-upscale_subtle.json',
+      skipped: false,
     });
     expect([...s3.objects.keys()].sort()).toEqual([
       'bkt/out/chairs/chair-oak/U2-upscale_subtle.jpg',
@@ -174,7 +216,12 @@ describe('storeImage (fake S3, local image server)', () => {
     }
     const sidecar = JSON.parse(s3.objects.get('bkt/out/chairs/chair-oak/U2-upscale_subtle.json')!.body.toString());
     expect(sidecar).toEqual({
-      batchId: 'batch-1', rowKey: 'chair-oak', role: 'U2>upscale_subtle', prompt: 'an oak chair', taskId: '17001', parentChain: ['17000', '17001'],
+      batchId: 'batch-1',
+      rowKey: 'chair-oak',
+      role: 'U2>upscale_subtle',
+      prompt: 'an oak chair',
+      taskId: '17001',
+      parentChain: ['17000', '17001'],
       sourceUrl: `${base}/img.png`,
       original: { key: stored.key, sha256: hex(jpeg), bytes: jpeg.length, width: 1200, height: 800, format: 'jpeg' },
       thumbnails: stored.thumbnails,
@@ -210,7 +257,11 @@ describe('storeImage (fake S3, local image server)', () => {
 
 describe('toFailure', () => {
   test.each([
-    ['download', false], ['download', true], ['image', false], ['storage', true], ['storage', false],
+    ['download', false],
+    ['download', true],
+    ['image', false],
+    ['storage', true],
+    ['storage', false],
   ] as const)('MediaError %s (retryable %s) becomes an ApplicationFailure typed Media.<class>', (failureClass, retryable) => {
     const f = toFailure(new MediaError(failureClass, `boom ${failureClass}`, retryable));
     expect(f).toBeInstanceOf(ApplicationFailure);

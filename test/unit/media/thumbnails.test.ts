@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import { MediaError } from '../../../media/errors';
-import { DEFAULT_PIXEL_LIMIT, DEFAULT_THUMBNAILS, inspectImage, makeThumbnails, parseThumbnailProfile } from '../../../media/thumbnails';
+import { DEFAULT_PIXEL_LIMIT, DEFAULT_THUMBNAILS, inspectImage, makeThumbnails } from '../../../media/thumbnails';
+import { parseThumbnailProfile } from '../../../contracts/media';
 
 // Images are made in memory with sharp; noise keeps them from compressing to a few bytes, so truncation cuts pixel data.
 function noisy(width: number, height: number) {
@@ -8,7 +9,10 @@ function noisy(width: number, height: number) {
 }
 
 async function mediaError(p: Promise<unknown>): Promise<MediaError> {
-  const outcome = await p.then((v) => ({ value: v }), (e: unknown) => ({ error: e }));
+  const outcome = await p.then(
+    (v) => ({ value: v }),
+    (e: unknown) => ({ error: e }),
+  );
   if (!('error' in outcome)) throw new Error(`expected a MediaError, got a result: ${JSON.stringify(outcome.value)}`);
   if (!(outcome.error instanceof MediaError)) throw new Error(`expected a MediaError, got ${String(outcome.error)}`);
   return outcome.error;
@@ -61,7 +65,9 @@ describe('inspectImage', () => {
   });
 
   test('the pixel limit: width × height over it is refused, exactly at it is accepted', async () => {
-    const bytes = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#336699' } }).png().toBuffer();
+    const bytes = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#336699' } })
+      .png()
+      .toBuffer();
     expect(await inspectImage(bytes, 300 * 200)).toEqual({ format: 'png', width: 300, height: 200 });
     const err = await mediaError(inspectImage(bytes, 300 * 200 - 1));
     expect(err).toMatchObject({ failureClass: 'image', retryable: false });
@@ -70,7 +76,9 @@ describe('inspectImage', () => {
 
   test('the default pixel limit refuses a 12000×12000 image (read from its header, never decoded)', async () => {
     expect(12_000 * 12_000).toBeGreaterThan(DEFAULT_PIXEL_LIMIT);
-    const huge = await sharp({ create: { width: 12_000, height: 12_000, channels: 3, background: '#000' } }).png({ compressionLevel: 9 }).toBuffer();
+    const huge = await sharp({ create: { width: 12_000, height: 12_000, channels: 3, background: '#000' } })
+      .png({ compressionLevel: 9 })
+      .toBuffer();
     const err = await mediaError(inspectImage(huge));
     expect(err).toMatchObject({ failureClass: 'image', retryable: false });
   });
@@ -97,37 +105,59 @@ describe('makeThumbnails', () => {
 
   test('produces one thumbnail per spec, in order, each in the requested format and size', async () => {
     const src = await noisy(1600, 900).png().toBuffer();
-    const specs = [{ size: 800, format: 'jpeg' }, { size: 400, format: 'png' }, { size: 200, format: 'webp' }, { size: 100, format: 'avif' }] as const;
+    const specs = [
+      { size: 800, format: 'jpeg' },
+      { size: 400, format: 'png' },
+      { size: 200, format: 'webp' },
+      { size: 100, format: 'avif' },
+    ] as const;
     const thumbs = await makeThumbnails(src, [...specs]);
     expect(thumbs.map((t) => t.spec)).toEqual(specs);
     const metas = await Promise.all(thumbs.map((t) => sharp(t.bytes).metadata()));
     expect(metas.map((m) => m.format)).toEqual(['jpeg', 'png', 'webp', 'heif']);
     expect(metas.map((m) => m.compression ?? null)).toEqual([null, null, null, 'av1']);
-    expect(metas.map((m) => [m.width, m.height])).toEqual([[800, 450], [400, 225], [200, 113], [100, 56]]);
+    expect(metas.map((m) => [m.width, m.height])).toEqual([
+      [800, 450],
+      [400, 225],
+      [200, 113],
+      [100, 56],
+    ]);
     expect(thumbs.map((t) => [t.width, t.height])).toEqual(metas.map((m) => [m.width, m.height]));
   });
 
   test('the default profile is 512 and 256 webp', async () => {
-    expect(DEFAULT_THUMBNAILS).toEqual([{ size: 512, format: 'webp' }, { size: 256, format: 'webp' }]);
+    expect(DEFAULT_THUMBNAILS).toEqual([
+      { size: 512, format: 'webp' },
+      { size: 256, format: 'webp' },
+    ]);
     const thumbs = await makeThumbnails(await noisy(1024, 1024).webp().toBuffer(), DEFAULT_THUMBNAILS);
     const metas = await Promise.all(thumbs.map((t) => sharp(t.bytes).metadata()));
-    expect(metas.map((m) => [m.format, m.width, m.height])).toEqual([['webp', 512, 512], ['webp', 256, 256]]);
+    expect(metas.map((m) => [m.format, m.width, m.height])).toEqual([
+      ['webp', 512, 512],
+      ['webp', 256, 256],
+    ]);
   });
 
   test('a quality setting changes the output (lower quality, fewer bytes)', async () => {
     const src = await noisy(800, 800).png().toBuffer();
-    const [low, high] = await makeThumbnails(src, [{ size: 400, format: 'jpeg', quality: 20 }, { size: 400, format: 'jpeg', quality: 95 }]);
+    const [low, high] = await makeThumbnails(src, [
+      { size: 400, format: 'jpeg', quality: 20 },
+      { size: 400, format: 'jpeg', quality: 95 },
+    ]);
     expect(low!.bytes.length).toBeLessThan(high!.bytes.length);
   });
 
-  test.each([['png'], ['jpeg']] as const)('a %s cut short (header intact) is refused with failureClass image rather than padded with grey', async (format) => {
-    const bytes = { png, jpeg }[format];
-    const cut = bytes.subarray(0, Math.floor(bytes.length * 0.6));
-    // The header still reads, so only decoding can tell.
-    expect(await inspectImage(cut)).toMatchObject({ format, width: 320, height: 180 });
-    const err = await mediaError(makeThumbnails(cut, [{ size: 64, format: 'webp' }]));
-    expect(err).toMatchObject({ failureClass: 'image', retryable: false });
-  });
+  test.each([['png'], ['jpeg']] as const)(
+    'a %s cut short (header intact) is refused with failureClass image rather than padded with grey',
+    async (format) => {
+      const bytes = { png, jpeg }[format];
+      const cut = bytes.subarray(0, Math.floor(bytes.length * 0.6));
+      // The header still reads, so only decoding can tell.
+      expect(await inspectImage(cut)).toMatchObject({ format, width: 320, height: 180 });
+      const err = await mediaError(makeThumbnails(cut, [{ size: 64, format: 'webp' }]));
+      expect(err).toMatchObject({ failureClass: 'image', retryable: false });
+    },
+  );
 
   test('corrupt pixel data behind a valid PNG header is refused with failureClass image', async () => {
     const bad = Buffer.from(png);
@@ -146,15 +176,24 @@ describe('makeThumbnails', () => {
 
 describe('parseThumbnailProfile', () => {
   test('"512:webp,256:jpeg" gives two specs with their formats', () => {
-    expect(parseThumbnailProfile('512:webp,256:jpeg')).toEqual([{ size: 512, format: 'webp' }, { size: 256, format: 'jpeg' }]);
+    expect(parseThumbnailProfile('512:webp,256:jpeg')).toEqual([
+      { size: 512, format: 'webp' },
+      { size: 256, format: 'jpeg' },
+    ]);
   });
 
   test('"512,256" defaults the format to webp', () => {
-    expect(parseThumbnailProfile('512,256')).toEqual([{ size: 512, format: 'webp' }, { size: 256, format: 'webp' }]);
+    expect(parseThumbnailProfile('512,256')).toEqual([
+      { size: 512, format: 'webp' },
+      { size: 256, format: 'webp' },
+    ]);
   });
 
   test('spaces around parts, png and avif, and the 16 and 4096 bounds are accepted', () => {
-    expect(parseThumbnailProfile(' 16:png , 4096:avif ')).toEqual([{ size: 16, format: 'png' }, { size: 4096, format: 'avif' }]);
+    expect(parseThumbnailProfile(' 16:png , 4096:avif ')).toEqual([
+      { size: 16, format: 'png' },
+      { size: 4096, format: 'avif' },
+    ]);
   });
 
   test.each(['0', '15', '4097', '-512', '512.5', 'abc', '', '512,', ':webp', '1e3x'])('size in "%s" is refused', (text) => {

@@ -13,9 +13,26 @@ test('a task is parsed, with its buttons and properties', async () => {
 test('the gateway view before its first poll (status "", zeros, nulls) is a valid task', async () => {
   const { pool, client } = mockedClient();
   pool.intercept(fetchPath).reply(200, {
-    id: '1689231405853400', action: 'IMAGINE', customId: '', botType: '', prompt: 'p', promptEn: '', description: '提交成功', state: '',
-    submitTime: 1, startTime: 0, finishTime: 0, imageUrl: '', videoUrl: '', videoUrls: null, status: '', progress: '0%', failReason: '',
-    buttons: null, maskBase64: '', properties: null,
+    id: '1689231405853400',
+    action: 'IMAGINE',
+    customId: '',
+    botType: '',
+    prompt: 'p',
+    promptEn: '',
+    description: '提交成功',
+    state: '',
+    submitTime: 1,
+    startTime: 0,
+    finishTime: 0,
+    imageUrl: '',
+    videoUrl: '',
+    videoUrls: null,
+    status: '',
+    progress: '0%',
+    failReason: '',
+    buttons: null,
+    maskBase64: '',
+    properties: null,
   });
   await expect(client.fetchTask('1689231405853400')).resolves.toMatchObject({ status: '', progress: '0%', buttons: null });
 });
@@ -43,7 +60,9 @@ test('a fetch answer that is not a task is a retryable invalid-response, never u
 
 test('buttons that cannot be pressed (no customId, e.g. link buttons) are dropped, not fatal', async () => {
   const { pool, client } = mockedClient();
-  pool.intercept(fetchPath).reply(200, { ...sampleTask, buttons: [{ label: 'link', style: 5, url: 'https://x' }, ...sampleTask.buttons, { customId: '' }] });
+  pool
+    .intercept(fetchPath)
+    .reply(200, { ...sampleTask, buttons: [{ label: 'link', style: 5, url: 'https://x' }, ...sampleTask.buttons, { customId: '' }] });
   const task = await client.fetchTask('1689231405853400');
   expect(task.buttons?.map((b) => b.label)).toEqual(['U1']);
 });
@@ -56,7 +75,9 @@ test('reads are never ambiguous: a 504 on fetch is retryable', async () => {
 
 test('list-by-condition returns the known tasks; an empty body is an empty list', async () => {
   const { pool, client } = mockedClient();
-  pool.intercept({ path: '/mj/task/list-by-condition', method: 'POST', body: JSON.stringify({ ids: ['1689231405853400', 'nope'] }) }).reply(200, [sampleTask]);
+  pool
+    .intercept({ path: '/mj/task/list-by-condition', method: 'POST', body: JSON.stringify({ ids: ['1689231405853400', 'nope'] }) })
+    .reply(200, [sampleTask]);
   expect((await client.listByCondition(['1689231405853400', 'nope'])).map((t) => t.id)).toEqual(['1689231405853400']);
   pool.intercept({ path: '/mj/task/list-by-condition', method: 'POST' }).reply(200, '');
   await expect(client.listByCondition([])).resolves.toEqual([]);

@@ -74,6 +74,9 @@ test('a submit cancelled after sending is ambiguous: the job may exist', async (
   const client = new MjClient({ baseUrl: base, apiKey: 'k', timeoutMs: 10_000 });
   const controller = new AbortController();
   setTimeout(() => controller.abort(), 50);
-  expect(await mjError(client.submitImagine({ prompt: 'p' }, { signal: controller.signal }))).toMatchObject({ kind: 'ambiguous', reason: 'cancelled' });
+  expect(await mjError(client.submitImagine({ prompt: 'p' }, { signal: controller.signal }))).toMatchObject({
+    kind: 'ambiguous',
+    reason: 'cancelled',
+  });
   await client.close();
 });

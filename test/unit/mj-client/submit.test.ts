@@ -4,22 +4,37 @@ const submitPath = { path: '/mj/submit/imagine', method: 'POST' as const };
 
 test('code 1 is an acceptance with the new task id', async () => {
   const { pool, client } = mockedClient();
-  pool.intercept(submitPath).reply(200, { code: 1, description: '提交成功', result: '1320098173412546', properties: { discordInstanceId: '1' } });
+  pool
+    .intercept(submitPath)
+    .reply(200, { code: 1, description: '提交成功', result: '1320098173412546', properties: { discordInstanceId: '1' } });
   await expect(client.submitImagine({ prompt: 'black cat' })).resolves.toMatchObject({
-    taskId: '1320098173412546', taskIds: ['1320098173412546'], code: 1, queued: false, modal: false, properties: { discordInstanceId: '1' },
+    taskId: '1320098173412546',
+    taskIds: ['1320098173412546'],
+    code: 1,
+    queued: false,
+    modal: false,
+    properties: { discordInstanceId: '1' },
   });
 });
 
 test('code 22 is accepted and queued, with numberOfQueues', async () => {
   const { pool, client } = mockedClient();
-  pool.intercept(submitPath).reply(200, { code: 22, description: '排队中，前面还有2个任务', result: '42', properties: { numberOfQueues: 2 } });
+  pool
+    .intercept(submitPath)
+    .reply(200, { code: 22, description: '排队中，前面还有2个任务', result: '42', properties: { numberOfQueues: 2 } });
   await expect(client.submitImagine({ prompt: 'x' })).resolves.toMatchObject({ taskId: '42', code: 22, queued: true, numberOfQueues: 2 });
 });
 
 test('code 21 is accepted as MODAL (the task waits for /submit/modal)', async () => {
   const { pool, client } = mockedClient();
-  pool.intercept({ path: '/mj/submit/action', method: 'POST' }).reply(200, { code: 21, description: 'Waiting for window confirm', result: '77', properties: { finalPrompt: 'p', remix: true } });
-  await expect(client.submitAction({ taskId: '1', customId: 'MJ::Inpaint::1::h::SOLO' })).resolves.toMatchObject({ taskId: '77', code: 21, modal: true });
+  pool
+    .intercept({ path: '/mj/submit/action', method: 'POST' })
+    .reply(200, { code: 21, description: 'Waiting for window confirm', result: '77', properties: { finalPrompt: 'p', remix: true } });
+  await expect(client.submitAction({ taskId: '1', customId: 'MJ::Inpaint::1::h::SOLO' })).resolves.toMatchObject({
+    taskId: '77',
+    code: 21,
+    modal: true,
+  });
 });
 
 test('a numeric result id is read as a string; a comma list gives every id', async () => {
@@ -27,7 +42,10 @@ test('a numeric result id is read as a string; a comma list gives every id', asy
   pool.intercept(submitPath).reply(200, { code: 1, description: 'ok', result: 1320098173412546 });
   await expect(client.submitImagine({ prompt: 'x' })).resolves.toMatchObject({ taskId: '1320098173412546' });
   pool.intercept({ path: '/mj/submit/action', method: 'POST' }).reply(200, { code: 1, description: 'ok', result: '11,12,13,14' });
-  await expect(client.submitAction({ taskId: '1', customId: 'MJ::Job::PicReader::all' })).resolves.toMatchObject({ taskId: '11', taskIds: ['11', '12', '13', '14'] });
+  await expect(client.submitAction({ taskId: '1', customId: 'MJ::Job::PicReader::all' })).resolves.toMatchObject({
+    taskId: '11',
+    taskIds: ['11', '12', '13', '14'],
+  });
 });
 
 test.each([
@@ -48,7 +66,9 @@ test.each([
 
 test('code 24 is a banned prompt, and the banned word is kept', async () => {
   const { pool, client } = mockedClient();
-  pool.intercept(submitPath).reply(200, { code: 24, description: '可能包含敏感词', result: null, properties: { promptEn: 'a gory scene', bannedWord: 'gory' } });
+  pool
+    .intercept(submitPath)
+    .reply(200, { code: 24, description: '可能包含敏感词', result: null, properties: { promptEn: 'a gory scene', bannedWord: 'gory' } });
   const err = await mjError(client.submitImagine({ prompt: 'a gory scene' }));
   expect(err).toMatchObject({ kind: 'not-retryable', reason: 'banned-prompt', bannedWord: 'gory', code: 24 });
   expect(err.message).toContain('banned word "gory"');
@@ -64,9 +84,19 @@ test.each([
   [400, JSON.stringify({ description: 'task_not_found ', type: 'upstream_error', code: 4 }), 'not-retryable', 'parent-missing'],
   [429, '', 'retryable', 'rate-limited'],
   [429, JSON.stringify({ code: 30, description: '当前分组负载已饱和', type: 'upstream_error' }), 'retryable', 'rate-limited'],
-  [500, JSON.stringify({ timestamp: 't', status: 500, error: 'Internal Server Error', path: '/mj/submit/imagine' }), 'retryable', 'server-error'],
+  [
+    500,
+    JSON.stringify({ timestamp: 't', status: 500, error: 'Internal Server Error', path: '/mj/submit/imagine' }),
+    'retryable',
+    'server-error',
+  ],
   [502, '<html>bad gateway</html>', 'ambiguous', 'upstream-error'],
-  [503, JSON.stringify({ error: { message: '当前分组 default 下对于模型 mj_imagine 无可用渠道', type: 'new_api_error' } }), 'account', 'no-account'],
+  [
+    503,
+    JSON.stringify({ error: { message: '当前分组 default 下对于模型 mj_imagine 无可用渠道', type: 'new_api_error' } }),
+    'account',
+    'no-account',
+  ],
   [504, '', 'ambiguous', 'timeout'],
   [400, JSON.stringify({ description: 'do_request_failed ', type: 'upstream_error', code: 5 }), 'ambiguous', 'upstream-error'],
   [400, JSON.stringify({ description: 'empty_response_body ', type: 'upstream_error', code: 5 }), 'ambiguous', 'upstream-error'],
@@ -111,12 +141,18 @@ test('a 2xx submit answer that cannot be read is ambiguous: the job may exist', 
 
 test('requests carry the key as Bearer by default, or as mj-api-secret, and the JSON body', async () => {
   const bearer = mockedClient();
-  bearer.pool.intercept({ ...submitPath, headers: { authorization: 'Bearer sk-test', 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'p', state: 's' }) })
+  bearer.pool
+    .intercept({
+      ...submitPath,
+      headers: { authorization: 'Bearer sk-test', 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'p', state: 's' }),
+    })
     .reply(200, { code: 1, result: '1' });
   await expect(bearer.client.submitImagine({ prompt: 'p', state: 's' })).resolves.toMatchObject({ taskId: '1' });
 
   const secret = mockedClient({ auth: 'mj-api-secret' });
-  secret.pool.intercept({ ...submitPath, headers: (h: Record<string, string>) => h['mj-api-secret'] === 'sk-test' && !('authorization' in h) })
+  secret.pool
+    .intercept({ ...submitPath, headers: (h: Record<string, string>) => h['mj-api-secret'] === 'sk-test' && !('authorization' in h) })
     .reply(200, { code: 1, result: '2' });
   await expect(secret.client.submitImagine({ prompt: 'p' })).resolves.toMatchObject({ taskId: '2' });
 });

@@ -3,12 +3,23 @@ import type { ResultLine } from '../../../report/results';
 
 function line(over: Partial<ResultLine> & { key: string }): ResultLine {
   return {
-    line: 2, input: { id: '', kind: 'imagine', prompt: 'a vase' }, status: 'SUCCESS', failureClass: '', reason: '', taskIds: [], images: [], text: '', modeRequested: '', modeRan: '', ...over,
+    line: 2,
+    input: { id: '', kind: 'imagine', prompt: 'a vase' },
+    status: 'SUCCESS',
+    failureClass: '',
+    reason: '',
+    taskIds: [],
+    images: [],
+    text: '',
+    modeRequested: '',
+    modeRan: '',
+    ...over,
   };
 }
 
 /** Decodes the five entities the sheet writes, to compare shown text with the input. */
-const unescape = (s: string) => s.replace(/&(lt|gt|quot|#39|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', '#39': "'", amp: '&' })[e]!);
+const unescape = (s: string) =>
+  s.replace(/&(lt|gt|quot|#39|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', '#39': "'", amp: '&' })[e]!);
 
 /** The <article> of one row, by its data-key. */
 function card(html: string, key: string): string {
@@ -18,7 +29,8 @@ function card(html: string, key: string): string {
   return found[0]!;
 }
 
-const attrs = (html: string, tag: string, attr: string) => [...html.matchAll(new RegExp(`<${tag}\\b[^>]*\\b${attr}="([^"]*)"`, 'g'))].map((m) => m[1]!);
+const attrs = (html: string, tag: string, attr: string) =>
+  [...html.matchAll(new RegExp(`<${tag}\\b[^>]*\\b${attr}="([^"]*)"`, 'g'))].map((m) => m[1]!);
 
 describe('contactSheet', () => {
   test('a prompt with <script> and quotes is shown as text, not markup', () => {
@@ -34,10 +46,12 @@ describe('contactSheet', () => {
   });
 
   test('a key or role with quotes cannot break out of an attribute', () => {
-    const html = contactSheet('t', 'out', [line({
-      key: 'k"><img src=x onerror=alert(1)>',
-      images: [{ role: `U1" onmouseover="x`, key: 'out/k/U1.png', sha256: 'a', thumbnails: [] }],
-    })]);
+    const html = contactSheet('t', 'out', [
+      line({
+        key: 'k"><img src=x onerror=alert(1)>',
+        images: [{ role: `U1" onmouseover="x`, key: 'out/k/U1.png', sha256: 'a', thumbnails: [] }],
+      }),
+    ]);
     expect(html).not.toContain('onerror=alert(1)>');
     expect(html).not.toMatch(/ onmouseover="/);
     expect(attrs(html, 'article', 'data-key').map(unescape)).toEqual(['k"><img src=x onerror=alert(1)>']);
@@ -46,14 +60,21 @@ describe('contactSheet', () => {
 
   test('links are relative to the output prefix, use the first thumbnail, and are URL-encoded per path segment', () => {
     const prefix = 'runs/2026 spring/';
-    const html = contactSheet('t', prefix, [line({
-      key: 'r1',
-      images: [
-        { role: 'grid', key: 'runs/2026 spring/cat#1/grid.png', sha256: 'a', thumbnails: ['runs/2026 spring/cat#1/thumbs/grid-512.webp', 'runs/2026 spring/cat#1/thumbs/grid-256.webp'] },
-        { role: 'U2', key: 'runs/2026 spring/cat#1/U2?.png', sha256: 'b', thumbnails: [] },
-        { role: 'U3', key: 'runs/2026 spring/東京/U3.png', sha256: 'c', thumbnails: [] },
-      ],
-    })]);
+    const html = contactSheet('t', prefix, [
+      line({
+        key: 'r1',
+        images: [
+          {
+            role: 'grid',
+            key: 'runs/2026 spring/cat#1/grid.png',
+            sha256: 'a',
+            thumbnails: ['runs/2026 spring/cat#1/thumbs/grid-512.webp', 'runs/2026 spring/cat#1/thumbs/grid-256.webp'],
+          },
+          { role: 'U2', key: 'runs/2026 spring/cat#1/U2?.png', sha256: 'b', thumbnails: [] },
+          { role: 'U3', key: 'runs/2026 spring/東京/U3.png', sha256: 'c', thumbnails: [] },
+        ],
+      }),
+    ]);
     const hrefs = attrs(html, 'a', 'href').map(unescape);
     const srcs = attrs(html, 'img', 'src').map(unescape);
     expect(hrefs).toEqual(['cat%231/grid.png', 'cat%231/U2%3F.png', `${encodeURIComponent('東京')}/U3.png`]);
@@ -62,7 +83,9 @@ describe('contactSheet', () => {
     // Resolved against the sheet's own location, each link lands on the stored key.
     const sheet = new URL(`https://bucket.example/${prefix.split('/').filter(Boolean).map(encodeURIComponent).join('/')}/index.html`);
     expect(hrefs.map((h) => decodeURIComponent(new URL(h, sheet).pathname.slice(1)))).toEqual([
-      'runs/2026 spring/cat#1/grid.png', 'runs/2026 spring/cat#1/U2?.png', 'runs/2026 spring/東京/U3.png',
+      'runs/2026 spring/cat#1/grid.png',
+      'runs/2026 spring/cat#1/U2?.png',
+      'runs/2026 spring/東京/U3.png',
     ]);
     for (const link of [...hrefs, ...srcs]) {
       expect(link).not.toMatch(/^(\/|https?:|runs\/)/);
@@ -106,13 +129,19 @@ describe('contactSheet', () => {
 
   test('the summary counts match the rows by status', () => {
     const statuses = ['SUCCESS', 'FAILED', 'SUCCESS', 'MISSING', 'SUCCESS', 'FAILED', 'CANCELLED', 'SKIPPED'];
-    const html = contactSheet('t', 'out', statuses.map((status, i) => line({ key: `r${i}`, status, failureClass: status === 'FAILED' ? 'generation' : '' })));
+    const html = contactSheet(
+      't',
+      'out',
+      statuses.map((status, i) => line({ key: `r${i}`, status, failureClass: status === 'FAILED' ? 'generation' : '' })),
+    );
     const summary = /<p class="summary">([\s\S]*?)<\/p>/.exec(html)![1]!;
     expect(summary).toMatch(new RegExp(`^${statuses.length} rows`));
-    const counts = Object.fromEntries([...summary.matchAll(/<span data-count="([^"]+)">(\d+) ([^<]+)<\/span>/g)].map((m) => {
-      expect(m[3]).toBe(m[1]);
-      return [m[1]!, Number(m[2])];
-    }));
+    const counts = Object.fromEntries(
+      [...summary.matchAll(/<span data-count="([^"]+)">(\d+) ([^<]+)<\/span>/g)].map((m) => {
+        expect(m[3]).toBe(m[1]);
+        return [m[1]!, Number(m[2])];
+      }),
+    );
     const expected: Record<string, number> = {};
     for (const s of statuses) expected[s] = (expected[s] ?? 0) + 1;
     expect(counts).toEqual(expected);

@@ -1,25 +1,46 @@
 import { parse } from 'csv-parse/sync';
-import type { StoredImage } from '../../../media/store-image';
+import type { StoredImage } from '../../../contracts/media';
 import { resultLine, toCsv, toJsonl, type ResultLine } from '../../../report/results';
 import type { RowRecord } from '../../../report/row-results';
-import { modeMismatch, type ItemResult, type RowRef } from '../../../workflows/shared';
+import { modeMismatch, type ItemResult, type RowRef } from '../../../contracts/rows';
 
 function row(over: Partial<RowRef> & { key: string }): RowRef {
   return {
-    line: 2, kind: 'imagine', prompt: 'a vase', images: [], actions: '', plan: [], prefix: `out/${over.key}`, extra: {}, ...over,
+    line: 2,
+    kind: 'imagine',
+    prompt: 'a vase',
+    images: [],
+    actions: '',
+    plan: [],
+    prefix: `out/${over.key}`,
+    extra: {},
+    ...over,
   };
 }
 
 function image(role: string, key: string, sha256: string, thumbs: string[]): StoredImage {
   return {
-    role, taskId: 't1', key, sha256, bytes: 10, width: 1, height: 1, format: 'png',
+    role,
+    taskId: 't1',
+    key,
+    sha256,
+    bytes: 10,
+    width: 1,
+    height: 1,
+    format: 'png',
     thumbnails: thumbs.map((k) => ({ key: k, sha256: '00'.repeat(32), width: 1, height: 1, format: 'webp' })),
-    sidecarKey: `${key}.json`, skipped: false,
+    sidecarKey: `${key}.json`,
+    skipped: false,
   };
 }
 
 function record(r: RowRef, result: Partial<ItemResult> & Pick<ItemResult, 'status'>): RowRecord {
-  return { batchId: 'b1', row: r, finishedAt: '2026-01-01T00:00:00.000Z', result: { rowKey: r.key, line: r.line, taskIds: [], images: [], ...result } };
+  return {
+    batchId: 'b1',
+    row: r,
+    finishedAt: '2026-01-01T00:00:00.000Z',
+    result: { rowKey: r.key, line: r.line, taskIds: [], images: [], ...result },
+  };
 }
 
 const parseCsv = (text: string) => parse(text, { columns: true, skip_empty_lines: false, bom: true }) as Record<string, string>[];
@@ -43,9 +64,25 @@ describe('resultLine', () => {
   });
 
   test('input holds the manifest columns, images joined with |, and the extra columns', () => {
-    const r = row({ key: 'k', id: 'sku-1', images: ['https://a/1.png', 's3://b/2.png'], mode: 'relax', actions: 'U1,U2', extra: { category: 'shoes', 'price (EUR)': '12,50' } });
+    const r = row({
+      key: 'k',
+      id: 'sku-1',
+      images: ['https://a/1.png', 's3://b/2.png'],
+      mode: 'relax',
+      actions: 'U1,U2',
+      extra: { category: 'shoes', 'price (EUR)': '12,50' },
+    });
     const l = resultLine(r, null);
-    expect(l.input).toMatchObject({ id: 'sku-1', kind: 'imagine', prompt: 'a vase', images: 'https://a/1.png|s3://b/2.png', mode: 'relax', actions: 'U1,U2', category: 'shoes', 'price (EUR)': '12,50' });
+    expect(l.input).toMatchObject({
+      id: 'sku-1',
+      kind: 'imagine',
+      prompt: 'a vase',
+      images: 'https://a/1.png|s3://b/2.png',
+      mode: 'relax',
+      actions: 'U1,U2',
+      category: 'shoes',
+      'price (EUR)': '12,50',
+    });
   });
 });
 
@@ -74,7 +111,24 @@ describe('toCsv', () => {
     const b = row({ key: 'b', extra: { colour: 'red, "dark"' } });
     const parsed = parseCsv(toCsv([resultLine(a, null), resultLine(b, null)]));
     const header = Object.keys(parsed[0]!);
-    for (const c of ['line', 'key', 'id', 'kind', 'prompt', 'images', 'status', 'failure_class', 'failure_reason', 'task_ids', 'image_keys', 'image_sha256', 'thumbnail_keys', 'text', 'category', 'colour']) {
+    for (const c of [
+      'line',
+      'key',
+      'id',
+      'kind',
+      'prompt',
+      'images',
+      'status',
+      'failure_class',
+      'failure_reason',
+      'task_ids',
+      'image_keys',
+      'image_sha256',
+      'thumbnail_keys',
+      'text',
+      'category',
+      'colour',
+    ]) {
       expect(header).toContain(c);
     }
     expect(parsed[0]).toMatchObject({ category: 'shoes', colour: '' });
@@ -94,19 +148,30 @@ describe('toCsv', () => {
     expect(parsed!.task_ids.split('|')).toEqual(['100', '101', '102']);
     expect(parsed!.image_keys.split('|')).toEqual(images.map((i) => i.key));
     expect(parsed!.image_sha256.split('|')).toEqual(images.map((i) => i.sha256));
-    expect(parsed!.thumbnail_keys.split('|')).toEqual(['out/multi/thumbs/grid-512.webp', 'out/multi/thumbs/grid-256.webp', 'out/multi/thumbs/U1-512.webp']);
+    expect(parsed!.thumbnail_keys.split('|')).toEqual([
+      'out/multi/thumbs/grid-512.webp',
+      'out/multi/thumbs/grid-256.webp',
+      'out/multi/thumbs/U1-512.webp',
+    ]);
   });
 
   test('a MISSING row and a failed row keep their status, class and reason in the CSV', () => {
     const missing = row({ key: 'm' });
     const failed = row({ key: 'f' });
-    const parsed = parseCsv(toCsv([
-      resultLine(missing, null),
-      resultLine(failed, record(failed, { status: 'FAILED', failureClass: 'timeout', reason: 'no progress for 10m,\n"stuck"' })),
-    ]));
+    const parsed = parseCsv(
+      toCsv([
+        resultLine(missing, null),
+        resultLine(failed, record(failed, { status: 'FAILED', failureClass: 'timeout', reason: 'no progress for 10m,\n"stuck"' })),
+      ]),
+    );
     expect(parsed[0]).toMatchObject({ key: 'm', status: 'MISSING', failure_class: '' });
     expect(parsed[0]!.failure_reason).not.toBe('');
-    expect(parsed[1]).toMatchObject({ key: 'f', status: 'FAILED', failure_class: 'timeout', failure_reason: 'no progress for 10m,\n"stuck"' });
+    expect(parsed[1]).toMatchObject({
+      key: 'f',
+      status: 'FAILED',
+      failure_class: 'timeout',
+      failure_reason: 'no progress for 10m,\n"stuck"',
+    });
   });
 
   test('describe text with line breaks survives', () => {
@@ -125,7 +190,11 @@ describe('toJsonl', () => {
       row({ key: 'b', prompt: 'quotes " and \\ backslash' }),
       row({ key: 'c', prompt: '東京 🌃' }),
     ];
-    const lines: ResultLine[] = [resultLine(rows[0]!, null), resultLine(rows[1]!, record(rows[1]!, { status: 'SUCCESS', taskIds: ['9'] })), resultLine(rows[2]!, null)];
+    const lines: ResultLine[] = [
+      resultLine(rows[0]!, null),
+      resultLine(rows[1]!, record(rows[1]!, { status: 'SUCCESS', taskIds: ['9'] })),
+      resultLine(rows[2]!, null),
+    ];
     const text = toJsonl(lines);
     expect(text.endsWith('\n')).toBe(true);
     const split = text.split('\n').slice(0, -1);
@@ -153,6 +222,11 @@ describe('modes', () => {
     ];
     expect(lines.map(modeMismatch)).toEqual([true, false, false, false]);
     const csv = parseCsv(toCsv(lines));
-    expect(csv.map((r) => [r.mode_requested, r.mode_ran])).toEqual([['relax', 'fast'], ['relax', 'relax'], ['relax', ''], ['', 'fast']]);
+    expect(csv.map((r) => [r.mode_requested, r.mode_ran])).toEqual([
+      ['relax', 'fast'],
+      ['relax', 'relax'],
+      ['relax', ''],
+      ['', 'fast'],
+    ]);
   });
 });

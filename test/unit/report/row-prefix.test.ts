@@ -28,7 +28,7 @@ describe('rowPrefix', () => {
     expect(rowPrefix('out/', mrow({ output: '/catalog/shoes/' }))).toBe('out/catalog/shoes');
   });
 
-  test('{column} takes the row\'s value of an extra column, {id}, {kind} and {mode}', () => {
+  test("{column} takes the row's value of an extra column, {id}, {kind} and {mode}", () => {
     const r = mrow({ key: 'sku-1', id: 'sku-1', mode: 'relax', output: '{category}/{kind}-{mode}/{id}', extra: { category: 'shoes' } });
     expect(rowPrefix('out', r)).toBe('out/shoes/imagine-relax/sku-1');
   });
@@ -67,11 +67,11 @@ describe('rowPrefix', () => {
   });
 
   test('every column a manifest may name in its template is filled in (validate accepts them all)', () => {
-    const rows = rowsOf([
-      'id,prompt,mode,output,category',
-      'a1,red shoe,fast,p/{prompt}/{category},x',
-      'a2,blue shoe,fast,p/{prompt}/{category},x',
-    ].join('\n'));
+    const rows = rowsOf(
+      ['id,prompt,mode,output,category', 'a1,red shoe,fast,p/{prompt}/{category},x', 'a2,blue shoe,fast,p/{prompt}/{category},x'].join(
+        '\n',
+      ),
+    );
     const prefixes = rows.map((r) => rowPrefix('out', r));
     expect(prefixes[0]).not.toBe(prefixes[1]);
     expect(prefixes[0]).toContain('red');
@@ -80,13 +80,15 @@ describe('rowPrefix', () => {
   });
 
   test('rows of a CSV manifest with distinct ids land in distinct folders', () => {
-    const rows = rowsOf([
-      'id,prompt,output,category',
-      'sku-1,a,catalog/{category}/{id},Shoes',
-      'sku-2,b,catalog/{category}/{id},Shoes',
-      'sku-3,c,catalog/{category}/{id},Hats & Caps',
-      'sku-4,d,,',
-    ].join('\n'));
+    const rows = rowsOf(
+      [
+        'id,prompt,output,category',
+        'sku-1,a,catalog/{category}/{id},Shoes',
+        'sku-2,b,catalog/{category}/{id},Shoes',
+        'sku-3,c,catalog/{category}/{id},Hats & Caps',
+        'sku-4,d,,',
+      ].join('\n'),
+    );
     const prefixes = rows.map((r) => rowPrefix('runs/1', r));
     expect(new Set(prefixes).size).toBe(rows.length);
     expect(prefixes[0]).toBe('runs/1/catalog/Shoes/sku-1');
@@ -98,11 +100,21 @@ describe('rowPrefix', () => {
 
 describe('toRowRef', () => {
   test('carries the row as checked, with its folder resolved', () => {
-    const [row] = rowsOf('id,prompt,images,mode,actions,output,category\nsku-7,"a lamp, brass",https://x/1.png|https://x/2.png,turbo,"U1, U2>upscale_subtle",c/{category}/{id},lamps\n');
+    const [row] = rowsOf(
+      'id,prompt,images,mode,actions,output,category\nsku-7,"a lamp, brass",https://x/1.png|https://x/2.png,turbo,"U1, U2>upscale_subtle",c/{category}/{id},lamps\n',
+    );
     const ref = toRowRef('out/', row!);
     expect(ref).toMatchObject({
-      key: 'sku-7', id: 'sku-7', line: row!.line, kind: 'imagine', prompt: 'a lamp, brass', images: ['https://x/1.png', 'https://x/2.png'],
-      mode: 'turbo', actions: row!.actions, prefix: 'out/c/lamps/sku-7', extra: { category: 'lamps' },
+      key: 'sku-7',
+      id: 'sku-7',
+      line: row!.line,
+      kind: 'imagine',
+      prompt: 'a lamp, brass',
+      images: ['https://x/1.png', 'https://x/2.png'],
+      mode: 'turbo',
+      actions: row!.actions,
+      prefix: 'out/c/lamps/sku-7',
+      extra: { category: 'lamps' },
     });
     expect(ref.plan).toEqual(row!.plan);
     expect(ref.plan).toHaveLength(2);

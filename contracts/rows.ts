@@ -1,9 +1,7 @@
-// Types and handler definitions shared by the workflows, the activities and the CLI. No I/O, no Node imports:
-// workflow code imports this file.
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+// What a row is, how it is run and how it ended: the item workflow's input and result, carried by the batch, the
+// activities, the results and the report. Types only (and one pure helper): workflow code imports this file.
 import type { ManifestRow } from '../manifest/row';
-import type { StoredImage } from '../media/store-image';
-import type { ThumbnailSpec } from '../media/thumbnails';
+import type { StoredImage, ThumbnailSpec } from './media';
 
 /** at-least-once retries an ambiguous submit (it may pay twice); at-most-once marks the row UNKNOWN_SUBMIT instead. */
 export type SubmitPolicy = 'at-least-once' | 'at-most-once';
@@ -12,7 +10,32 @@ export type ItemStatus = 'SUCCESS' | 'FAILED' | 'UNKNOWN_SUBMIT' | 'SKIPPED' | '
 
 /** Why a row failed; `redrive --class` selects by these. */
 export type FailureClass =
-  | 'validation' | 'banned' | 'generation' | 'timeout' | 'submit' | 'ambiguous' | 'parent-not-ready' | 'download' | 'image' | 'storage' | 'cancelled';
+  | 'validation'
+  | 'banned'
+  | 'generation'
+  | 'timeout'
+  | 'submit'
+  | 'ambiguous'
+  | 'parent-not-ready'
+  | 'download'
+  | 'image'
+  | 'storage'
+  | 'cancelled';
+
+/** Every failure class, in the order help texts list them. */
+export const FAILURE_CLASSES: readonly FailureClass[] = [
+  'validation',
+  'banned',
+  'generation',
+  'timeout',
+  'submit',
+  'ambiguous',
+  'parent-not-ready',
+  'download',
+  'image',
+  'storage',
+  'cancelled',
+];
 
 /** `held`: waiting for the account to take jobs again (quota, key, ban); the row has not failed. */
 export type ItemStage = 'queued' | 'submitting' | 'held' | 'generating' | 'follow-ups' | 'media' | 'done' | 'failed';
@@ -82,64 +105,3 @@ export interface ItemResult {
 export function modeMismatch(r: Pick<ItemResult, 'modeRequested' | 'modeRan'>): boolean {
   return !!r.modeRequested && !!r.modeRan && r.modeRan !== r.modeRequested;
 }
-
-export interface BatchCounts {
-  total: number;
-  succeeded: number;
-  failed: number;
-  unknownSubmit: number;
-  skipped: number;
-  cancelled: number;
-  /** Rows whose jobs ran in another mode than the one asked for (see `modeMismatch`). */
-  modeMismatches?: number;
-}
-
-/** The account refuses jobs for a reason about the account, not the rows: the batch holds its rows until it recovers. */
-export interface AccountHold {
-  /** The client's reason: `quota-exhausted`, `unauthorized`, `forbidden`, `no-account`. */
-  reason: string;
-  /** The API's own words. */
-  message: string;
-  since: number;
-  /** Rows waiting for the account. */
-  rowsHeld: number;
-  probes: number;
-  /** When one held row tries again (`mj-batch resume` makes it now). */
-  nextProbeAt: number;
-}
-
-/** What a row tells its batch when the account refuses its submit. */
-export interface AccountCondition {
-  rowKey: string;
-  reason: string;
-  message: string;
-}
-
-export interface BatchProgress {
-  batchId: string;
-  state: 'running' | 'paused' | 'held' | 'cancelling' | 'finished';
-  counts: BatchCounts;
-  inFlight: number;
-  concurrency: number;
-  queued: number;
-  startedAt: number;
-  ratePerMinute: number;
-  etaSeconds: number | null;
-  runs: number;
-  /** The account's slots workflow, when the batch shares one. */
-  accountSlotsWorkflowId?: string;
-  accountHold?: AccountHold;
-}
-
-export const taskUpdateSignal = defineSignal<[TaskSnapshot]>('taskUpdate');
-/** Row → batch: the account refused this row's submit (the row waits for `accountRetry`). */
-export const accountConditionSignal = defineSignal<[AccountCondition]>('accountCondition');
-/** Row → batch: after a hold, the account accepted this row's job again. */
-export const accountRecoveredSignal = defineSignal<[string]>('accountRecovered');
-/** Batch → row: try the submit again. */
-export const accountRetrySignal = defineSignal('accountRetry');
-export const cancelBatchSignal = defineSignal('cancelBatch');
-export const progressQuery = defineQuery<BatchProgress>('progress');
-export const pauseUpdate = defineUpdate<void>('pause');
-export const resumeUpdate = defineUpdate<void>('resume');
-export const setConcurrencyUpdate = defineUpdate<number, [number]>('setConcurrency');

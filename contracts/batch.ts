@@ -1,0 +1,98 @@
+// A batch's input, progress and result: what the client starts, queries and waits for.
+import type { ItemOptions } from './rows';
+
+export interface BatchInput {
+  batchId: string;
+  manifest: { ref: string; sha256: string };
+  outputPrefix: string;
+  /** Rows in flight at once (waiting for a slot, running jobs, storing images); the account's slots limit the jobs. */
+  concurrency: number;
+  item: ItemOptions;
+  /** Fail the batch early when more rows than this have failed (a count, or a percent of the rows). */
+  maxFailed?: number;
+  maxFailedPercent?: number;
+  /** A redrive: only these rows. */
+  onlyKeys?: string[];
+  pageSize?: number;
+  /** The account's slots workflow (shared by every batch on the same API key); none: only `concurrency` limits. */
+  accountSlotsWorkflowId?: string;
+  /** Rows started per run before continue-as-new keeps the history small. */
+  rowsPerRun?: number;
+  carried?: BatchCarried;
+}
+
+/** What survives continue-as-new: a cursor and counters, never per-row results (those live in S3). */
+export interface BatchCarried {
+  offset: number;
+  counts: BatchCounts;
+  startedAt: number;
+  runs: number;
+  concurrency: number;
+  paused: boolean;
+}
+
+/** What the report activity wrote. */
+export interface ReportResult {
+  /** This batch's rows. */
+  rows: number;
+  /** Rows in the report files: the whole manifest. */
+  reportRows: number;
+  counts: BatchCounts;
+  resultsCsv: string;
+  resultsJsonl: string;
+  contactSheet: string;
+}
+
+export interface BatchResult extends ReportResult {
+  batchId: string;
+  failedEarly: boolean;
+  cancelled: boolean;
+}
+
+export interface BatchCounts {
+  total: number;
+  succeeded: number;
+  failed: number;
+  unknownSubmit: number;
+  skipped: number;
+  cancelled: number;
+  /** Rows whose jobs ran in another mode than the one asked for (see `modeMismatch`). */
+  modeMismatches?: number;
+}
+
+/** The account refuses jobs for a reason about the account, not the rows: the batch holds its rows until it recovers. */
+export interface AccountHold {
+  /** The client's reason: `quota-exhausted`, `unauthorized`, `forbidden`, `no-account`. */
+  reason: string;
+  /** The API's own words. */
+  message: string;
+  since: number;
+  /** Rows waiting for the account. */
+  rowsHeld: number;
+  probes: number;
+  /** When one held row tries again (`mj-batch resume` makes it now). */
+  nextProbeAt: number;
+}
+
+/** What a row tells its batch when the account refuses its submit. */
+export interface AccountCondition {
+  rowKey: string;
+  reason: string;
+  message: string;
+}
+
+export interface BatchProgress {
+  batchId: string;
+  state: 'running' | 'paused' | 'held' | 'cancelling' | 'finished';
+  counts: BatchCounts;
+  inFlight: number;
+  concurrency: number;
+  queued: number;
+  startedAt: number;
+  ratePerMinute: number;
+  etaSeconds: number | null;
+  runs: number;
+  /** The account's slots workflow, when the batch shares one. */
+  accountSlotsWorkflowId?: string;
+  accountHold?: AccountHold;
+}

@@ -1,0 +1,28 @@
+// A task as the workflows keep it: small, because it is recorded in history.
+import type { TaskSnapshot } from '../contracts/rows';
+import { intentOf } from './buttons';
+import type { MjTask } from './schemas';
+import { modeRanOf, parseProgress } from './task';
+
+/** The task's state, its buttons with what they do, and Describe's or Shorten's text. */
+export function snapshotOf(task: MjTask): TaskSnapshot {
+  const props = task.properties ?? {};
+  const finalPrompt = typeof props.finalPrompt === 'string' ? props.finalPrompt : undefined;
+  const text =
+    task.action === 'DESCRIBE'
+      ? (finalPrompt ?? task.promptEn ?? undefined)
+      : task.action === 'SHORTEN'
+        ? (finalPrompt ?? task.description ?? undefined)
+        : undefined;
+  return {
+    taskId: task.id,
+    status: task.status,
+    progress: parseProgress(task.progress),
+    imageUrl: task.imageUrl || undefined,
+    failReason: task.failReason || undefined,
+    buttons: (task.buttons ?? []).map((b) => ({ customId: b.customId, intent: intentOf(b.customId) })),
+    finalPrompt,
+    text,
+    modeRan: modeRanOf(task),
+  };
+}
