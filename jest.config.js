@@ -1,5 +1,6 @@
-// Three projects: `unit` needs no server; `api` starts the simulator in-process; `integration` runs against the real local stack
-// (Temporal dev server + S3 server), which its global setup starts or reuses.
+// Four projects: `unit` needs no server; `api` starts the simulator in-process; `workflows` runs workflow code with stub
+// activities on a dev server of its own; `integration` runs against the real local stack (Temporal dev server + S3
+// server), which its global setup starts or reuses.
 const transform = {
   '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
 };

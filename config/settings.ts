@@ -1,4 +1,5 @@
 // The one table of mj-batch's settings: `loadConfig` reads and checks them from it, `mj-batch config` prints from it.
+import { DEFAULT_BUCKET } from '../contracts/bucket-layout';
 import { DEFAULT_TASK_QUEUE } from '../contracts/naming';
 
 export type SettingType =
@@ -67,7 +68,7 @@ export const SETTINGS = [
     derived: "the local stack's",
   }),
   setting('S3_ENDPOINT', 'S3', url, 'S3-compatible endpoint (unset for AWS S3)', { derived: 'the local stack' }),
-  setting('S3_BUCKET', 'S3', str, 'bucket', { default: 'mj-batch' }),
+  setting('S3_BUCKET', 'S3', str, 'bucket', { default: DEFAULT_BUCKET }),
   setting('S3_REGION', 'S3', str, 'region', { default: 'us-east-1', derived: 'AWS_REGION, else the local stack, else us-east-1' }),
   setting('AWS_REGION', 'S3', str, 'region, when S3_REGION is not set'),
   setting('AWS_ACCESS_KEY_ID', 'S3', str, 'S3 access key id (else the SDK default chain)', { derived: "the local stack's dev keys" }),
