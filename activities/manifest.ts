@@ -5,6 +5,7 @@ import { validateManifestBytes, type ValidatedManifest } from '../manifest/valid
 import type { ManifestRow } from '../manifest/row';
 import { rowPrefix } from '../manifest/output';
 import type { RowRef } from '../contracts/rows';
+import type { BatchInput } from '../contracts/batch';
 
 export { rowPrefix };
 
@@ -17,6 +18,8 @@ export interface ManifestPageInput {
   outputPrefix: string;
   /** Only these row keys (a redrive), or all rows. */
   onlyKeys?: string[];
+  /** The batch input's `manifest.delimiter`, when `run --delimiter` named one; unset, it is chosen from the header. */
+  delimiter?: BatchInput['manifest']['delimiter'];
 }
 
 export interface ManifestPage {
@@ -48,7 +51,8 @@ export function createManifestActivities({ s3 }: { s3: S3Client }) {
   const cache = new Map<string, ValidatedManifest>();
   return {
     async readManifestPage(input: ManifestPageInput): Promise<ManifestPage> {
-      let manifest = cache.get(input.sha256);
+      const cacheKey = `${input.sha256}\u0000${input.delimiter ?? ''}`;
+      let manifest = cache.get(cacheKey);
       if (!manifest) {
         const { bytes, sha256 } = await readManifestBytes(input.ref, s3);
         if (sha256 !== input.sha256) {
@@ -57,14 +61,14 @@ export function createManifestActivities({ s3 }: { s3: S3Client }) {
             'Manifest.changed',
           );
         }
-        manifest = validateManifestBytes(input.ref, bytes, sha256);
+        manifest = validateManifestBytes(input.ref, bytes, sha256, input.delimiter);
         if (manifest.issues.length > 0)
           throw ApplicationFailure.nonRetryable(
             `${input.ref} has ${manifest.issues.length} invalid row(s); run mj-batch validate`,
             'Manifest.invalid',
           );
         cache.clear();
-        cache.set(input.sha256, manifest);
+        cache.set(cacheKey, manifest);
       }
       const wanted = input.onlyKeys ? new Set(input.onlyKeys) : undefined;
       const rows = wanted ? manifest.rows.filter((r) => wanted.has(r.key)) : manifest.rows;

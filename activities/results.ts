@@ -6,7 +6,7 @@ import { validateManifestBytes } from '../manifest/validate';
 import { contactSheet } from '../report/contact-sheet';
 import { loadRowRecord, saveRowRecord, type RowRecord } from '../report/row-results';
 import { resultLine, toCsv, toJsonl } from '../report/results';
-import type { BatchCounts } from '../contracts/batch';
+import type { BatchCounts, BatchInput } from '../contracts/batch';
 import type { ItemResult, RowRef } from '../contracts/rows';
 import { mapLimit } from '../report/map-limit';
 import { toRowRef } from './manifest';
@@ -18,6 +18,8 @@ export interface WriteReportInput {
   sha256: string;
   outputPrefix: string;
   onlyKeys?: string[];
+  /** The batch input's `manifest.delimiter`, when `run --delimiter` named one; unset, it is chosen from the header. */
+  delimiter?: BatchInput['manifest']['delimiter'];
 }
 
 export function createResultActivities({ s3, bucket }: { s3: S3Client; bucket: string }) {
@@ -40,7 +42,7 @@ export function createResultActivities({ s3, bucket }: { s3: S3Client; bucket: s
       const { bytes, sha256 } = await readManifestBytes(input.manifestRef, s3);
       if (sha256 !== input.sha256)
         throw ApplicationFailure.nonRetryable(`${input.manifestRef} changed since the batch started`, 'Manifest.changed');
-      const manifest = validateManifestBytes(input.manifestRef, bytes, sha256);
+      const manifest = validateManifestBytes(input.manifestRef, bytes, sha256, input.delimiter);
       const rows = manifest.rows.map((r) => toRowRef(input.outputPrefix, r));
       const records = await mapLimit(rows, 16, (row) => loadRowRecord(s3, bucket, input.outputPrefix, row.key));
       const lines = rows.map((row, i) => resultLine(row, records[i] ?? null));

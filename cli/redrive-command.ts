@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { accountOf } from '../client/account-slots';
 import { loadBatchRecord } from '../client/batches';
 import { concurrencyOf } from '../client/options';
-import { planRedrive } from '../client/redrive';
+import { planRedrive, REDRIVE_ONLY_WHEN_ASKED } from '../client/redrive';
 import { accountSlotsWorkflowId } from '../contracts/account-slots';
 import { BATCH_RECORDS_FOLDER } from '../contracts/bucket-layout';
 import { FAILURE_CLASSES, type FailureClass } from '../contracts/rows';
@@ -20,7 +20,9 @@ export function redriveCommand(): Command {
       .argument('<batchId>', 'the batch to redrive')
       .option(
         '--class <classes>',
-        `only these failure classes, comma-separated (${FAILURE_CLASSES.join(', ')}); UNKNOWN_SUBMIT rows are only taken with "ambiguous"`,
+        `only these failure classes, comma-separated (${FAILURE_CLASSES.join(', ')}); without it every failed row but ` +
+          `${REDRIVE_ONLY_WHEN_ASKED.join(' and ')} ones: UNKNOWN_SUBMIT rows are only taken with "ambiguous" (they may ` +
+          `already be paid for), moderated prompts only with "banned" (resubmitting one is a paid refusal and a strike on the account)`,
       )
       .option(
         '--new-jobs',
@@ -59,7 +61,11 @@ export function redriveCommand(): Command {
       });
       if (keys.length === 0) {
         if (flags.json) printJson({ batchId, rows: 0, message: 'nothing to redrive' });
-        else process.stdout.write(`batch ${batchId}: no failed rows${classes ? ` of class ${classes.join(', ')}` : ''} to redrive\n`);
+        else
+          process.stdout.write(
+            `batch ${batchId}: no failed rows${classes ? ` of class ${classes.join(', ')}` : ''} to redrive` +
+              `${classes ? '' : ` (${REDRIVE_ONLY_WHEN_ASKED.join(' and ')} rows are taken only with --class)`}\n`,
+          );
         return;
       }
       if (!flags.json) process.stderr.write(`redriving ${keys.length} row(s) of ${batchId} as ${input.batchId}\n`);

@@ -12,6 +12,8 @@ import { concurrencyOf } from '../client/options';
 import { BatchAlreadyRunningError, InvalidManifestError, prepareBatch, startBatch, type BatchOptions } from '../client/batches';
 import { EXIT } from './exit-codes';
 import { followBatch } from './follow';
+import { delimiterOption } from './validate-command';
+import type { CsvDelimiter } from '../manifest/parse';
 import { printJson, printLines, progress } from './output';
 
 export interface RunFlags {
@@ -31,6 +33,8 @@ export interface RunFlags {
   callbacks: boolean;
   thumbnails?: string;
   deadlineMinutes: number;
+  /** `run` only: the CSV delimiter, recorded in the batch input (a redrive reuses the recorded one). */
+  delimiter?: CsvDelimiter;
 }
 
 /** The flags `run` and `redrive` share. */
@@ -97,6 +101,7 @@ export function batchOptionsOf(flags: RunFlags, config: EffectiveConfig): BatchO
     callbacks: flags.callbacks,
     thumbnails: flags.thumbnails ? parseThumbnailProfile(flags.thumbnails) : undefined,
     jobDeadlineMs: flags.deadlineMinutes * 60_000,
+    delimiter: flags.delimiter,
   };
 }
 
@@ -168,7 +173,8 @@ export function runCommand(): Command {
       .option(
         '--output <prefix>',
         'output prefix in the bucket (default out/<manifest name>); re-running into the same prefix skips finished rows',
-      ),
+      )
+      .addOption(delimiterOption()),
   ).action(async (manifest: string, flags: RunFlags) => {
     const config = loadConfig();
     const s3 = createS3Client(config.s3);

@@ -1,6 +1,7 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/config';
 import { forecast } from '../manifest/forecast';
+import { delimiterName, parseDelimiter, type CsvDelimiter } from '../manifest/parse';
 import { parseS3Uri, ManifestSourceError } from '../manifest/source';
 import { validateManifest } from '../manifest/validate';
 import type { Mode } from '../mj-client/routing';
@@ -9,6 +10,20 @@ import { wholeNumber } from '../client/options';
 import { printJson, printLines } from './output';
 import { VALIDATE_EXIT } from './exit-codes';
 
+/** `--delimiter`'s parser, shared with `run`: `,` `;` `tab` (or `\t`). */
+export function delimiterOption(): Option {
+  return new Option(
+    '--delimiter <d>',
+    `the CSV delimiter: "," ";" or "tab" (default: the one that splits the header line into the manifest's columns)`,
+  ).argParser((v: string) => {
+    try {
+      return parseDelimiter(v);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  });
+}
+
 /** Exit codes: 0 valid, 1 the manifest has errors, 2 it could not be read. */
 export function validateCommand(): Command {
   return new Command('validate')
@@ -16,12 +31,13 @@ export function validateCommand(): Command {
     .argument('<manifest>', 'a CSV, JSON or JSONL file, or an s3://bucket/key URI')
     .option('--slots <n>', 'concurrent jobs the account runs, for the duration forecast', wholeNumber(1), 3)
     .addOption(new Option('--mode <mode>', 'speed mode of rows that name none').choices(['fast', 'relax', 'turbo']).default('fast'))
+    .addOption(delimiterOption())
     .option('--json', 'print one JSON object')
-    .action(async (manifest: string, flags: { slots: number; mode: Mode; json?: boolean }) => {
+    .action(async (manifest: string, flags: { slots: number; mode: Mode; json?: boolean; delimiter?: CsvDelimiter }) => {
       const s3 = parseS3Uri(manifest) ? createS3Client(loadConfig().s3) : undefined;
       let result;
       try {
-        result = await validateManifest(manifest, s3);
+        result = await validateManifest(manifest, s3, flags.delimiter);
       } catch (err) {
         if (!(err instanceof ManifestSourceError)) throw err;
         if (flags.json) printJson({ manifest, valid: false, readable: false, error: err.message });
@@ -38,6 +54,8 @@ export function validateCommand(): Command {
           manifest,
           valid,
           format: result.format,
+          // The CSV delimiter read with (given or chosen from the header); null for JSON, JSONL and a header none fits.
+          delimiter: result.delimiter ?? null,
           sha256: result.sha256,
           records: result.recordCount,
           rows: result.rows.length,
@@ -48,7 +66,7 @@ export function validateCommand(): Command {
         const lines = result.issues.map((i) => `  line ${i.line}, ${i.field}: ${i.message}`);
         printLines([
           ...(valid ? [] : [`${manifest}: ${result.issues.length} error(s); nothing will be submitted until they are fixed`, ...lines, '']),
-          `${manifest}: ${result.format.toUpperCase()}, ${result.recordCount} row(s) read, ${result.rows.length} valid`,
+          `${manifest}: ${result.format.toUpperCase()}${result.delimiter ? ` (${delimiterName(result.delimiter)}-separated)` : ''}, ${result.recordCount} row(s) read, ${result.rows.length} valid`,
           `  paid jobs   ${plan.paidJobs.total} (${
             Object.entries(plan.paidJobs.byKind)
               .map(([k, n]) => `${n} ${k}`)
@@ -59,7 +77,9 @@ export function validateCommand(): Command {
               .map(([m, n]) => `${m} ${n}`)
               .join(', ') || '-'
           }`,
-          `  duration    about ${formatDuration(plan.wallClockSeconds)} with ${plan.slots} slot(s) kept busy`,
+          plan.boundBy === 'longestChain'
+            ? `  duration    about ${formatDuration(plan.wallClockSeconds)}: the longest row's jobs run one after another (${plan.slots} slot(s))`
+            : `  duration    about ${formatDuration(plan.wallClockSeconds)} with ${plan.slots} slot(s) kept busy`,
         ]);
       }
       if (!valid) process.exitCode = VALIDATE_EXIT.invalidRows;

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { accountSlotsWorkflowId, STALE_CHECK_MS, type AccountSlotsInput } from '../contracts/account-slots';
-import { setSlotsSignal, slotsQuery } from '../contracts/handlers';
+import { checkLeasesSignal, setSlotsSignal, slotsQuery } from '../contracts/handlers';
 import { WorkflowType } from '../contracts/naming';
 import { findStaleLeases, type StaleLease } from './stale-leases';
 
@@ -21,16 +21,20 @@ export function accountOf(mj: { baseUrl?: string; apiKey?: string; account?: str
     .slice(0, 12)}`;
 }
 
-/** Starts the account's slots workflow if it is not running, and sets its slot count. */
+/**
+ * Starts the account's slots workflow if it is not running, sets its slot count, and asks it to check the holders
+ * of its leases as soon as the new batch's rows wait (so a terminated batch's slots come back at once).
+ */
 export async function ensureAccountSlots(client: Client, taskQueue: string, account: string, slots: number, queueAhead = 0): Promise<void> {
   const input: AccountSlotsInput = { account, slots, queueAhead, leaseTtlMs: LEASE_TTL_MS };
-  await client.workflow.signalWithStart(WorkflowType.accountSlots, {
+  const handle = await client.workflow.signalWithStart(WorkflowType.accountSlots, {
     workflowId: accountSlotsWorkflowId(taskQueue, account),
     taskQueue,
     args: [input],
     signal: setSlotsSignal,
     signalArgs: [{ slots, queueAhead }],
   });
+  await handle.signal(checkLeasesSignal);
 }
 
 /** The account's slots as a batch's rows meet them: who holds them, how many rows wait, and leases nobody uses. */

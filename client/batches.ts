@@ -11,6 +11,7 @@ import { progressQuery } from '../contracts/handlers';
 import type { ThumbnailSpec } from '../contracts/media';
 import { mediaTaskQueue, WorkflowType } from '../contracts/naming';
 import type { ItemStage, SubmitPolicy } from '../contracts/rows';
+import type { CsvDelimiter } from '../manifest/parse';
 import { parseS3Uri, readManifestBytes } from '../manifest/source';
 import { validateManifestBytes, type ValidatedManifest } from '../manifest/validate';
 import { getObjectOrNull } from '../storage/objects';
@@ -47,6 +48,8 @@ export interface BatchOptions {
   accountSlots?: number;
   /** Which account the slots belong to (see `accountOf`). */
   account?: string;
+  /** A CSV manifest's delimiter; unset, it is chosen from the header line. Set, it is recorded in the input for the worker. */
+  delimiter?: CsvDelimiter;
 }
 
 /** What `run` records per batch at `_batches/<batchId>.json`, so `redrive` knows the manifest and the options. */
@@ -86,7 +89,7 @@ export async function prepareBatch(
   opts: BatchOptions,
 ): Promise<{ input: BatchInput; manifest: ValidatedManifest }> {
   const { bytes, sha256 } = await readManifestBytes(ref, s3);
-  const manifest = validateManifestBytes(ref, bytes, sha256);
+  const manifest = validateManifestBytes(ref, bytes, sha256, opts.delimiter);
   if (manifest.issues.length > 0) throw new InvalidManifestError(manifest, ref);
   let stored = ref;
   if (!parseS3Uri(ref)) {
@@ -99,7 +102,9 @@ export async function prepareBatch(
     throw new Error(`batch id "${batchId}" may use only letters, digits, '.', '_' and '-' (at most 120)`);
   const input: BatchInput = {
     batchId,
-    manifest: { ref: stored, sha256 },
+    // A delimiter only when one was given: the worker then reads the file as validated here. Unset, the input is as
+    // before, and the worker chooses from the header line as this did.
+    manifest: { ref: stored, sha256, ...(opts.delimiter !== undefined ? { delimiter: opts.delimiter } : {}) },
     outputPrefix: normalisePrefix(opts.outputPrefix ?? `out/${stem(ref)}`),
     concurrency: opts.concurrency,
     maxFailed: opts.maxFailed,

@@ -9,17 +9,23 @@ import { loadRowRecord } from '../report/row-results';
 import { forgetJobs } from '../storage/job-journal';
 import type { BatchRecord } from './batches';
 
-/** Rows a redrive takes: every unfinished row, except UNKNOWN_SUBMIT ones (they may have been paid) unless `ambiguous` is asked for. */
+/**
+ * Classes a redrive takes only when `--class` names them: `ambiguous` (UNKNOWN_SUBMIT rows may already have been paid
+ * for) and `banned` (moderation refused the prompt: sending it again is a paid refusal and a strike on the account).
+ */
+export const REDRIVE_ONLY_WHEN_ASKED: readonly FailureClass[] = ['ambiguous', 'banned'];
+
+/** Rows a redrive takes: every unfinished row, except ambiguous and banned ones unless `classes` names them. */
 export function wantsRow(status: string | undefined, failureClass: FailureClass | undefined, classes: FailureClass[] | undefined): boolean {
   if (status === 'SUCCESS' || status === 'SKIPPED') return false;
   if (status === undefined) return !classes; // never recorded: the batch stopped before it
   const cls = status === 'UNKNOWN_SUBMIT' ? 'ambiguous' : failureClass;
   if (classes) return cls !== undefined && classes.includes(cls);
-  return cls !== 'ambiguous';
+  return cls === undefined || !REDRIVE_ONLY_WHEN_ASKED.includes(cls);
 }
 
 export interface RedriveOptions {
-  /** Only rows that failed with these classes (default: every unfinished row but UNKNOWN_SUBMIT ones). */
+  /** Only rows that failed with these classes (default: every unfinished row but ambiguous and banned ones). */
   classes?: FailureClass[];
   /** Pay for new jobs instead of adopting the rows' earlier ones (default false). */
   newJobs?: boolean;
@@ -44,7 +50,7 @@ export async function planRedrive(
 ): Promise<{ keys: string[]; input: BatchInput }> {
   const previous = record.input;
   const { bytes, sha256 } = await readManifestBytes(previous.manifest.ref, s3);
-  const manifest = validateManifestBytes(previous.manifest.ref, bytes, sha256);
+  const manifest = validateManifestBytes(previous.manifest.ref, bytes, sha256, previous.manifest.delimiter);
   const candidates = manifest.rows.filter((r) => !previous.onlyKeys || previous.onlyKeys.includes(r.key));
   const stored = await mapLimit(candidates, 16, (row) => loadRowRecord(s3, bucket, previous.outputPrefix, row.key));
   const keys = candidates

@@ -43,5 +43,5 @@ export interface SlotsSize {
 /** Per task queue too: the slots workflow runs on the workers of the batches that share it. */
 export const accountSlotsWorkflowId = (taskQueue: string, account: string) => `mj-account-slots/${taskQueue}/${account}`;
 
-/** While rows wait and every slot is held, the holders are checked this often (and leases younger than this are not). */
+/** While rows wait and every slot is held, the holders of the held leases are checked at most this often. */
 export const STALE_CHECK_MS = 60_000;

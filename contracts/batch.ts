@@ -3,7 +3,11 @@ import type { ItemOptions } from './rows';
 
 export interface BatchInput {
   batchId: string;
-  manifest: { ref: string; sha256: string };
+  /**
+   * `delimiter`: a CSV's delimiter, when `run --delimiter` named one (inputs without it, older ones too, choose it from
+   * the header line, as validation did).
+   */
+  manifest: { ref: string; sha256: string; delimiter?: ',' | ';' | '\t' };
   outputPrefix: string;
   /** Rows in flight at once (waiting for a slot, running jobs, storing images); the account's slots limit the jobs. */
   concurrency: number;

@@ -30,3 +30,8 @@ export const setSlotsSignal = defineSignal<[number | SlotsSize]>('setSlots');
 /** Sent to the holder with the lease id. */
 export const slotGrantedSignal = defineSignal<[string]>('slotGranted');
 export const slotsQuery = defineQuery<AccountSlotsState>('slots');
+/**
+ * Client → slots, when a batch starts: once its rows wait and every slot is held, look at the leases' holders at once
+ * (a batch run again after one was terminated) rather than at the next periodic check.
+ */
+export const checkLeasesSignal = defineSignal('checkLeases');

@@ -17,8 +17,22 @@ export interface Forecast {
   /** Sum of every job's typical duration: the work the account's slots must absorb. */
   slotSeconds: number;
   slots: number;
-  /** slotSeconds / slots: the wall clock with every slot kept busy. */
+  /**
+   * The wall clock: slotSeconds / slots (every slot kept busy), but never less than the longest row's chain
+   * (`longestChainSeconds`): a row's jobs run one after another, so more slots cannot make that row faster.
+   */
   wallClockSeconds: number;
+  /** The longest row's jobs in sequence (its first job, then every follow-up), by its mode's durations. */
+  longestChainSeconds: number;
+  /** What bounds the wall clock: the slots' share of the work, or the longest chain of jobs. */
+  boundBy: 'slots' | 'longestChain';
+}
+
+/** A row's paid jobs in the order they run, in seconds each (media-only rows submit nothing). */
+function rowJobSeconds(row: ManifestRow, mode: Mode): number[] {
+  if (row.taskId || row.imageUrl) return [];
+  const first = row.kind === 'describe' ? STEP_SECONDS.describe : row.kind === 'shorten' ? STEP_SECONDS.shorten : GRID_SECONDS[mode];
+  return [first, ...row.plan.flatMap((chain) => chain.map((step) => stepSeconds(step, mode)))];
 }
 
 /** What a manifest will cost (paid jobs) and how long it will take with `slots` concurrent jobs. */
@@ -27,21 +41,28 @@ export function forecast(rows: ManifestRow[], slots: number, defaultMode: Mode =
   const byMode: Record<string, number> = {};
   let followUps = 0;
   let slotSeconds = 0;
+  let longestChainSeconds = 0;
   for (const row of rows) {
-    if (row.taskId || row.imageUrl) continue; // media-only rows submit nothing
     const mode = row.mode ?? defaultMode;
-    const jobs = 1 + row.plan.reduce((n, chain) => n + chain.length, 0);
+    const seconds = rowJobSeconds(row, mode);
+    if (seconds.length === 0) continue;
+    const jobs = seconds.length;
     byKind[row.kind] = (byKind[row.kind] ?? 0) + 1;
     byMode[mode] = (byMode[mode] ?? 0) + jobs;
     followUps += jobs - 1;
-    slotSeconds += row.kind === 'describe' ? STEP_SECONDS.describe : row.kind === 'shorten' ? STEP_SECONDS.shorten : GRID_SECONDS[mode];
-    for (const chain of row.plan) for (const step of chain) slotSeconds += stepSeconds(step, mode);
+    // The workflow runs a row's jobs one at a time: its grid, then each chain of follow-ups, button by button.
+    const chain = seconds.reduce((a, b) => a + b, 0);
+    slotSeconds += chain;
+    longestChainSeconds = Math.max(longestChainSeconds, chain);
   }
   const total = Object.values(byMode).reduce((a, b) => a + b, 0);
+  const shared = Math.ceil(slotSeconds / Math.max(1, slots));
   return {
     paidJobs: { total, byKind, byMode, followUps },
     slotSeconds,
     slots,
-    wallClockSeconds: Math.ceil(slotSeconds / Math.max(1, slots)),
+    wallClockSeconds: Math.max(shared, longestChainSeconds),
+    longestChainSeconds,
+    boundBy: longestChainSeconds > shared ? 'longestChain' : 'slots',
   };
 }

@@ -6,6 +6,30 @@ const NOT_TEXT = /[\u0000-\u0008\u000b-\u001f\u007f\ufffd]/;
 
 export type ManifestFormat = 'csv' | 'json' | 'jsonl';
 
+/** What separates a CSV's cells: a comma, or what spreadsheets export in many locales (a semicolon), or a tab. */
+export type CsvDelimiter = ',' | ';' | '\t';
+export const CSV_DELIMITERS: readonly CsvDelimiter[] = [',', ';', '\t'];
+const DELIMITER_NAMES: Record<CsvDelimiter, string> = { ',': 'comma', ';': 'semicolon', '\t': 'tab' };
+
+/** "comma", "semicolon", "tab": how messages name a delimiter (a tab is invisible when quoted). */
+export function delimiterName(d: CsvDelimiter): string {
+  return DELIMITER_NAMES[d];
+}
+
+/** A delimiter as a user writes it: `,` `;` `tab` or `\t` (or a tab itself), `comma`, `semicolon`; anything else is an Error. */
+export function parseDelimiter(text: string): CsvDelimiter {
+  const t = text === '\t' ? text : text.trim().toLowerCase();
+  if (t === ',' || t === 'comma') return ',';
+  if (t === ';' || t === 'semicolon') return ';';
+  if (t === '\t' || t === '\\t' || t === 'tab') return '\t';
+  throw new Error(`unknown delimiter "${text}"; use ",", ";" or "tab"`);
+}
+
+export interface ParseOptions {
+  /** A CSV's delimiter; unset, it is chosen from the header line (see chooseDelimiter). */
+  delimiter?: CsvDelimiter;
+}
+
 /** One record as the file holds it, with the line it starts on. */
 export interface RawRecord {
   line: number;
@@ -14,6 +38,8 @@ export interface RawRecord {
 
 export interface ParsedRecords {
   format: ManifestFormat;
+  /** A CSV's delimiter (given, or detected from its header); absent for JSON and JSONL, and when none could be chosen. */
+  delimiter?: CsvDelimiter;
   columns: string[];
   records: RawRecord[];
   issues: RowIssue[];
@@ -51,7 +77,7 @@ function columnsOf(records: RawRecord[]): string[] {
 }
 
 /** Splits the manifest into records, each with its starting line; anything unreadable becomes an issue with a line. */
-export function parseRecords(ref: string, bytes: Buffer): ParsedRecords {
+export function parseRecords(ref: string, bytes: Buffer, options: ParseOptions = {}): ParsedRecords {
   // UTF-16 (Excel's "Unicode text") decoded as UTF-8 is a NUL between every character: say what it is instead.
   if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
     return {
@@ -70,9 +96,141 @@ export function parseRecords(ref: string, bytes: Buffer): ParsedRecords {
   text = text.replace(/\r\n?/g, '\n');
   const format = detectFormat(ref, text);
   if (!text.trim()) return { format, columns: [], records: [], issues: [{ line: 1, field: '(file)', message: 'the manifest is empty' }] };
+  if (format !== 'csv' && options.delimiter !== undefined)
+    return {
+      format,
+      columns: [],
+      records: [],
+      issues: [
+        {
+          line: 1,
+          field: '(file)',
+          message: `a CSV delimiter (${delimiterName(options.delimiter)}) was given, but the manifest is ${format.toUpperCase()}, not CSV`,
+        },
+      ],
+    };
   if (format === 'jsonl') return parseJsonl(text);
   if (format === 'json') return parseJsonArray(text);
-  return parseCsvText(text);
+  // A header of binary junk is no header at any delimiter: parseCsvText says what it is, as it always did.
+  if (NOT_TEXT.test(text.replace(/^\n+/, '').split('\n', 1)[0]!)) return parseCsvText(text, options.delimiter ?? ',');
+  const chosen = chooseDelimiter(text, options.delimiter);
+  if ('delimiter' in chosen) return { ...parseCsvText(text, chosen.delimiter), delimiter: chosen.delimiter };
+  if (!chosen.noKnownColumn) return { format: 'csv', columns: [], records: [], issues: [chosen.issue] };
+  // No delimiter splits the header into a known column: read it as before (at commas), so what csv-parse finds wrong
+  // with the file (an unclosed quote in the header, say) is said too, and "none of the columns" names all three tried.
+  const parsed = parseCsvText(text, ',', CSV_DELIMITERS);
+  return parsed.columns.length ? { ...parsed, delimiter: ',' } : parsed;
+}
+
+const MAX_HEADER_CHARS = 1 << 20;
+
+/**
+ * The header record's cells as csv-parse would split them at `d` (a `"` opens a quoted field only at a cell's
+ * start, `""` is a literal quote inside one), trimmed: from the first non-empty line to the first line break
+ * outside quotes. `text`'s line breaks are all "\n" (see parseRecords).
+ */
+export function headerCells(text: string, d: CsvDelimiter): string[] {
+  let i = 0;
+  while (text[i] === '\n') i++; // csv-parse skips empty lines before the header too
+  // A header is short: past this, a quote that never closes is swallowing the file (csv-parse says so).
+  const end = Math.min(text.length, i + MAX_HEADER_CHARS);
+  const cells: string[] = [];
+  let cell = '';
+  let atStart = true;
+  for (; i < end; i++) {
+    const c = text[i]!;
+    if (atStart && c === '"') {
+      atStart = false;
+      for (i++; i < end; i++) {
+        if (text[i] !== '"') cell += text[i];
+        else if (text[i + 1] === '"') cell += text[++i];
+        else break;
+      }
+      continue;
+    }
+    if (c === '\n') break;
+    if (c === d) {
+      cells.push(cell.trim());
+      cell = '';
+      atStart = true;
+      continue;
+    }
+    cell += c;
+    atStart = false;
+  }
+  cells.push(cell.trim());
+  return cells;
+}
+
+function knownIn(cells: string[]): string[] {
+  return [...new Set(cells.filter((c) => (KNOWN_COLUMNS as readonly string[]).includes(c)))];
+}
+
+/** A delimiter's reading of the header: how many cells, and which of them are the manifest's columns. */
+interface Reading {
+  delimiter: CsvDelimiter;
+  cells: string[];
+  known: string[];
+}
+
+function noKnownColumnMessage(tried: readonly CsvDelimiter[]): string {
+  const names = tried.map((d) => `${delimiterName(d)}s`).join(', ');
+  return `the header names none of the manifest's columns (${KNOWN_COLUMNS.join(', ')}), split at ${names.replace(/, ([^,]*)$/, ' or $1')}; does the file start with its header row?`;
+}
+
+const readingText = (r: Reading) =>
+  `${delimiterName(r.delimiter)}-separated it names ${r.known.length ? r.known.join(', ') : 'none of them'}`;
+
+/**
+ * The CSV's delimiter, from its header line only (so every read of the same bytes, by the client and by the worker's
+ * activities, splits the same way): of the delimiters the header holds outside quotes, the one that splits it into the
+ * most known column names; a header holding none of them is one column (split at commas, as before). Two delimiters
+ * that name as many known columns are ambiguous, and none that names one is unknown: each is an issue naming what was
+ * tried. A given delimiter wins, unless another one names more of the manifest's columns (the file is then most likely
+ * not what was asked, and a worker reading it without the delimiter would split it differently).
+ */
+export function chooseDelimiter(
+  text: string,
+  given?: CsvDelimiter,
+): { delimiter: CsvDelimiter } | { issue: RowIssue; noKnownColumn?: true } {
+  const readings: Reading[] = CSV_DELIMITERS.map((delimiter) => {
+    const cells = headerCells(text, delimiter);
+    return { delimiter, cells, known: knownIn(cells) };
+  });
+  // A delimiter the header does not hold splits it into one cell: it is a candidate only when no delimiter is held.
+  const held = readings.filter((r) => r.cells.length > 1);
+  const candidates = held.length ? held : readings.slice(0, 1);
+  const best = Math.max(...candidates.map((r) => r.known.length));
+  const columns = `the manifest's columns (${KNOWN_COLUMNS.join(', ')})`;
+  const issue = (message: string): { issue: RowIssue } => ({ issue: { line: 1, field: '(file)', message } });
+  if (given !== undefined) {
+    const mine = readings.find((r) => r.delimiter === given)!;
+    const better = candidates.filter((r) => r.known.length > mine.known.length);
+    if (mine.known.length === 0)
+      return issue(
+        `split at ${delimiterName(given)}s (the delimiter given), the header names none of ${columns}${
+          better.length
+            ? `; ${better.map(readingText).join('; ')}: is that the file's delimiter?`
+            : '; does the file start with its header row?'
+        }`,
+      );
+    if (better.length > 0)
+      return issue(
+        `split at ${delimiterName(given)}s (the delimiter given), the header names ${mine.known.join(', ')}; ${better
+          .map(readingText)
+          .join('; ')}: is that the file's delimiter?`,
+      );
+    return { delimiter: given };
+  }
+  if (best === 0) return { ...issue(noKnownColumnMessage(CSV_DELIMITERS)), noKnownColumn: true };
+  const top = candidates.filter((r) => r.known.length === best);
+  if (top.length > 1)
+    return issue(
+      `the header can be read in ${top.length} ways (${top
+        .map((r) => `${delimiterName(r.delimiter)}-separated: ${r.known.join(', ')}`)
+        .join('; ')}); name the delimiter (--delimiter)`,
+    );
+  return { delimiter: top[0]!.delimiter };
 }
 
 function parseJsonl(text: string): ParsedRecords {
@@ -169,7 +327,8 @@ function parseJsonArray(text: string): ParsedRecords {
   return { format: 'json', columns: columnsOf(records), records, issues };
 }
 
-function parseCsvText(text: string): ParsedRecords {
+/** `tried`: the delimiters the header was tried at, for the message when it names none of the columns. */
+function parseCsvText(text: string, delimiter: CsvDelimiter, tried: readonly CsvDelimiter[] = [delimiter]): ParsedRecords {
   const issues: RowIssue[] = [];
   // Where the last good record ended: a record that fails to parse starts on the next line, wherever it is detected.
   let lastGoodEnd = 0;
@@ -181,6 +340,7 @@ function parseCsvText(text: string): ParsedRecords {
       info: true,
       raw: true,
       bom: true,
+      delimiter,
       skip_empty_lines: true,
       relax_column_count: true,
       // Every line break is a "\n" by now (parseRecords), whatever mix the file had.
@@ -252,7 +412,7 @@ function parseCsvText(text: string): ParsedRecords {
         {
           line: 1,
           field: '(file)',
-          message: `the header names none of the manifest's columns (${KNOWN_COLUMNS.join(', ')}); does the file start with its header row?`,
+          message: noKnownColumnMessage(tried),
         },
       ],
     };

@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { parseRecords, type ManifestFormat } from './parse';
+import { parseRecords, type CsvDelimiter, type ManifestFormat } from './parse';
 import { MAX_FOLDER_BYTES, rowFolder } from './output';
 import { normalizeRow, type ManifestRow, type RowIssue } from './row';
 import { readManifestBytes } from './source';
@@ -8,6 +8,8 @@ export interface ValidatedManifest {
   ref: string;
   sha256: string;
   format: ManifestFormat;
+  /** The delimiter a CSV was read with (the one given, or the one its header line shows); absent for JSON and JSONL. */
+  delimiter?: CsvDelimiter;
   columns: string[];
   /** Rows that passed, in manifest order. Nothing is submitted unless `issues` is empty. */
   rows: ManifestRow[];
@@ -18,13 +20,17 @@ export interface ValidatedManifest {
 }
 
 /** Reads and checks a whole manifest before anything is submitted. */
-export async function validateManifest(ref: string, s3?: S3Client): Promise<ValidatedManifest> {
+export async function validateManifest(ref: string, s3?: S3Client, delimiter?: CsvDelimiter): Promise<ValidatedManifest> {
   const { bytes, sha256 } = await readManifestBytes(ref, s3);
-  return validateManifestBytes(ref, bytes, sha256);
+  return validateManifestBytes(ref, bytes, sha256, delimiter);
 }
 
-export function validateManifestBytes(ref: string, bytes: Buffer, sha256: string): ValidatedManifest {
-  const parsed = parseRecords(ref, bytes);
+/**
+ * `delimiter`: a CSV's delimiter, when one was given (`--delimiter`, recorded in the batch input); unset, it is chosen
+ * from the header line alone, so every read of the same bytes splits them the same way.
+ */
+export function validateManifestBytes(ref: string, bytes: Buffer, sha256: string, delimiter?: CsvDelimiter): ValidatedManifest {
+  const parsed = parseRecords(ref, bytes, { delimiter });
   const issues = [...parsed.issues];
   const rows: ManifestRow[] = [];
   const firstLineOfKey = new Map<string, number>();
@@ -71,5 +77,14 @@ export function validateManifestBytes(ref: string, bytes: Buffer, sha256: string
     return seen.has(k) ? false : (seen.add(k), true);
   });
   unique.sort((a, b) => a.line - b.line);
-  return { ref, sha256, format: parsed.format, columns: parsed.columns, rows, issues: unique, recordCount: parsed.records.length };
+  return {
+    ref,
+    sha256,
+    format: parsed.format,
+    ...(parsed.delimiter !== undefined ? { delimiter: parsed.delimiter } : {}),
+    columns: parsed.columns,
+    rows,
+    issues: unique,
+    recordCount: parsed.records.length,
+  };
 }

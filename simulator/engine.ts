@@ -23,16 +23,35 @@ export type ImageSpec =
 
 /**
  * Faults a test can ask for per job, in the prompt: `[sim:fail]`, `[sim:stall]`, `[sim:corrupt]`, `[sim:truncated]`,
- * `[sim:oversized]`, `[sim:expired-url]`. They apply to the job and to the jobs made from it (U1 of a grid...).
- * `[sim:lost-answer]` (gateway profile): every submit carrying it is accepted upstream, but the gateway loses the answer.
+ * `[sim:oversized]`, `[sim:expired-url]`, `[sim:moderated]`. They apply to the job and to the jobs made from it (U1 of a
+ * grid...). `[sim:lost-answer]` (gateway profile): every submit carrying it is accepted upstream, but the gateway loses
+ * the answer.
  */
-export type Directive = 'fail' | 'stall' | 'corrupt' | 'truncated' | 'oversized' | 'expired-url' | 'lost-answer';
+export type Directive = 'fail' | 'stall' | 'corrupt' | 'truncated' | 'oversized' | 'expired-url' | 'lost-answer' | 'moderated';
 
 export function directivesOf(prompt: string): Set<Directive> {
   return new Set(
-    [...prompt.matchAll(/\[sim:(fail|stall|corrupt|truncated|oversized|expired-url|lost-answer)\]/g)].map((m) => m[1] as Directive),
+    [...prompt.matchAll(/\[sim:(fail|stall|corrupt|truncated|oversized|expired-url|lost-answer|moderated)\]/g)].map(
+      (m) => m[1] as Directive,
+    ),
   );
 }
+
+/**
+ * The failReason of a job the proxy's own banned-word check stops when it is about to run: the C# Plus proxy checks
+ * at execution, not at submit, after answering code 1/22 (trueai-org/midjourney-proxy
+ * src/Midjourney.Services/DiscordService.cs, `info.Fail("可能包含敏感词")`). Nothing reaches Midjourney.
+ */
+export const PROXY_BANNED_REASON = '可能包含敏感词';
+
+/**
+ * The failReason of a job Midjourney's moderation refuses once it was sent: the embed title the proxies treat as an
+ * error (`Banned prompt detected`: C# DiscordWebSocketService.cs errorTitles; igolaizola/bulkai parseError) in the
+ * Java/Plus form `[<title>] <description>` (novicezk ErrorMessageHandler.java; Plus docs/api.md), with Midjourney's
+ * moderator message as its answer for `banned_prompt_detected` reads (C# src/Midjourney.Tests/ResTest.cs).
+ */
+export const MIDJOURNEY_BANNED_REASON =
+  '[Banned prompt detected] Sorry! Our AI moderator thinks this prompt is probably against our community standards.';
 
 /** How a job will run, decided when it is accepted. */
 
@@ -42,6 +61,8 @@ interface Plan {
   steps: number[];
   stall: boolean;
   fail: boolean;
+  /** `proxy`: the proxy's banned-word check fails it before it runs; `midjourney`: Midjourney refuses it once sent. */
+  moderation: 'proxy' | 'midjourney' | null;
   imageFault: ImageFault;
 }
 
@@ -128,6 +149,12 @@ export class Refusal extends Error {
 
 const TERMINAL: ReadonlySet<JobStatus> = new Set(['SUCCESS', 'FAILURE']);
 
+/** The first of `words` the prompt contains, case-insensitively. */
+function containsWord(prompt: string, words: readonly string[]): string | undefined {
+  const lower = prompt.toLowerCase();
+  return words.find((w) => w && lower.includes(w.toLowerCase()));
+}
+
 export function parseModeFromPrompt(prompt: string): SimMode | undefined {
   const m = /--(fast|relax|turbo)\b/i.exec(prompt);
   return m ? (m[1]!.toUpperCase() as SimMode) : undefined;
@@ -148,7 +175,7 @@ export class Engine {
   private readonly rng: SeededRandom;
   private lastId = 0;
   private readonly listeners: ((job: SimJob) => void)[] = [];
-  readonly counters = { queueFullRefusals: 0, bannedRefusals: 0, validationRefusals: 0 };
+  readonly counters = { queueFullRefusals: 0, bannedRefusals: 0, validationRefusals: 0, moderatedFailures: 0 };
 
   constructor(
     private readonly opts: SimulatorOptions,
@@ -214,13 +241,13 @@ export class Engine {
       steps,
       stall: r.chance(f.stall) || asked.has('stall'),
       fail: r.chance(f.failure) || asked.has('fail'),
+      moderation: containsWord(prompt, f.moderatedWords) ? 'proxy' : asked.has('moderated') ? 'midjourney' : null,
       imageFault,
     };
   }
 
   private bannedWord(prompt: string): string | undefined {
-    const lower = prompt.toLowerCase();
-    return this.opts.faults.bannedWords.find((w) => w && lower.includes(w.toLowerCase()));
+    return containsWord(prompt, this.opts.faults.bannedWords);
   }
 
   private pickAccount(): Account | undefined {
@@ -423,14 +450,28 @@ export class Engine {
     account.running.add(job.id);
     job.slotSince = Date.now();
     this.changed(job);
-    const { dispatchMs, runMs, steps, stall, fail } = job.plan;
+    const { dispatchMs, runMs, steps, stall, fail, moderation } = job.plan;
     this.at(job, dispatchMs, () => {
+      if (moderation === 'proxy') {
+        // Failed as it leaves the queue: never started, no progress.
+        this.counters.moderatedFailures++;
+        this.finish(job, 'FAILURE', PROXY_BANNED_REASON);
+        return;
+      }
       job.status = 'SUBMITTED';
       job.startTime = Date.now();
       job.progress = '0%';
       this.changed(job);
       if (this.opts.taskTimeoutMs > 0) this.at(job, this.opts.taskTimeoutMs, () => this.finish(job, 'FAILURE', '任务超时'));
       const firstAt = runMs * 0.08;
+      if (moderation === 'midjourney') {
+        // Midjourney answers the interaction with its refusal instead of starting the job: no progress.
+        this.at(job, firstAt, () => {
+          this.counters.moderatedFailures++;
+          this.finish(job, 'FAILURE', MIDJOURNEY_BANNED_REASON);
+        });
+        return;
+      }
       const stepsShown = stall
         ? steps.slice(0, Math.max(1, Math.floor(steps.length / 2)))
         : fail
@@ -553,7 +594,7 @@ export class Engine {
     this.stop();
     this.jobs.clear();
     for (const a of this.accounts) Object.assign(a, { running: new Set(), queue: [], busyMs: 0 });
-    Object.assign(this.counters, { queueFullRefusals: 0, bannedRefusals: 0, validationRefusals: 0 });
+    Object.assign(this.counters, { queueFullRefusals: 0, bannedRefusals: 0, validationRefusals: 0, moderatedFailures: 0 });
   }
 }
 

@@ -18,6 +18,11 @@ export interface Faults {
   failure: number;
   /** Prompts containing one of these words (case-insensitive) are refused with code 24. */
   bannedWords: string[];
+  /**
+   * Prompts containing one of these words (case-insensitive) are accepted, then fail as the C# Plus proxy's banned-word
+   * check fails them when they are about to run: FAILURE `可能包含敏感词` (its DiscordService.cs).
+   */
+  moderatedWords: string[];
   /** Share of finished jobs whose image bytes are corrupt (valid PNG header, garbage pixels). */
   corruptImage: number;
   /** Share of finished jobs whose image download is cut short. */
@@ -42,6 +47,7 @@ export const NO_FAULTS: Faults = {
   stall: 0,
   failure: 0,
   bannedWords: [],
+  moderatedWords: [],
   corruptImage: 0,
   truncatedImage: 0,
   oversizedImage: 0,

@@ -722,7 +722,7 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
         req,
         () => faults,
         (u) => applyFaults(faults, u),
-        () => Object.assign(faults, NO_FAULTS, { bannedWords: [] }),
+        () => Object.assign(faults, NO_FAULTS, { bannedWords: [], moderatedWords: [] }),
       );
       if (reply) return reply;
     }
@@ -810,8 +810,8 @@ const isWholeNumber = (v: unknown) => typeof v === 'number' && Number.isInteger(
 export function applyFaults(faults: Faults, update: Record<string, unknown>): string | undefined {
   for (const [key, value] of Object.entries(update)) {
     if (!(key in NO_FAULTS)) return `unknown fault "${key}"; known: ${Object.keys(NO_FAULTS).join(', ')}`;
-    if (key === 'bannedWords') {
-      if (!Array.isArray(value) || value.some((w) => typeof w !== 'string')) return 'bannedWords must be an array of strings';
+    if (key === 'bannedWords' || key === 'moderatedWords') {
+      if (!Array.isArray(value) || value.some((w) => typeof w !== 'string')) return `${key} must be an array of strings`;
     } else if (key === 'burst429' || key === 'slowImageBytesPerSec') {
       if (!isWholeNumber(value)) return `${key} must be a whole number >= 0`;
     } else if (typeof value !== 'number' || value < 0 || value > 1) return `${key} must be a share from 0 to 1`;

@@ -10,7 +10,14 @@ import {
 } from '@temporalio/workflow';
 import type { createSlotLeaseActivities } from '../activities/slot-leases';
 import { STALE_CHECK_MS, type AccountSlotsInput, type Lease } from '../contracts/account-slots';
-import { acquireSlotSignal, releaseSlotSignal, setSlotsSignal, slotGrantedSignal, slotsQuery } from '../contracts/handlers';
+import {
+  acquireSlotSignal,
+  checkLeasesSignal,
+  releaseSlotSignal,
+  setSlotsSignal,
+  slotGrantedSignal,
+  slotsQuery,
+} from '../contracts/handlers';
 
 const leases = proxyActivities<ReturnType<typeof createSlotLeaseActivities>>({
   startToCloseTimeout: '30s',
@@ -51,6 +58,11 @@ export async function accountSlotsWorkflow(input: AccountSlotsInput): Promise<ne
     if (Number.isInteger(next.slots) && next.slots >= 1) slots = next.slots;
     if (Number.isInteger(next.queueAhead) && next.queueAhead >= 0) queueAhead = next.queueAhead;
   });
+  // Only a client that knows the signal sets it, so histories from before it replay as they ran.
+  let checkAsked = false;
+  setHandler(checkLeasesSignal, () => {
+    checkAsked = true;
+  });
   let reclaimed = input.carried?.reclaimed ?? 0;
   setHandler(slotsQuery, () => ({
     account: input.account,
@@ -76,19 +88,23 @@ export async function accountSlotsWorkflow(input: AccountSlotsInput): Promise<ne
   let lastCheck = 0;
   const reclaimStale = async () => {
     const now = Date.now();
-    if (waiting.length === 0 || held.size < capacity() || now - lastCheck < STALE_CHECK_MS) return;
+    if (waiting.length === 0 || held.size < capacity() || (now - lastCheck < STALE_CHECK_MS && !checkAsked)) return;
+    checkAsked = false;
     const old = [...held.values()].filter((l) => now - (l.grantedAt ?? now) >= STALE_CHECK_MS);
-    if (old.length === 0 || !patched('reclaim-stale-leases')) return;
+    // A terminated batch's leases are stale at any age: checking only old ones left young ones held for another
+    // round, while the batch run again waited on too few slots. The check never takes a lease whose row may still start.
+    const checked = old.length < held.size && patched('check-young-leases') ? [...held.values()] : old;
+    if (checked.length === 0 || !patched('reclaim-stale-leases')) return;
     lastCheck = now;
     let stale: { id: string }[];
     try {
-      stale = await leases.findStaleLeases(old);
+      stale = await leases.findStaleLeases(checked);
     } catch {
       return; // the check failed (Temporal busy, no worker): the next round tries again
     }
     for (const { id } of stale) {
       const lease = held.get(id);
-      if (lease && old.some((l) => l.id === id && l.grantedAt === lease.grantedAt)) {
+      if (lease && checked.some((l) => l.id === id && l.grantedAt === lease.grantedAt)) {
         held.delete(id);
         reclaimed++;
       }
@@ -97,7 +113,11 @@ export async function accountSlotsWorkflow(input: AccountSlotsInput): Promise<ne
 
   for (;;) {
     await condition(
-      () => regrant.length > 0 || (waiting.length > 0 && held.size < capacity()) || workflowInfo().continueAsNewSuggested,
+      () =>
+        regrant.length > 0 ||
+        (waiting.length > 0 && held.size < capacity()) ||
+        (checkAsked && waiting.length > 0) ||
+        workflowInfo().continueAsNewSuggested,
       STALE_CHECK_MS,
     );
     const now = Date.now();

@@ -231,6 +231,8 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
     const page = await manifest.readManifestPage({
       ref: input.manifest.ref,
       sha256: input.manifest.sha256,
+      // Only a `--delimiter` the user gave; unset, the activity finds the same one from the header.
+      delimiter: input.manifest.delimiter,
       offset,
       limit: pageSize,
       outputPrefix: input.outputPrefix,
@@ -323,6 +325,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
     batchId: input.batchId,
     manifestRef: input.manifest.ref,
     sha256: input.manifest.sha256,
+    delimiter: input.manifest.delimiter,
     outputPrefix: input.outputPrefix,
     onlyKeys: input.onlyKeys,
   });

@@ -21,6 +21,7 @@ import type { createResultActivities } from '../activities/results';
 import type { StoredImage } from '../contracts/media';
 import { releaseSlotSignal } from '../contracts/handlers';
 import { FailureType, rowOutcomeOf } from '../contracts/failures';
+import { isModerationFailure } from '../contracts/moderation';
 import { BatchIdKey, RowKeyKey, RowStageKey } from '../contracts/search-attributes';
 import { accountConditionSignal, accountRecoveredSignal, accountRetrySignal, taskUpdateSignal } from '../contracts/handlers';
 import type { FailureClass, ItemInput, ItemResult, ItemStage, TaskSnapshot } from '../contracts/rows';
@@ -45,6 +46,16 @@ class RowFailure extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * A job that ended without success: `banned` when its reason says moderation refused the content (submitting the same
+ * prompt again is a paid refusal and a strike against the account), else `generation`. Only the stored class differs,
+ * not the commands the workflow issues, so rows already running need no patch.
+ */
+function jobEnded(snap: TaskSnapshot): RowFailure {
+  const reason = snap.failReason ?? `task ${snap.taskId} ended ${snap.status}`;
+  return new RowFailure(snap.failReason && isModerationFailure(snap.failReason) ? 'banned' : 'generation', reason);
 }
 
 const results = proxyActivities<ReturnType<typeof createResultActivities>>({
@@ -297,7 +308,7 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
     taskIds.push(first.taskId);
     reportStage('generating');
     const grid = await waitFor(first.taskId, row.prompt, row.plan.length > 0);
-    if (grid.status !== 'SUCCESS') throw new RowFailure('generation', grid.failReason ?? `task ${grid.taskId} ended ${grid.status}`);
+    if (grid.status !== 'SUCCESS') throw jobEnded(grid);
     if (row.kind === 'describe' || row.kind === 'shorten') text = grid.text;
     else await keep({ role: 'grid', snap: grid, chain: [grid.taskId] });
 
@@ -315,7 +326,7 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
           step.zoom !== undefined ? `${parent.finalPrompt ?? row.prompt} --zoom ${step.zoom}` : (parent.finalPrompt ?? row.prompt);
         if (accepted.modal) await submit({ op: 'modal', taskId: accepted.taskId, prompt: modalPrompt, ...base });
         const done = await waitFor(accepted.taskId, modalPrompt, index < chain.length - 1);
-        if (done.status !== 'SUCCESS') throw new RowFailure('generation', done.failReason ?? `task ${done.taskId} ended ${done.status}`);
+        if (done.status !== 'SUCCESS') throw jobEnded(done);
         path.push(step.zoom !== undefined ? `${step.intent}=${step.zoom}` : step.intent);
         chainIds.push(done.taskId);
         await keep({ role: path.join('>'), snap: done, chain: [...chainIds] });

@@ -37,3 +37,40 @@ test('an unreadable manifest: exit 2 with the reason', async () => {
   expect(run.code).toBe(2);
   expect(JSON.parse(run.stdout)).toMatchObject({ valid: false, readable: false, error: 'examples/no-such-file.csv: no such file' });
 });
+
+test('a semicolon CSV from Excel (BOM, CRLF): --json names the delimiter; --delimiter reads an ambiguous header', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mj-validate-'));
+  const excel = path.join(dir, 'excel.csv');
+  fs.writeFileSync(excel, '\ufeffid;prompt;mode;actions\r\na;"a chair; oak";fast;\r\n');
+  const run = await runCli(['validate', excel, '--json', '--slots', '3']);
+  expect(run.code).toBe(0);
+  const out = JSON.parse(run.stdout);
+  expect(out).toMatchObject({ valid: true, format: 'csv', delimiter: ';', records: 1, rows: 1, errors: [] });
+  // One fast job cannot take less than one fast job's time, whatever the slots.
+  expect(out.forecast).toMatchObject({ slots: 3, slotSeconds: 45, wallClockSeconds: 45, longestChainSeconds: 45 });
+  const text = await runCli(['validate', excel]);
+  expect(text.code).toBe(0);
+  expect(text.stdout).toContain('CSV (semicolon-separated), 1 row(s) read, 1 valid');
+  expect(text.stdout).toContain("about 1 min: the longest row's jobs run one after another");
+
+  const ambiguous = path.join(dir, 'ambiguous.csv');
+  fs.writeFileSync(ambiguous, 'prompt;id,mode\na chair;r1,fast\n');
+  const refused = await runCli(['validate', ambiguous, '--json']);
+  expect(refused.code).toBe(1);
+  expect(JSON.parse(refused.stdout)).toMatchObject({
+    valid: false,
+    delimiter: null,
+    errors: [{ line: 1, field: '(file)', message: expect.stringContaining('can be read in 2 ways') }],
+  });
+  const given = await runCli(['validate', ambiguous, '--json', '--delimiter', ';']);
+  expect(given.code).toBe(0);
+  expect(JSON.parse(given.stdout)).toMatchObject({ valid: true, delimiter: ';', rows: 1 });
+  const tab = await runCli(['validate', ambiguous, '--json', '--delimiter', 'tab']);
+  expect(tab.code).toBe(1);
+  expect(JSON.parse(tab.stdout).errors[0].message).toMatch(/^split at tabs \(the delimiter given\), the header names none/);
+  const unknown = await runCli(['validate', ambiguous, '--delimiter', '|']);
+  expect(unknown.code).not.toBe(0);
+  expect(unknown.stderr).toContain('unknown delimiter "|"; use ",", ";" or "tab"');
+  // A comma CSV says so too.
+  expect(JSON.parse((await runCli(['validate', 'examples/catalog.csv', '--json'])).stdout).delimiter).toBe(',');
+});

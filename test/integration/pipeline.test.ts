@@ -206,6 +206,20 @@ test('a batch over its failure threshold stops early, still writes its report, a
   expect(await readJsonl(out.resultsJsonl)).toHaveLength(8);
 });
 
+test('a semicolon-separated CSV as spreadsheets export it (BOM, CRLF, a quoted ";") runs, each prompt as written', async () => {
+  const tag = unique('semi');
+  const prompts = [`a chair; oak, matte ${tag}`, `a lamp ${tag}`];
+  const csv = `\uFEFFid;prompt;actions\r\nchair;"${prompts[0]}";\r\nlamp;${prompts[1]};U1\r\n`;
+  const manifest = writeManifest('semicolon.csv', csv);
+  const run = await runCli(['run', manifest, '--wait', '--json', '--output', unique('out/semicolon')], { env: p.cliEnv });
+  expect(run.stderr).not.toMatch(/Error:/);
+  expect(run.code).toBe(0);
+  expect(JSON.parse(run.stdout)).toMatchObject({ rows: 2, succeeded: 2, failed: 0 });
+  const imagined = p.ledger().filter((j) => j.action === 'IMAGINE' && j.prompt.includes(tag));
+  expect(imagined.map((j) => j.prompt.replace(/ --\S+.*$/, '')).sort()).toEqual([...prompts].sort());
+  expect(p.ledger().filter((j) => j.action === 'UPSCALE' && imagined.some((i) => i.id === j.parentId))).toHaveLength(1);
+});
+
 test('run refuses an invalid manifest before submitting anything (exit 1, errors with line numbers)', async () => {
   const before = p.ledger().length;
   const manifest = writeManifest('bad.csv', 'id,prompt,kind\nok,a chair,imagine\nbad,,imagine\nweird,a lamp,paint\n');

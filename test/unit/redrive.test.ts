@@ -3,6 +3,8 @@ import { wantsRow } from '../../client/redrive';
 import type { FailureClass, ItemStatus } from '../../contracts/rows';
 
 const NOT_AMBIGUOUS = FAILURE_CLASSES.filter((c) => c !== 'ambiguous');
+/** The classes a redrive takes without --class: all but ambiguous and banned. */
+const BY_DEFAULT = FAILURE_CLASSES.filter((c) => c !== 'ambiguous' && c !== 'banned');
 
 describe('FAILURE_CLASSES', () => {
   test('lists each failure class once, including ambiguous', () => {
@@ -25,8 +27,13 @@ describe('FAILURE_CLASSES', () => {
 });
 
 describe('wantsRow without --class', () => {
-  test('takes every failed row, whatever its class other than ambiguous', () => {
-    for (const c of NOT_AMBIGUOUS) expect([c, wantsRow('FAILED', c, undefined)]).toEqual([c, true]);
+  test('takes every failed row, whatever its class other than ambiguous and banned', () => {
+    expect(BY_DEFAULT).toContain('generation');
+    for (const c of BY_DEFAULT) expect([c, wantsRow('FAILED', c, undefined)]).toEqual([c, true]);
+  });
+
+  test('leaves banned rows alone: sending a moderated prompt again is a paid refusal and a strike on the account', () => {
+    expect(wantsRow('FAILED', 'banned', undefined)).toBe(false);
   });
 
   test('takes a failed row that has no class', () => {
@@ -59,6 +66,19 @@ describe('wantsRow with --class', () => {
     for (const c of FAILURE_CLASSES) expect([c, wantsRow('FAILED', c, classes)]).toEqual([c, classes.includes(c)]);
   });
 
+  test('"banned" takes banned rows; other classes do not', () => {
+    expect(wantsRow('FAILED', 'banned', ['banned'])).toBe(true);
+    expect(wantsRow('FAILED', 'banned', ['banned', 'generation'])).toBe(true);
+    expect(
+      wantsRow(
+        'FAILED',
+        'banned',
+        FAILURE_CLASSES.filter((c) => c !== 'banned'),
+      ),
+    ).toBe(false);
+    expect(wantsRow('FAILED', 'generation', ['banned'])).toBe(false);
+  });
+
   test('"ambiguous" takes UNKNOWN_SUBMIT rows; other classes do not', () => {
     expect(wantsRow('UNKNOWN_SUBMIT', 'ambiguous', ['ambiguous'])).toBe(true);
     expect(wantsRow('UNKNOWN_SUBMIT', 'ambiguous', ['ambiguous', 'timeout'])).toBe(true);
@@ -82,19 +102,22 @@ describe('wantsRow with --class', () => {
     }
   });
 
-  test('over a mixed batch, the default and "ambiguous" selections are disjoint and cover every unfinished row', () => {
+  test('over a mixed batch, the default, "ambiguous" and "banned" selections are disjoint and cover every unfinished row', () => {
     const rows: { status?: ItemStatus; failureClass?: FailureClass }[] = [
       { status: 'SUCCESS' },
       { status: 'SKIPPED' },
       {},
       { status: 'FAILED', failureClass: 'banned' },
       { status: 'FAILED', failureClass: 'storage' },
+      { status: 'FAILED', failureClass: 'generation' },
       { status: 'UNKNOWN_SUBMIT', failureClass: 'ambiguous' },
       { status: 'CANCELLED', failureClass: 'cancelled' },
     ];
     const byDefault = rows.map((r) => wantsRow(r.status, r.failureClass, undefined));
     const ambiguous = rows.map((r) => wantsRow(r.status, r.failureClass, ['ambiguous']));
-    expect(byDefault).toEqual([false, false, true, true, true, false, true]);
-    expect(ambiguous).toEqual([false, false, false, false, false, true, false]);
+    const banned = rows.map((r) => wantsRow(r.status, r.failureClass, ['banned']));
+    expect(byDefault).toEqual([false, false, true, false, true, true, false, true]);
+    expect(ambiguous).toEqual([false, false, false, false, false, false, true, false]);
+    expect(banned).toEqual([false, false, false, true, false, false, false, false]);
   });
 });

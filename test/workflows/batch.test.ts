@@ -14,22 +14,13 @@ import {
   submitRetryDelays,
   unique,
   withWorkers,
-  startWorkflowTestEnv,
+  useWorkflowTestEnv,
   type BatchHandle,
   type BatchResult,
   type StubRow,
-  type WorkflowTestEnv,
 } from './harness';
 
-jest.setTimeout(60_000);
-
-let t: WorkflowTestEnv;
-
-// Building the Temporal CLI on a machine that lacks it takes minutes (once; later runs reuse the cached binary).
-beforeAll(async () => {
-  t = await startWorkflowTestEnv();
-}, 15 * 60_000);
-afterAll(() => t?.teardown());
+const env = useWorkflowTestEnv();
 
 const ok = (key: string, extra: Partial<StubRow> = {}): StubRow => ({ key, script: { kind: 'ok' }, ...extra });
 const keysOf = (rows: StubRow[]) => rows.map((r) => r.key);
@@ -58,7 +49,7 @@ test('counts every outcome: successes, classified failures, an ambiguous submit,
   const stubs = new Stubs(batchId, rows);
   const input = batchInput(stubs, taskQueue, { concurrency: 3, pageSize: 4 });
 
-  const result = await withWorkers(t, taskQueue, stubs, async () => (await startBatch(t, taskQueue, input)).result());
+  const result = await withWorkers(env.current, taskQueue, stubs, async () => (await startBatch(env.current, taskQueue, input)).result());
 
   expect(result).toMatchObject({ batchId, failedEarly: false, cancelled: false });
   expect(result.counts).toEqual({ total: 14, succeeded: 6, failed: 5, unknownSubmit: 1, skipped: 2, cancelled: 0, modeMismatches: 1 });
@@ -141,8 +132,8 @@ describe.each([
     const stubs = new Stubs(batchId, rows);
     const input = batchInput(stubs, taskQueue, { concurrency: 1, ...over });
 
-    const { error, started } = await withWorkers(t, taskQueue, stubs, async () => {
-      const handle = await startBatch(t, taskQueue, input);
+    const { error, started } = await withWorkers(env.current, taskQueue, stubs, async () => {
+      const handle = await startBatch(env.current, taskQueue, input);
       const err = await handle.result().then(
         () => undefined,
         (e: unknown) => e,
@@ -189,8 +180,8 @@ test('pause: rows in flight finish, no new row starts while paused; resume finis
   const stubs = new Stubs(batchId, rows);
   const input = batchInput(stubs, taskQueue, { concurrency: 2 });
 
-  const { result, handle } = await withWorkers(t, taskQueue, stubs, async () => {
-    const handle = await startBatch(t, taskQueue, input);
+  const { result, handle } = await withWorkers(env.current, taskQueue, stubs, async () => {
+    const handle = await startBatch(env.current, taskQueue, input);
     // The first two rows are in flight, their submits held by the gate.
     await stubs.until('two submits', () => stubs.submits.length === 2);
     await handle.executeUpdate(pauseUpdate);
@@ -229,8 +220,8 @@ test('cancel: rows in flight end CANCELLED, rows not started are never submitted
   const stubs = new Stubs(batchId, rows);
   const input = batchInput(stubs, taskQueue, { concurrency: 2 });
 
-  const { result, started } = await withWorkers(t, taskQueue, stubs, async () => {
-    const handle = await startBatch(t, taskQueue, input);
+  const { result, started } = await withWorkers(env.current, taskQueue, stubs, async () => {
+    const handle = await startBatch(env.current, taskQueue, input);
     await stubs.until('c0 saved and c1, c2 submitted', () => statusOf(stubs, 'c0') === 'SUCCESS' && stubs.submits.length === 3);
     await progressUntil(handle, 'c0 to be counted', (p) => p.counts.succeeded === 1);
     await handle.signal(cancelBatchSignal);
@@ -260,7 +251,7 @@ test('cancel: rows in flight end CANCELLED, rows not started are never submitted
 });
 
 /** The id of the batch's latest run: the first one unless the batch continued as new. */
-const latestRun = async (handle: BatchHandle) => (await t.env.client.workflow.getHandle(handle.workflowId).describe()).runId;
+const latestRun = async (handle: BatchHandle) => (await env.current.env.client.workflow.getHandle(handle.workflowId).describe()).runId;
 
 describe('a stop while the batch drains its rows to continue as new', () => {
   test('a cancel ends the batch there: no later row is submitted, the report is written, the batch says cancelled', async () => {
@@ -271,8 +262,8 @@ describe('a stop while the batch drains its rows to continue as new', () => {
     const stubs = new Stubs(batchId, rows);
     const input = batchInput(stubs, taskQueue, { concurrency: 2, rowsPerRun: 2 });
 
-    const { result, handle } = await withWorkers(t, taskQueue, stubs, async () => {
-      const handle = await startBatch(t, taskQueue, input);
+    const { result, handle } = await withWorkers(env.current, taskQueue, stubs, async () => {
+      const handle = await startBatch(env.current, taskQueue, input);
       await stubs.until('two submits', () => stubs.submits.length === 2);
       await handle.signal(cancelBatchSignal);
       await stubs.until('g0 and g1 to be saved', () => statusOf(stubs, 'g0') === 'CANCELLED' && statusOf(stubs, 'g1') === 'CANCELLED');
@@ -306,8 +297,8 @@ describe('a stop while the batch drains its rows to continue as new', () => {
     const stubs = new Stubs(batchId, rows);
     const input = batchInput(stubs, taskQueue, { rowsPerRun: 2, maxFailed: 0 });
 
-    const { error, handle } = await withWorkers(t, taskQueue, stubs, async () => {
-      const handle = await startBatch(t, taskQueue, input);
+    const { error, handle } = await withWorkers(env.current, taskQueue, stubs, async () => {
+      const handle = await startBatch(env.current, taskQueue, input);
       return {
         error: await handle.result().then(
           () => undefined,
@@ -339,9 +330,9 @@ test('a submit refused with Retry-After is tried again after the time the API as
   const stubs = new Stubs(batchId, rows);
   const input = batchInput(stubs, taskQueue, { concurrency: 1 });
 
-  const result = await withWorkers(t, taskQueue, stubs, async () => (await startBatch(t, taskQueue, input)).result());
+  const result = await withWorkers(env.current, taskQueue, stubs, async () => (await startBatch(env.current, taskQueue, input)).result());
 
   expect(result.counts).toMatchObject({ total: 1, succeeded: 1, failed: 0 });
   expect(stubs.submittedKeys()).toEqual(['limited', 'limited', 'limited']);
-  expect(await submitRetryDelays(t, `${batchId}/limited`)).toEqual([10, 10]);
+  expect(await submitRetryDelays(env.current, `${batchId}/limited`)).toEqual([10, 10]);
 });

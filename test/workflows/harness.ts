@@ -37,6 +37,25 @@ export interface WorkflowTestEnv {
 }
 
 /**
+ * One environment per test file: started before its tests (building the Temporal CLI on a machine that lacks it
+ * takes minutes, once; later runs reuse the cached binary), torn down after. Read `.current` inside tests.
+ */
+export function useWorkflowTestEnv(): { readonly current: WorkflowTestEnv } {
+  const ref: { current?: WorkflowTestEnv } = {};
+  jest.setTimeout(60_000);
+  beforeAll(async () => {
+    ref.current = await startWorkflowTestEnv();
+  }, 15 * 60_000);
+  afterAll(() => ref.current?.teardown());
+  return {
+    get current() {
+      if (!ref.current) throw new Error('the workflow test environment is not started');
+      return ref.current;
+    },
+  };
+}
+
+/**
  * A local dev server from the project's own Temporal CLI binary (found, or built once, the way `mj-batch stack install`
  * does), with the workflows' search attributes registered, and the workflow code bundled once.
  */

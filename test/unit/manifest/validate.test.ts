@@ -135,7 +135,34 @@ test('the forecast counts paid jobs by kind and mode, and the time with N slots'
   const f = forecast(r.rows, 3);
   expect(f.paidJobs).toEqual({ total: 6, byKind: { imagine: 2, describe: 1 }, byMode: { fast: 5, relax: 1 }, followUps: 3 });
   expect(f.slotSeconds).toBe(45 + 4 + 4 + 90 + 180 + 10);
-  expect(f.wallClockSeconds).toBe(Math.ceil(333 / 3));
+  // 333 s over 3 slots is 111 s, but the relax row's one job alone takes 180 s.
+  expect(f.longestChainSeconds).toBe(180);
+  expect(f.wallClockSeconds).toBe(180);
+  expect(f.boundBy).toBe('longestChain');
+  // With one slot the slots' share (333 s) bounds it.
+  expect(forecast(r.rows, 1)).toMatchObject({ wallClockSeconds: 333, longestChainSeconds: 180, boundBy: 'slots' });
+});
+
+test('the forecast never predicts less than one job per row: one fast imagine row takes one fast job, whatever the slots', () => {
+  const one = check('m.csv', 'prompt\na chair\n');
+  for (const slots of [1, 3, 12])
+    expect(forecast(one.rows, slots)).toMatchObject({ slotSeconds: 45, wallClockSeconds: 45, longestChainSeconds: 45 });
+  // Its mode's duration: the row's own, else the default.
+  expect(forecast(check('m.csv', 'prompt,mode\na chair,relax\n').rows, 3).wallClockSeconds).toBe(180);
+  expect(forecast(one.rows, 3, 'turbo').wallClockSeconds).toBe(18);
+  // A row's follow-ups run after its grid, one after another: grid 45 + U1 4 + U2 4 + upscale_subtle 90.
+  const chain = check('m.csv', 'prompt,actions\na chair,"U1,U2>upscale_subtle"\n');
+  expect(forecast(chain.rows, 3)).toMatchObject({
+    slotSeconds: 143,
+    wallClockSeconds: 143,
+    longestChainSeconds: 143,
+    boundBy: 'longestChain',
+  });
+  // Many short rows: the slots bound it, and the floor changes nothing.
+  const many = check('m.csv', `id,prompt\n${Array.from({ length: 30 }, (_, i) => `r${i},chair ${i}`).join('\n')}\n`);
+  expect(forecast(many.rows, 3)).toMatchObject({ slotSeconds: 30 * 45, wallClockSeconds: 450, longestChainSeconds: 45, boundBy: 'slots' });
+  // Media-only rows submit nothing: no jobs, no time.
+  expect(forecast(check('m.csv', 'taskId\nt-1\n').rows, 3)).toMatchObject({ slotSeconds: 0, wallClockSeconds: 0, longestChainSeconds: 0 });
 });
 
 test('two rows whose output template gives the same folder are refused (their images would overwrite each other)', () => {
