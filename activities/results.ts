@@ -4,12 +4,13 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { readManifestBytes } from '../manifest/source';
 import { validateManifestBytes } from '../manifest/validate';
 import { contactSheet } from '../report/contact-sheet';
+import { writeContactSheet } from '../report/contact-sheet-store';
 import { loadRowRecord, saveRowRecord, type RowRecord } from '../report/row-results';
 import { resultLine, toCsv, toJsonl } from '../report/results';
-import type { BatchCounts, BatchInput } from '../contracts/batch';
+import type { BatchCounts, BatchInput, RowKeysRef } from '../contracts/batch';
 import type { ItemResult, RowRef } from '../contracts/rows';
 import { mapLimit } from '../report/map-limit';
-import { toRowRef } from './manifest';
+import { rowKeysCache, toRowRef, wantedRowKeys, type RowKeysCache } from './manifest';
 import type { ReportResult } from '../contracts/batch';
 
 export interface WriteReportInput {
@@ -17,12 +18,15 @@ export interface WriteReportInput {
   manifestRef: string;
   sha256: string;
   outputPrefix: string;
+  /** A redrive's rows (inputs from before `onlyKeysRef`). */
   onlyKeys?: string[];
+  /** A redrive's rows, as the keys object the batch input names; it takes precedence over `onlyKeys`. */
+  onlyKeysRef?: RowKeysRef;
   /** The batch input's `manifest.delimiter`, when `run --delimiter` named one; unset, it is chosen from the header. */
   delimiter?: BatchInput['manifest']['delimiter'];
 }
 
-export function createResultActivities({ s3, bucket }: { s3: S3Client; bucket: string }) {
+export function createResultActivities({ s3, bucket, rowKeys = rowKeysCache }: { s3: S3Client; bucket: string; rowKeys?: RowKeysCache }) {
   return {
     /** The row's stored result, if it has one (a re-run skips rows that already succeeded). */
     async loadRowResult(input: { outputPrefix: string; rowKey: string }): Promise<ItemResult | null> {
@@ -43,10 +47,11 @@ export function createResultActivities({ s3, bucket }: { s3: S3Client; bucket: s
       if (sha256 !== input.sha256)
         throw ApplicationFailure.nonRetryable(`${input.manifestRef} changed since the batch started`, 'Manifest.changed');
       const manifest = validateManifestBytes(input.manifestRef, bytes, sha256, input.delimiter);
+      // Before the row results are read: a missing or changed keys object fails the report at once.
+      const wanted = await wantedRowKeys(s3, bucket, input, rowKeys);
       const rows = manifest.rows.map((r) => toRowRef(input.outputPrefix, r));
       const records = await mapLimit(rows, 16, (row) => loadRowRecord(s3, bucket, input.outputPrefix, row.key));
       const lines = rows.map((row, i) => resultLine(row, records[i] ?? null));
-      const wanted = input.onlyKeys ? new Set(input.onlyKeys) : undefined;
       const mine = wanted ? lines.filter((l) => wanted.has(l.key)) : lines;
       const counts: BatchCounts = { total: mine.length, succeeded: 0, failed: 0, unknownSubmit: 0, skipped: 0, cancelled: 0 };
       for (const l of mine) {
@@ -62,7 +67,8 @@ export function createResultActivities({ s3, bucket }: { s3: S3Client; bucket: s
       await Promise.all([
         put(keys.csv, toCsv(lines), 'text/csv; charset=utf-8'),
         put(keys.jsonl, toJsonl(lines), 'application/x-ndjson'),
-        put(keys.html, contactSheet(`mj-batch ${input.batchId}`, input.outputPrefix, lines), 'text/html; charset=utf-8'),
+        // index.html, and its pages when the report has more rows than one holds.
+        writeContactSheet(s3, bucket, input.outputPrefix, contactSheet(`mj-batch ${input.batchId}`, input.outputPrefix, lines)),
       ]);
       return {
         rows: mine.length,

@@ -1,12 +1,15 @@
 // A redrive: a new batch over an earlier batch's unfinished rows, into the same output prefix.
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { BatchInput } from '../contracts/batch';
+import { createHash } from 'node:crypto';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { BatchInput, RowKeysRef } from '../contracts/batch';
+import { redriveKeysKey } from '../contracts/bucket-layout';
 import type { FailureClass, SubmitPolicy } from '../contracts/rows';
 import { readManifestBytes } from '../manifest/source';
 import { validateManifestBytes } from '../manifest/validate';
 import { mapLimit } from '../report/map-limit';
 import { loadRowRecord } from '../report/row-results';
 import { forgetJobs } from '../storage/job-journal';
+import { getObjectOrNull } from '../storage/objects';
 import type { BatchRecord } from './batches';
 
 /**
@@ -38,9 +41,40 @@ export interface RedriveOptions {
   accountSlotsWorkflowId?: string;
 }
 
+/** The keys object of a redrive (`RowKeysRef`): one JSON object, the row keys in manifest order. */
+export function redriveKeysBody(batchId: string, redriveOf: string, keys: string[]): Buffer {
+  return Buffer.from(`${JSON.stringify({ batchId, redriveOf, keys })}\n`);
+}
+
+/** Writes a redrive's keys object, once, and answers the reference the batch input carries. */
+async function saveRedriveKeys(s3: S3Client, bucket: string, batchId: string, redriveOf: string, keys: string[]): Promise<RowKeysRef> {
+  const body = redriveKeysBody(batchId, redriveOf, keys);
+  const sha256 = createHash('sha256').update(body).digest('hex');
+  const key = redriveKeysKey(batchId, sha256);
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json' }));
+  return { key, count: keys.length, sha256 };
+}
+
+/** The rows an earlier batch took: its keys object's, its `onlyKeys` (older redrives), or every row (undefined). */
+async function earlierKeys(s3: S3Client, bucket: string, previous: BatchInput): Promise<Set<string> | undefined> {
+  const ref = previous.onlyKeysRef;
+  if (!ref) return previous.onlyKeys ? new Set(previous.onlyKeys) : undefined;
+  const where = `batch ${previous.batchId}'s row keys (s3://${bucket}/${ref.key})`;
+  const bytes = await getObjectOrNull(s3, bucket, ref.key);
+  if (!bytes) throw new Error(`${where}: no such object`);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  if (sha256 !== ref.sha256) throw new Error(`${where}: changed since the batch started (sha256 ${sha256.slice(0, 12)})`);
+  const keys = (JSON.parse(bytes.toString('utf8')) as { keys?: unknown }).keys;
+  if (!Array.isArray(keys) || keys.length !== ref.count || !keys.every((k) => typeof k === 'string'))
+    throw new Error(`${where}: not a list of ${ref.count} row keys`);
+  return new Set(keys as string[]);
+}
+
 /**
  * The rows to take and the new batch's input. Asking for ambiguous rows says "I checked, there is no such job":
  * their unanswered submits are forgotten. `newJobs` forgets every job of the rows taken, so they are paid for again.
+ * The rows travel as an object in the bucket (`redriveKeysKey`), written here before anything starts; the input
+ * carries only its reference (`onlyKeysRef`), so its size does not grow with the rows.
  */
 export async function planRedrive(
   s3: S3Client,
@@ -51,23 +85,27 @@ export async function planRedrive(
   const previous = record.input;
   const { bytes, sha256 } = await readManifestBytes(previous.manifest.ref, s3);
   const manifest = validateManifestBytes(previous.manifest.ref, bytes, sha256, previous.manifest.delimiter);
-  const candidates = manifest.rows.filter((r) => !previous.onlyKeys || previous.onlyKeys.includes(r.key));
-  const stored = await mapLimit(candidates, 16, (row) => loadRowRecord(s3, bucket, previous.outputPrefix, row.key));
-  const keys = candidates
-    .filter((_, i) => wantsRow(stored[i]?.result.status, stored[i]?.result.failureClass, opts.classes))
-    .map((r) => r.key);
+  const earlier = await earlierKeys(s3, bucket, previous);
+  const candidates = earlier ? manifest.rows.filter((r) => earlier.has(r.key)) : manifest.rows;
+  const stored = await mapLimit(candidates, 32, (row) => loadRowRecord(s3, bucket, previous.outputPrefix, row.key));
+  const taken = candidates.map((_, i) => wantsRow(stored[i]?.result.status, stored[i]?.result.failureClass, opts.classes));
+  const keys = candidates.filter((_, i) => taken[i]).map((r) => r.key);
   const forget = candidates.filter(
-    (r, i) =>
-      keys.includes(r.key) && (opts.newJobs || (opts.classes?.includes('ambiguous') && stored[i]?.result.status === 'UNKNOWN_SUBMIT')),
+    (_, i) => taken[i] && (opts.newJobs || (opts.classes?.includes('ambiguous') && stored[i]?.result.status === 'UNKNOWN_SUBMIT')),
   );
   await mapLimit(forget, 16, (row) =>
     forgetJobs(s3, bucket, { outputPrefix: previous.outputPrefix, rowKey: row.key }, opts.newJobs ? 'all' : 'unanswered'),
   );
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+  const batchId = opts.batchId ?? `${record.batchId}-redrive-${stamp}`;
+  // Written even when no row is taken: an input that names no rows would take them all.
+  const onlyKeysRef = await saveRedriveKeys(s3, bucket, batchId, record.batchId, keys);
   const input: BatchInput = {
     ...previous,
-    batchId: opts.batchId ?? `${record.batchId}-redrive-${stamp}`,
-    onlyKeys: keys,
+    batchId,
+    // The earlier batch's list, if it had one, is not this batch's: the reference alone names the rows.
+    onlyKeys: undefined,
+    onlyKeysRef,
     carried: undefined,
     concurrency: opts.concurrency,
     accountSlotsWorkflowId: opts.accountSlotsWorkflowId,

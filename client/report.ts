@@ -2,7 +2,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { normalisePrefix, REPORT_FILE_NAMES, reportKeys } from '../contracts/bucket-layout';
+import { normalisePrefix, REPORT_FILE_NAMES, reportKeys, sheetPageKey } from '../contracts/bucket-layout';
+import { contactSheetPageCount } from '../report/contact-sheet';
 import { mapLimit } from '../report/map-limit';
 import type { ResultLine } from '../report/results';
 import { getObjectOrNull } from '../storage/objects';
@@ -18,8 +19,8 @@ export function reportUris(bucket: string, outputPrefix: string) {
 }
 
 /**
- * Copies the contact sheet, the results and every thumbnail (and the originals if asked) into `dir`, keeping the
- * layout under the output prefix, so the sheet's relative links work from disk.
+ * Copies the contact sheet (index.html and every page), the results and every thumbnail (and the originals if asked)
+ * into `dir`, keeping the layout under the output prefix, so the sheet's relative links work from disk.
  */
 export async function downloadReport(
   s3: S3Client,
@@ -44,13 +45,28 @@ export async function downloadReport(
       if (originals || img.thumbnails.length === 0) keys.add(img.key);
     }
   let files = 0;
-  await mapLimit([...keys], 8, async (key) => {
-    const body = await getObjectOrNull(s3, bucket, key);
-    if (!body || !key.startsWith(`${prefix}/`)) return;
+  const save = (key: string, body: Buffer | null) => {
+    if (!body || !key.startsWith(`${prefix}/`)) return false;
     const file = path.join(dir, key.slice(prefix.length + 1));
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, body);
     files++;
+    return true;
+  };
+  // The sheet's pages run from sheet-0001.html without a gap (writeReport removes those past the last one), so they
+  // are found without listing the bucket (no ListBucket permission needed): as many as the rows make, and one more
+  // (none there), read on one by one only if the sheet was written with fewer rows a page.
+  const pageKey = (n: number) => sheetPageKey(prefix, n);
+  const expected = contactSheetPageCount(lines.length) + 1;
+  const pages = await mapLimit(
+    Array.from({ length: expected }, (_, i) => i + 1),
+    8,
+    async (n) => save(pageKey(n), await getObjectOrNull(s3, bucket, pageKey(n))),
+  );
+  let more = pages[expected - 1] ?? false;
+  for (let n = expected + 1; more; n++) more = save(pageKey(n), await getObjectOrNull(s3, bucket, pageKey(n)));
+  await mapLimit([...keys], 8, async (key) => {
+    save(key, await getObjectOrNull(s3, bucket, key));
   });
   return { files, contactSheetFile: path.resolve(dir, REPORT_FILE_NAMES.html) };
 }

@@ -17,12 +17,32 @@ export interface BatchInput {
   maxFailedPercent?: number;
   /** A redrive: only these rows. */
   onlyKeys?: string[];
+  /**
+   * A redrive: only the rows listed in this bucket object (see `RowKeysRef`). New redrives carry this instead of
+   * `onlyKeys`, whose list grows with the rows and outgrows Temporal's payload limits.
+   */
+  onlyKeysRef?: RowKeysRef;
   pageSize?: number;
   /** The account's slots workflow (shared by every batch on the same API key); none: only `concurrency` limits. */
   accountSlotsWorkflowId?: string;
   /** Rows started per run before continue-as-new keeps the history small. */
   rowsPerRun?: number;
   carried?: BatchCarried;
+}
+
+/**
+ * The row keys of a redrive, as an object the client writes once before the batch starts (`redriveKeysKey` in
+ * ./bucket-layout, in the batch's bucket): `{"batchId", "redriveOf", "keys": [...]}`. The input carries only this
+ * reference, a few hundred bytes whatever the number of rows; the activities read the object and refuse it if its
+ * bytes no longer have this sha256.
+ */
+export interface RowKeysRef {
+  /** The object's key in the bucket. */
+  key: string;
+  /** How many row keys it lists. */
+  count: number;
+  /** The sha256 of the object's bytes (hex). */
+  sha256: string;
 }
 
 /** What survives continue-as-new: a cursor and counters, never per-row results (those live in S3). */

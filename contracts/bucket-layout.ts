@@ -14,6 +14,14 @@ export const BATCH_RECORDS_FOLDER = '_batches/';
 /** What `run` records per batch, so `redrive` and `report` know the manifest and the options. */
 export const batchRecordKey = (batchId: string) => `${BATCH_RECORDS_FOLDER}${batchId}.json`;
 
+/**
+ * The row keys a redrive takes (see `RowKeysRef`), written once by the client before the batch starts. Outside
+ * `_batches/`, so no batch id (say `<id>.keys`) can name a record that collides with it, and outside the output prefix,
+ * which holds only rows, their bookkeeping and the report. Named by the content's sha256 too: planning the same batch id
+ * again never rewrites the object a running batch reads.
+ */
+export const redriveKeysKey = (batchId: string, sha256: string) => `_redrives/${batchId}/${sha256.slice(0, 16)}.keys.json`;
+
 /** A local manifest's copy, so a worker elsewhere can read it (pinned by its sha256). */
 export const manifestCopyKey = (sha256: string, fileName: string) => `_manifests/${sha256.slice(0, 16)}/${fileName}`;
 
@@ -40,9 +48,33 @@ export const reportKeys = (outputPrefix: string) => ({
 });
 export const REPORT_FILE_NAMES = { csv: 'results.csv', jsonl: 'results.jsonl', html: 'index.html' } as const;
 
-/** Bookkeeping that is not a row's image: results, journals and the report. */
+/**
+ * The contact sheet's pages, beside `index.html` (so the sheet's relative links resolve the same from every page):
+ * `sheet-0001.html`, `sheet-0002.html`, ... (numbered from 1, at least four digits). A report with more rows than a
+ * page holds has them, and index.html is their index; a smaller report has none (index.html shows its rows).
+ */
+export const sheetPageFileName = (page: number) => `sheet-${String(page).padStart(4, '0')}.html`;
+export const sheetPageKey = (outputPrefix: string, page: number) => under(outputPrefix, sheetPageFileName(page));
+/** What every page key starts with, to list them. */
+export const sheetPagesListPrefix = (outputPrefix: string) => under(outputPrefix, 'sheet-');
+
+/** The page number of a contact sheet page's key (exactly as `sheetPageKey` spells it), or undefined. */
+export function sheetPageNumber(outputPrefix: string, key: string): number | undefined {
+  const start = sheetPagesListPrefix(outputPrefix);
+  if (!key.startsWith(start)) return undefined;
+  const m = /^([0-9]{4,})\.html$/.exec(key.slice(start.length));
+  const page = m ? Number(m[1]) : 0;
+  return page >= 1 && sheetPageKey(outputPrefix, page) === key ? page : undefined;
+}
+
+/** Bookkeeping that is not a row's image: results, journals and the report (with the contact sheet's pages). */
 export function isBookkeepingKey(outputPrefix: string, key: string): boolean {
   const p = normalisePrefix(outputPrefix);
   const report = Object.values(reportKeys(p));
-  return key.startsWith(under(p, '_rows/')) || key.startsWith(under(p, '_jobs/')) || report.includes(key);
+  return (
+    key.startsWith(under(p, '_rows/')) ||
+    key.startsWith(under(p, '_jobs/')) ||
+    report.includes(key) ||
+    sheetPageNumber(p, key) !== undefined
+  );
 }

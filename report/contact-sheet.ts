@@ -1,54 +1,96 @@
-import { normalisePrefix } from '../contracts/bucket-layout';
-import { modeMismatch } from '../contracts/rows';
+// The contact sheet: every row's thumbnails with its prompt, id and status, in pages a browser can open.
+//
+// A report of at most `pageRows` rows is one file, index.html, with every row. A longer one is split into pages
+// (sheet-0001.html, ...: keys in contracts/bucket-layout.ts) beside index.html, which becomes their index: the counts
+// by status and failure class, a link to each page with what it holds, and the filter. Every link is relative, so
+// the sheet works served from the bucket and from disk (`mj-batch report --download`).
+import { sheetPageFileName } from '../contracts/bucket-layout';
+import type { Counts, SheetData } from './contact-sheet-html';
+import { sheetIndex } from './contact-sheet-index';
+import { sheetPage } from './contact-sheet-page';
 import type { ResultLine } from './results';
 
-const escape = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+/** Rows per page of the contact sheet. */
+export const CONTACT_SHEET_PAGE_ROWS = 500;
 
-/** A link from the sheet (stored at `<outputPrefix>/index.html`) to an object under the same prefix. */
-function relative(outputPrefix: string, key: string): string {
-  const base = `${normalisePrefix(outputPrefix)}/`;
-  return (key.startsWith(base) ? key.slice(base.length) : key).split('/').map(encodeURIComponent).join('/');
+/** How many page files a sheet of `rows` rows has: none when every row fits in index.html. */
+export function contactSheetPageCount(rows: number, pageRows = CONTACT_SHEET_PAGE_ROWS): number {
+  return rows > pageRows ? Math.ceil(rows / pageRows) : 0;
 }
 
-/** The contact sheet: every row's thumbnails with its prompt, id and status; failed rows with their reason. */
-export function contactSheet(title: string, outputPrefix: string, lines: ResultLine[]): string {
-  const counts = lines.reduce<Record<string, number>>((acc, l) => ((acc[l.status] = (acc[l.status] ?? 0) + 1), acc), {});
-  const cards = lines
-    .map((l) => {
-      const thumbs = l.images
-        .map((img) => {
-          const thumb = img.thumbnails[0] ?? img.key;
-          return `<a href="${escape(relative(outputPrefix, img.key))}" title="${escape(img.role)}"><img src="${escape(relative(outputPrefix, thumb))}" alt="${escape(`${l.key} ${img.role}`)}" loading="lazy"></a>`;
-        })
-        .join('');
-      const ok = l.status === 'SUCCESS' || l.status === 'SKIPPED';
-      return `<article class="row ${ok ? 'ok' : 'failed'}" data-status="${escape(l.status)}" data-key="${escape(l.key)}">
-  <header><span class="id">${escape(l.input.id || l.key)}</span> <span class="status">${escape(l.status)}</span></header>
-  <div class="thumbs">${thumbs || '<span class="none">no image</span>'}</div>
-  <p class="prompt">${escape(l.input.prompt || l.text.split('\n')[0] || `(${l.input.kind})`)}</p>
-  ${ok ? '' : `<p class="reason">${escape(l.failureClass ? `${l.failureClass}: ` : '')}${escape(l.reason)}</p>`}
-  ${modeMismatch(l) ? `<p class="reason mode">asked ${escape(l.modeRequested)} mode, ran ${escape(l.modeRan)}</p>` : ''}
-</article>`;
-    })
-    .join('\n');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font:14px/1.4 system-ui,sans-serif;margin:24px;background:#fafafa;color:#222}
-h1{font-size:20px;margin:0 0 4px}.summary{color:#555;margin:0 0 16px}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(280px,1fr));gap:12px}
-.row{background:#fff;border:1px solid #ddd;border-radius:8px;padding:10px}.row.failed{border-color:#d33;background:#fff6f6}
-.row header{display:flex;justify-content:space-between;font-weight:600}.status{font-size:12px;padding:1px 6px;border-radius:4px;background:#e6f4ea}
-.failed .status{background:#fbe3e3;color:#a11}.thumbs{display:flex;flex-wrap:wrap;gap:4px;margin:8px 0}
-.thumbs img{width:120px;height:120px;object-fit:cover;border-radius:4px;background:#eee}.prompt{margin:0;color:#333}.reason{margin:6px 0 0;color:#a11}
-</style></head>
-<body><h1>${escape(title)}</h1>
-<p class="summary">${lines.length} rows: ${Object.entries(counts)
-    .map(([s, n]) => `<span data-count="${escape(s)}">${n} ${escape(s)}</span>`)
-    .join(', ')}</p>
-<main class="grid">
-${cards}
-</main></body></html>
-`;
+export interface ContactSheet {
+  /** Page files, numbered from 1 (0: index.html holds every row). */
+  pageCount: number;
+  /** index.html. */
+  index(): string;
+  /** Page `n` (from 1), made when asked, so a long sheet is never in memory at once. */
+  page(n: number): string;
+}
+
+function countBy(lines: ResultLine[], of: (l: ResultLine) => string): Counts {
+  const counts = new Map<string, number>();
+  for (const l of lines) {
+    const name = of(l);
+    if (name) counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  return [...counts];
+}
+
+export function contactSheet(title: string, outputPrefix: string, lines: ResultLine[], options: { pageRows?: number } = {}): ContactSheet {
+  const pageRows = options.pageRows ?? CONTACT_SHEET_PAGE_ROWS;
+  if (!Number.isInteger(pageRows) || pageRows < 1) throw new Error(`pageRows must be a whole number from 1, not ${pageRows}`);
+  const pageCount = contactSheetPageCount(lines.length, pageRows);
+  const statuses = countBy(lines, (l) => l.status);
+  const classes = countBy(lines, (l) => l.failureClass);
+  const pageLines = (n: number) => lines.slice((n - 1) * pageRows, n * pageRows);
+  const data: SheetData = {
+    pages: Array.from({ length: pageCount }, (_, i) => {
+      const combos = new Map<string, [string, string, number]>();
+      for (const l of pageLines(i + 1)) {
+        const id = JSON.stringify([l.status, l.failureClass]);
+        const c = combos.get(id) ?? [l.status, l.failureClass, 0];
+        c[2]++;
+        combos.set(id, c);
+      }
+      return { file: sheetPageFileName(i + 1), combos: [...combos.values()] };
+    }),
+  };
+  const common = { title, outputPrefix, statuses, classes, data };
+  return {
+    pageCount,
+    index() {
+      if (pageCount === 0) return sheetPage({ ...common, lines });
+      const pages = Array.from({ length: pageCount }, (_, i) => {
+        const rows = pageLines(i + 1);
+        const first = rows[0]!;
+        const last = rows[rows.length - 1]!;
+        return {
+          file: sheetPageFileName(i + 1),
+          first: i * pageRows + 1,
+          last: i * pageRows + rows.length,
+          firstId: first.input.id || first.key,
+          lastId: last.input.id || last.key,
+          statuses: countBy(rows, (l) => l.status),
+        };
+      });
+      return sheetIndex({ title, total: lines.length, statuses, classes, pages, data });
+    },
+    page(n) {
+      if (!Number.isInteger(n) || n < 1 || n > pageCount) throw new Error(`the contact sheet has no page ${n} (it has ${pageCount})`);
+      const rows = pageLines(n);
+      return sheetPage({
+        ...common,
+        lines: rows,
+        place: {
+          page: n,
+          pages: pageCount,
+          first: (n - 1) * pageRows + 1,
+          last: (n - 1) * pageRows + rows.length,
+          total: lines.length,
+          prev: n > 1 ? sheetPageFileName(n - 1) : undefined,
+          next: n < pageCount ? sheetPageFileName(n + 1) : undefined,
+        },
+      });
+    },
+  };
 }

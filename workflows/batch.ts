@@ -237,6 +237,8 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
       limit: pageSize,
       outputPrefix: input.outputPrefix,
       onlyKeys: input.onlyKeys,
+      // A redrive's rows as a bucket object (an argument only: the same command either way; unset before it existed).
+      onlyKeysRef: input.onlyKeysRef,
     });
     counts.total = page.total;
     for (const row of page.rows) {
@@ -328,6 +330,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
     delimiter: input.manifest.delimiter,
     outputPrefix: input.outputPrefix,
     onlyKeys: input.onlyKeys,
+    onlyKeysRef: input.onlyKeysRef,
   });
   updateSearchAttributes(cancelled ? 'cancelled' : failedEarly ? 'failed' : 'finished');
   // The workflow's own counts know which rows were skipped as already done; the report's files cover every row.

@@ -41,8 +41,12 @@ test('`mj-batch demo --json` runs the example catalog end to end, and its contac
       broken: [...document.images].filter((img) => img.naturalWidth === 0).map((img) => img.getAttribute('src')),
       summary: document.querySelector('.summary')?.textContent ?? '',
       prompts: [...document.querySelectorAll('.prompt')].map((p) => p.textContent ?? ''),
+      pager: document.querySelectorAll('a[data-nav], tr[data-page]').length,
     }));
     expect(seen.rows).toBe(24);
+    // 24 rows fit on one page: index.html shows them all, with no page files and no previous/next.
+    expect(seen.pager).toBe(0);
+    expect(fs.readdirSync(path.dirname(out.contactSheetFile)).filter((f) => /^sheet-\d+\.html$/.test(f))).toEqual([]);
     expect(seen.ok).toBe(24);
     expect(seen.broken).toEqual([]);
     // A grid per row (the describe row has none) plus every picked upscale.

@@ -1,45 +1,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createManifestActivities } from '../../../activities/manifest';
 import { createResultActivities } from '../../../activities/results';
 import { InvalidManifestError, prepareBatch, type BatchOptions, type BatchRecord } from '../../../client/batches';
 import { planRedrive } from '../../../client/redrive';
+import { FakeS3 } from '../fake-s3';
 
 // `run --delimiter`: what prepareBatch records in the batch input, and that a redrive and the worker's activities read
 // the manifest with the recorded delimiter (and, without one, choose it from the header as validation did).
-
-/** An in-memory S3 stand-in for the commands these paths send. */
-class FakeS3 {
-  readonly objects = new Map<string, Buffer>();
-
-  async send(cmd: unknown): Promise<unknown> {
-    if (cmd instanceof PutObjectCommand) {
-      this.objects.set(`${cmd.input.Bucket}/${cmd.input.Key}`, Buffer.from(cmd.input.Body as Buffer));
-      return {};
-    }
-    if (cmd instanceof GetObjectCommand) {
-      const body = this.objects.get(`${cmd.input.Bucket}/${cmd.input.Key}`);
-      if (!body) throw Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
-      return { ContentLength: body.length, Body: { transformToByteArray: async () => new Uint8Array(body) } };
-    }
-    if (cmd instanceof ListObjectsV2Command) {
-      const prefix = `${cmd.input.Bucket}/${cmd.input.Prefix ?? ''}`;
-      const keys = [...this.objects.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(`${cmd.input.Bucket}/`.length));
-      return { Contents: keys.map((Key) => ({ Key })), IsTruncated: false };
-    }
-    if (cmd instanceof DeleteObjectCommand) {
-      this.objects.delete(`${cmd.input.Bucket}/${cmd.input.Key}`);
-      return {};
-    }
-    throw new Error(`unexpected command ${(cmd as object).constructor.name}`);
-  }
-
-  asClient(): S3Client {
-    return this as unknown as S3Client;
-  }
-}
 
 const OPTS: BatchOptions = { concurrency: 2, submitPolicy: 'at-most-once', callbacks: false };
 const BUCKET = 'b';
