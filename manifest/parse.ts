@@ -386,37 +386,18 @@ function parseCsvText(text: string, delimiter: CsvDelimiter, tried: readonly Csv
     };
   const header = rows[0]!.record.map((h) => h.trim());
   // Without a readable header no row can be read: say so once, rather than "prompt is empty" on every line.
+  const refused = (message: string) => ({
+    format: 'csv' as const,
+    columns: [],
+    records: [],
+    issues: [...issues, { line: 1, field: '(file)', message }],
+  });
   if (header.some((h) => NOT_TEXT.test(h))) {
-    return {
-      format: 'csv',
-      columns: [],
-      records: [],
-      issues: [
-        ...issues,
-        {
-          line: 1,
-          field: '(file)',
-          message:
-            'line 1 is not a CSV header: it holds control characters or bytes that are not UTF-8 (a binary file, or text in another encoding?)',
-        },
-      ],
-    };
+    return refused(
+      'line 1 is not a CSV header: it holds control characters or bytes that are not UTF-8 (a binary file, or text in another encoding?)',
+    );
   }
-  if (!header.some((h) => (KNOWN_COLUMNS as readonly string[]).includes(h))) {
-    return {
-      format: 'csv',
-      columns: [],
-      records: [],
-      issues: [
-        ...issues,
-        {
-          line: 1,
-          field: '(file)',
-          message: noKnownColumnMessage(tried),
-        },
-      ],
-    };
-  }
+  if (!header.some((h) => (KNOWN_COLUMNS as readonly string[]).includes(h))) return refused(noKnownColumnMessage(tried));
   const columns: string[] = [];
   header.forEach((name, i) => {
     if (!name) issues.push({ line: 1, field: `(column ${i + 1})`, message: 'the header has an empty column name' });
