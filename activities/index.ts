@@ -5,8 +5,11 @@ import type { MjClient } from '../mj-client/client';
 import { createManifestActivities } from './manifest';
 import { createMediaActivities } from './media';
 import { createMjActivities } from './mj';
+import { createReportActivities } from './report';
 import { createResultActivities } from './results';
 import { createSlotLeaseActivities } from './slot-leases';
+import { createRowLivenessActivities } from './row-liveness';
+import { createVersionActivities } from './versions';
 
 export interface ActivityDeps {
   s3: S3Client;
@@ -22,7 +25,10 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createManifestActivities(deps),
     ...createResultActivities(deps),
+    ...createReportActivities(deps),
     ...createSlotLeaseActivities(),
+    ...createRowLivenessActivities(),
+    ...createVersionActivities(deps),
     ...(deps.mj && deps.downloadPolicy && deps.dispatcher
       ? createMjActivities({
           client: deps.mj,

@@ -5,6 +5,7 @@ import { readManifestBytes } from '../manifest/source';
 import { validateManifestBytes, type ValidatedManifest } from '../manifest/validate';
 import type { ManifestRow } from '../manifest/row';
 import { rowPrefix } from '../manifest/output';
+import { manifestRowVersions } from '../manifest/version';
 import type { RowRef } from '../contracts/rows';
 import type { BatchInput, RowKeysRef } from '../contracts/batch';
 import { getObjectOrNull } from '../storage/objects';
@@ -47,6 +48,7 @@ export function toRowRef(outputPrefix: string, row: ManifestRow): RowRef {
     taskId: row.taskId,
     imageUrl: row.imageUrl,
     extra: row.extra,
+    version: manifestRowVersions(row).version,
   };
 }
 

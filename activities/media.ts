@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { rethumbnailImage, type RethumbnailInput } from '../media/rethumbnail';
 import { storeImage, type MediaDeps, type StoreImageInput } from '../media/store-image';
 import type { StoredImage } from '../contracts/media';
 import { toFailure } from './failures';
@@ -10,6 +11,16 @@ export function createMediaActivities(deps: MediaDeps) {
       const ctx = Context.current();
       try {
         return await storeImage(deps, input, (stage, detail) => ctx.heartbeat({ stage, detail }), ctx.cancellationSignal);
+      } catch (err) {
+        throw toFailure(err);
+      }
+    },
+
+    /** New thumbnails from the original already in S3 (a reprocess): no download. Heartbeats as storeImage does. */
+    async rethumbnailImage(input: RethumbnailInput): Promise<StoredImage> {
+      const ctx = Context.current();
+      try {
+        return await rethumbnailImage(deps, input, (stage) => ctx.heartbeat({ stage }), ctx.cancellationSignal);
       } catch (err) {
         throw toFailure(err);
       }

@@ -15,12 +15,17 @@ export interface SlotUtilisationOptions {
   slots: number;
   jobMs: number;
   queueAhead: number;
+  /** Rows per batch run in the run across boundaries (the others keep the default, more than `rows`). */
+  rowsPerRun: number;
   log?: (line: string) => void;
 }
 
 export interface UtilisationRun {
   callbacks: boolean;
   rows: number;
+  /** Rows per batch run, when the run crossed continue-as-new boundaries; how many runs the batch took. */
+  rowsPerRun?: number;
+  batchRuns: number;
   /** Busy slot-seconds / (slots × seconds from the first submit to the last job's end), from the simulator's ledger. */
   utilisation: number;
   busySlotSeconds: number;
@@ -37,6 +42,8 @@ export interface SlotUtilisationResult {
   queueAhead: number;
   polling: UtilisationRun;
   callbacks: UtilisationRun;
+  /** As `callbacks`, with `rowsPerRun` rows per batch run: the batch continues as new many times. */
+  acrossRuns: UtilisationRun;
 }
 
 interface Event {
@@ -98,8 +105,8 @@ export async function benchSlotUtilisation(
   );
   try {
     await worker.start();
-    const run = async (callbacks: boolean): Promise<UtilisationRun> => {
-      const tag = callbacks ? 'cb' : 'poll';
+    const run = async (callbacks: boolean, rowsPerRun?: number): Promise<UtilisationRun> => {
+      const tag = rowsPerRun ? 'runs' : callbacks ? 'cb' : 'poll';
       const rows = Array.from({ length: opts.rows }, (_, i) =>
         JSON.stringify({ id: `${tag}-${i + 1}`, prompt: `slot bench ${tag} ${i + 1}` }),
       );
@@ -117,6 +124,7 @@ export async function benchSlotUtilisation(
         // The fastest polling Temporal's timers allow (1 s), backing off to 2 s: a 2 s job's scale.
         pollMinMs: 1000,
         pollMaxMs: 2000,
+        rowsPerRun,
       });
       const t0 = Date.now();
       await startBatch(client, s3, stack.config.s3.bucket, taskQueue, file, input, {
@@ -124,7 +132,8 @@ export async function benchSlotUtilisation(
         slots: opts.slots,
         queueAhead: opts.queueAhead,
       });
-      const { result } = await waitForBatch(client, input.batchId, () => undefined);
+      let batchRuns = 1;
+      const { result } = await waitForBatch(client, input.batchId, (p) => (batchRuns = Math.max(batchRuns, p.runs)));
       const batchSeconds = (Date.now() - t0) / 1000;
       await client.workflow
         .getHandle(accountSlotsWorkflowId(taskQueue, account))
@@ -153,20 +162,22 @@ export async function benchSlotUtilisation(
       const out: UtilisationRun = {
         callbacks,
         rows: opts.rows,
+        rowsPerRun,
+        batchRuns,
         utilisation: Math.round((busyMs / (opts.slots * (last - first))) * 1000) / 1000,
         busySlotSeconds: Math.round(busyMs / 100) / 10,
         wallSeconds: Math.round((last - first) / 100) / 10,
         batchSeconds: Math.round(batchSeconds * 10) / 10,
         noticeDelayMs: { median: quantile(delays, 0.5), p90: quantile(delays, 0.9), max: Math.max(...delays) },
       };
-      log(
-        `slot utilisation (${callbacks ? 'callbacks' : 'polling only'}): ${out.utilisation} over ${out.wallSeconds} s; notice delay median ${out.noticeDelayMs.median} ms`,
-      );
+      const what = rowsPerRun ? `callbacks, ${rowsPerRun} rows per run` : callbacks ? 'callbacks' : 'polling only';
+      log(`slot utilisation (${what}): ${out.utilisation} over ${out.wallSeconds} s; notice delay median ${out.noticeDelayMs.median} ms`);
       return out;
     };
     const polling = await run(false);
     const callbacks = await run(true);
-    return { slots: opts.slots, jobMs: opts.jobMs, queueAhead: opts.queueAhead, polling, callbacks };
+    const acrossRuns = await run(true, opts.rowsPerRun);
+    return { slots: opts.slots, jobMs: opts.jobMs, queueAhead: opts.queueAhead, polling, callbacks, acrossRuns };
   } finally {
     await worker.stop();
     await sim.close();

@@ -1,6 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { accountSlotsStatus } from '../client/account-slots';
+import { cancelApiJobs, runningRows, type ApiCancelReport } from '../client/api-cancel';
+import { loadBatchRecord } from '../client/batches';
 import { batchOutcome, cancelBatch, listBatches, pauseBatch, resumeBatch, setBatchConcurrency } from '../client/control';
 import { wholeNumber } from '../client/options';
 import { rowStages } from '../client/progress';
@@ -9,6 +11,8 @@ import { progressQuery } from '../contracts/handlers';
 import { WorkflowType } from '../contracts/naming';
 import { loadConfig, type EffectiveConfig } from '../config/config';
 import { connectClient } from '../config/temporal';
+import { MjClient } from '../mj-client';
+import { createS3Client } from '../storage/s3-client';
 import { holdLine, slotsLine, stageCounts } from './board';
 import { EXIT } from './exit-codes';
 import { followBatch } from './follow';
@@ -151,6 +155,83 @@ function controlCommand(name: string, description: string, act: (handle: Workflo
     );
 }
 
+type ApiCancelOutcome = ApiCancelReport | { error: string };
+
+/** Cancels the batch's jobs still queued at the API (see client/api-cancel.ts), with the configured account. */
+async function cancelAtApi(
+  client: Client,
+  config: EffectiveConfig,
+  batchId: string,
+  rows: string[],
+  since: Date,
+): Promise<ApiCancelOutcome> {
+  if (!config.mj.baseUrl || !config.mj.apiKey) return { error: 'no Midjourney API configured (MJ_BASE_URL, MJ_API_KEY)' };
+  const s3 = createS3Client(config.s3);
+  const mj = new MjClient({ baseUrl: config.mj.baseUrl, apiKey: config.mj.apiKey, auth: config.mj.auth, modePrefix: config.mj.modePrefix });
+  try {
+    const record = await loadBatchRecord(s3, config.s3.bucket, batchId);
+    if (!record) return { error: `no record of batch ${batchId} in s3://${config.s3.bucket}/, so its rows' job journals cannot be found` };
+    return await cancelApiJobs(
+      batchId,
+      { temporal: client, s3, bucket: config.s3.bucket, mj },
+      { outputPrefix: record.input.outputPrefix, rows, since },
+    );
+  } catch (err) {
+    return { error: `cancelling the jobs at the API failed: ${(err as Error).message}` };
+  } finally {
+    await mj.close();
+    s3.destroy();
+  }
+}
+
+function apiCancelLines(api: ApiCancelOutcome): string[] {
+  if ('error' in api) return [`  API: nothing cancelled: ${api.error}`];
+  const lines = [
+    api.cancelled.length
+      ? `  API: cancelled ${api.cancelled.length} queued job(s): ${api.cancelled.map((j) => j.taskId).join(', ')}`
+      : '  API: no queued job to cancel',
+  ];
+  if (api.couldNotCancel.length) {
+    lines.push(`  API: could not cancel ${api.couldNotCancel.length} job(s):`);
+    for (const j of api.couldNotCancel)
+      lines.push(`    ${j.taskId ?? '(no task id)'} (row ${j.rowKey}${j.status ? `, ${j.status}` : ''}): ${j.reason}`);
+  }
+  if (api.alreadyFinished.length) lines.push(`  API: ${api.alreadyFinished.length} job(s) had already finished`);
+  return lines;
+}
+
+function cancelCommand(): Command {
+  return new Command('cancel')
+    .description('stop the batch (rows in flight end CANCELLED, the report is written), then cancel its jobs still queued at the API')
+    .argument('<batchId>')
+    .option('--json', 'print one JSON object')
+    .option('--no-api-cancel', 'only cancel the batch: leave its jobs queued at the API to run (and be paid for)')
+    .action(async (batchId: string, flags: { json?: boolean; apiCancel: boolean }) =>
+      withBatch(batchId, flags.json, async (client, handle, config) => {
+        await requireRunning(handle);
+        // Rows seen running now, and rows closed after this moment (a margin for clocks that differ from the server's).
+        const rows = flags.apiCancel ? await runningRows(client, batchId).catch(() => []) : [];
+        const since = new Date(Date.now() - 30_000);
+        // The batch first, so no row submits anything new while its jobs are cancelled at the API.
+        await cancelBatch(handle);
+        const p = await handle.query(progressQuery).catch(() => undefined);
+        if (!flags.json) printLines([`batch ${batchId}: cancelling; rows in flight stop, then the report is written`]);
+        const api = flags.apiCancel ? await cancelAtApi(client, config, batchId, rows, since) : undefined;
+        if (flags.json)
+          printJson({
+            batchId,
+            action: 'cancel',
+            ok: true,
+            state: p?.state,
+            concurrency: p?.concurrency,
+            inFlight: p?.inFlight,
+            ...(api ? { api } : {}),
+          });
+        else if (api) printLines(apiCancelLines(api));
+      }),
+    );
+}
+
 function setConcurrencyCommand(): Command {
   return new Command('set-concurrency')
     .description('change how many rows of a running batch are in flight at once')
@@ -214,12 +295,7 @@ export function batchCommands(): Command[] {
       resumeBatch,
       'resumed',
     ),
-    controlCommand(
-      'cancel',
-      'stop the batch: rows in flight end CANCELLED, the report is written',
-      cancelBatch,
-      'cancelling; rows in flight stop, then the report is written',
-    ),
+    cancelCommand(),
     setConcurrencyCommand(),
   ];
 }

@@ -7,6 +7,7 @@ import { configCommand } from './config-command';
 import { doctorCommand } from './doctor-command';
 import { batchCommands } from './batch-commands';
 import { redriveCommand } from './redrive-command';
+import { reprocessCommand } from './reprocess-command';
 import { reportCommand } from './report-command';
 import { runCommand } from './run-command';
 import { stackCommand } from './stack-command';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   program.addCommand(doctorCommand());
   program.addCommand(runCommand());
   program.addCommand(redriveCommand());
+  program.addCommand(reprocessCommand());
   for (const cmd of batchCommands()) program.addCommand(cmd);
   program.addCommand(reportCommand());
   program

@@ -37,6 +37,7 @@ type SimFlags = Pick<
     faultOversizedImage?: number;
     slowImages?: number;
     bannedWords?: string;
+    moderatedWords?: string;
     faultLostAnswer?: number;
     gatewayNotify?: boolean;
     gatewayServerAddress?: string;
@@ -58,6 +59,12 @@ export function gatewayFromFlags(f: SimFlags): Partial<GatewayBehaviour> {
   };
 }
 
+const wordList = (list: string | undefined) =>
+  (list ?? '')
+    .split(',')
+    .map((w) => w.trim())
+    .filter(Boolean);
+
 export function faultsFromFlags(f: SimFlags): Faults {
   return {
     ...NO_FAULTS,
@@ -73,10 +80,8 @@ export function faultsFromFlags(f: SimFlags): Faults {
     oversizedImage: f.faultOversizedImage ?? 0,
     slowImageBytesPerSec: f.slowImages ?? 0,
     lostUpstreamAnswer: f.faultLostAnswer ?? 0,
-    bannedWords: (f.bannedWords ?? '')
-      .split(',')
-      .map((w) => w.trim())
-      .filter(Boolean),
+    bannedWords: wordList(f.bannedWords),
+    moderatedWords: wordList(f.moderatedWords),
   };
 }
 
@@ -116,6 +121,10 @@ export function simCommand(): Command {
     .option('--fault-oversized-image <share>', 'share of jobs whose image is 12000×12000', share)
     .option('--slow-images <bytesPerSec>', 'throttle image downloads to this rate', atLeastZero)
     .option('--banned-words <list>', 'comma-separated words refused with code 24')
+    .option(
+      '--moderated-words <list>',
+      "comma-separated words whose jobs are accepted, then fail as the proxy's banned-word check fails them (可能包含敏感词)",
+    )
     .option(
       '--fault-lost-answer <share>',
       'gateway: share of accepted submits whose answer the gateway loses (the job exists and is paid)',

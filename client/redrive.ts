@@ -109,7 +109,15 @@ export async function planRedrive(
     carried: undefined,
     concurrency: opts.concurrency,
     accountSlotsWorkflowId: opts.accountSlotsWorkflowId,
-    item: { ...previous.item, submitPolicy: opts.submitPolicy, callbacks: opts.callbacks },
+    item: {
+      ...previous.item,
+      submitPolicy: opts.submitPolicy,
+      callbacks: opts.callbacks,
+      // A redrive runs the rows' jobs, even over a reprocess batch.
+      reprocess: undefined,
+      // Asking for banned rows says "send them again": a plain re-run does not resubmit a refused row.
+      resubmitBanned: opts.classes?.includes('banned') || undefined,
+    },
   };
   return { keys, input };
 }

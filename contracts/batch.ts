@@ -1,5 +1,5 @@
 // A batch's input, progress and result: what the client starts, queries and waits for.
-import type { ItemOptions } from './rows';
+import type { ItemOptions, ItemStatus } from './rows';
 
 export interface BatchInput {
   batchId: string;
@@ -27,6 +27,8 @@ export interface BatchInput {
   accountSlotsWorkflowId?: string;
   /** Rows started per run before continue-as-new keeps the history small. */
   rowsPerRun?: number;
+  /** How often rows carried over from an earlier run are checked for having closed silently (default `CARRIED_ROWS_CHECK_MS`). */
+  carriedRowsCheckMs?: number;
   carried?: BatchCarried;
 }
 
@@ -45,6 +47,9 @@ export interface RowKeysRef {
   sha256: string;
 }
 
+/** Every 5 min: a terminated row carried over from an earlier run is counted (as failed) and its slot given back. */
+export const CARRIED_ROWS_CHECK_MS = 5 * 60_000;
+
 /** What survives continue-as-new: a cursor and counters, never per-row results (those live in S3). */
 export interface BatchCarried {
   offset: number;
@@ -53,6 +58,17 @@ export interface BatchCarried {
   runs: number;
   concurrency: number;
   paused: boolean;
+  /**
+   * Rows an earlier run asked for that had not ended when it continued as new: they keep running and tell this run
+   * by `rowFinished`. Unset in runs from before rows outlived runs.
+   */
+  open?: { key: string; leaseId: string; offset?: number }[];
+  /** The account hold in force, and the rows waiting on it, when the run continued as new. */
+  hold?: Omit<AccountHold, 'rowsHeld'>;
+  heldRows?: string[];
+  /** Report shards [0, shardsWritten) are written (see `REPORT_SHARD_ROWS`), and the manifest's rows when known. */
+  shardsWritten?: number;
+  manifestRows?: number;
 }
 
 /** What the report activity wrote. */
@@ -98,6 +114,13 @@ export interface AccountHold {
   nextProbeAt: number;
 }
 
+/** What a row tells its batch when it ends: enough to count it (the result itself is in the bucket). */
+export interface RowFinished {
+  rowKey: string;
+  status: ItemStatus;
+  modeMismatch?: boolean;
+}
+
 /** What a row tells its batch when the account refuses its submit. */
 export interface AccountCondition {
   rowKey: string;
@@ -120,3 +143,38 @@ export interface BatchProgress {
   accountSlotsWorkflowId?: string;
   accountHold?: AccountHold;
 }
+
+/**
+ * Manifest rows per report shard: shard i holds the result lines of manifest positions [i*1000, (i+1)*1000) (cut at
+ * the manifest's end), so the report's end merges a few shard objects instead of reading every row's result.
+ */
+export const REPORT_SHARD_ROWS = 1000;
+
+/** A range of manifest row positions (in manifest order) whose result lines one report shard holds. */
+export interface ReportShardRange {
+  index: number;
+  offset: number;
+  limit: number;
+}
+
+/** What writing one shard found in its range (never the lines: those are in the shard object). */
+export interface ReportShardResult {
+  index: number;
+  /** Result lines in the shard: the range cut at the manifest's end (0: nothing written). */
+  reportRows: number;
+  /** This batch's rows among them, and how they ended. */
+  rows: number;
+  counts: BatchCounts;
+  /** Rows in the whole manifest: shards cover [0, manifestRows), which a redrive's own row count does not tell. */
+  manifestRows: number;
+}
+
+/** How many shards cover a manifest of `manifestRows` rows. */
+export const reportShardCount = (manifestRows: number) => Math.ceil(manifestRows / REPORT_SHARD_ROWS);
+
+/** Shard `index`'s range. */
+export const reportShardRange = (index: number): ReportShardRange => ({
+  index,
+  offset: index * REPORT_SHARD_ROWS,
+  limit: REPORT_SHARD_ROWS,
+});

@@ -40,6 +40,17 @@ export const imageBaseKey = (rowPrefix: string, fileName: string) => under(rowPr
 export const thumbnailKey = (rowPrefix: string, fileName: string, size: number, format: string) =>
   under(rowPrefix, `thumbs/${fileName}-${size}.${format}`);
 
+/**
+ * Where an object of an earlier version of a row is kept once a later version replaces it:
+ * `<row folder>/_versions/<version>/<its name under the row folder>` (e.g. `_versions/3f9c.../thumbs/grid-512.webp`).
+ * A key outside the row folder keeps only its last segment.
+ */
+export function supersededKey(rowPrefix: string, version: string, key: string): string {
+  const folder = normalisePrefix(rowPrefix);
+  const rest = folder && key.startsWith(`${folder}/`) ? key.slice(folder.length + 1) : key.slice(key.lastIndexOf('/') + 1);
+  return under(folder, `_versions/${version}/${rest}`);
+}
+
 /** The report files, for the whole manifest. */
 export const reportKeys = (outputPrefix: string) => ({
   csv: under(outputPrefix, 'results.csv'),
@@ -47,6 +58,15 @@ export const reportKeys = (outputPrefix: string) => ({
   html: under(outputPrefix, 'index.html'),
 });
 export const REPORT_FILE_NAMES = { csv: 'results.csv', jsonl: 'results.jsonl', html: 'index.html' } as const;
+
+/**
+ * A batch's report shards (the result lines of a range of manifest rows, merged into the report at the batch's end):
+ * `<outputPrefix>/_report/<batchId>/shard-000012.jsonl`. Bookkeeping, per batch id: a redrive into the same prefix
+ * never reads another batch's shards.
+ */
+export const reportShardsFolder = (outputPrefix: string, batchId: string) => under(outputPrefix, `_report/${batchId}/`);
+export const reportShardKey = (outputPrefix: string, batchId: string, index: number) =>
+  `${reportShardsFolder(outputPrefix, batchId)}shard-${String(index).padStart(6, '0')}.jsonl`;
 
 /**
  * The contact sheet's pages, beside `index.html` (so the sheet's relative links resolve the same from every page):
@@ -67,13 +87,14 @@ export function sheetPageNumber(outputPrefix: string, key: string): number | und
   return page >= 1 && sheetPageKey(outputPrefix, page) === key ? page : undefined;
 }
 
-/** Bookkeeping that is not a row's image: results, journals and the report (with the contact sheet's pages). */
+/** Bookkeeping that is not a row's image: results, journals, report shards and the report (with the contact sheet's pages). */
 export function isBookkeepingKey(outputPrefix: string, key: string): boolean {
   const p = normalisePrefix(outputPrefix);
   const report = Object.values(reportKeys(p));
   return (
     key.startsWith(under(p, '_rows/')) ||
     key.startsWith(under(p, '_jobs/')) ||
+    key.startsWith(under(p, '_report/')) ||
     report.includes(key) ||
     sheetPageNumber(p, key) !== undefined
   );

@@ -2,7 +2,7 @@
 // the worker's callback receiver send them. Nothing else spells a handler's name.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AccountSlotsState, Lease, SlotsSize } from './account-slots';
-import type { AccountCondition, BatchProgress } from './batch';
+import type { AccountCondition, BatchProgress, RowFinished } from './batch';
 import type { TaskSnapshot } from './rows';
 
 // The row.
@@ -14,6 +14,8 @@ export const accountConditionSignal = defineSignal<[AccountCondition]>('accountC
 export const accountRecoveredSignal = defineSignal<[string]>('accountRecovered');
 /** Batch → row: try the submit again. */
 export const accountRetrySignal = defineSignal('accountRetry');
+/** Row → batch: the row has ended and its result is stored (rows that outlive the batch run that started them). */
+export const rowFinishedSignal = defineSignal<[RowFinished]>('rowFinished');
 
 // The batch.
 export const cancelBatchSignal = defineSignal('cancelBatch');

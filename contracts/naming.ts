@@ -12,6 +12,7 @@ export const mediaTaskQueue = (taskQueue: string) => `${taskQueue}${MEDIA_TASK_Q
 export const WorkflowType = {
   batch: 'batchWorkflow',
   item: 'itemWorkflow',
+  reprocessRow: 'reprocessRowWorkflow',
   accountSlots: 'accountSlotsWorkflow',
 } as const;
 

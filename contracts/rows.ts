@@ -44,6 +44,11 @@ export type ItemStage = 'queued' | 'submitting' | 'held' | 'generating' | 'follo
 export interface RowRef extends Omit<ManifestRow, 'output'> {
   /** The row's folder in the bucket. */
   prefix: string;
+  /**
+   * A hash of everything that decides what the row pays for and stores (`rowVersion` in manifest/version.ts): a re-run
+   * skips the row only when its stored result has the same one. Unset in rows read before versions existed.
+   */
+  version?: string;
 }
 
 /** What the item workflow needs to know about a task (kept small: it is recorded in history). */
@@ -75,6 +80,13 @@ export interface ItemOptions {
   skipDone: boolean;
   /** The task queue of the media worker (CPU-heavy sharp work kept apart from orchestration). */
   mediaTaskQueue: string;
+  /** A reprocess: new thumbnails from the stored originals, no job and no download (`reprocessRowWorkflow`). */
+  reprocess?: boolean;
+  /**
+   * Submit a row again although the same version was refused by moderation before (`redrive --class banned`); a plain
+   * re-run does not, since a refusal is paid for and counts against the account.
+   */
+  resubmitBanned?: boolean;
 }
 
 export interface ItemInput {
@@ -85,6 +97,11 @@ export interface ItemInput {
   options: ItemOptions;
   /** The account slot the batch acquired for this row: the row gives it back once it needs no more jobs. */
   slotLease?: { workflowId: string; leaseId: string };
+  /**
+   * The batch's workflow id, when the batch started this row to outlive its run (continue-as-new does not wait for
+   * rows in flight): the row tells it by `rowFinished` once its result is stored. Unset, the batch waits for the child.
+   */
+  reportTo?: string;
 }
 
 export interface ItemResult {
@@ -99,6 +116,23 @@ export interface ItemResult {
   /** The mode the row asked for, and the modes its jobs ran in where the API said (`fast|relax` if they differ). */
   modeRequested?: string;
   modeRan?: string;
+  /** The row's version when it ran (see `RowRef.version`); unset in results stored before versions existed. */
+  version?: string;
+  /** Images of earlier versions (or of another row that wrote this folder) that this one replaced, where they are kept. */
+  superseded?: SupersededVersion[];
+}
+
+/**
+ * The images of one earlier version of a row that a later version no longer shows. Each is kept under
+ * `<row folder>/_versions/<version>/` (`supersededKey`): copied there, original, thumbnails and sidecar, before the
+ * later version wrote anything; the keys here are those copies.
+ */
+export interface SupersededVersion {
+  /** The earlier version, or, for another row's images found in this folder, that row's version or key. */
+  version: string;
+  /** The row they belonged to (this row, or another that wrote the same folder). */
+  rowKey: string;
+  images: StoredImage[];
 }
 
 /** A row that asked for a mode and ran, where the API says so, in another: paid at another price, or slower. */

@@ -35,10 +35,10 @@ export function roleFileName(role: string): string {
   return role.replace(/[>=]/g, '-').replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
-const CONTENT_TYPES: Record<string, string> = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp', avif: 'image/avif' };
+export const CONTENT_TYPES: Record<string, string> = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp', avif: 'image/avif' };
 
 /** Every upload settled (none left running behind a failure), then the results, or the first failure in the list's order. */
-async function allStored(uploads: Promise<StoredObject>[]): Promise<StoredObject[]> {
+export async function allStored(uploads: Promise<StoredObject>[]): Promise<StoredObject[]> {
   const settled = await Promise.allSettled(uploads);
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;

@@ -45,7 +45,8 @@ export async function putIfChanged(
   return { key, sha256: digest, bytes: body.length, skipped: false };
 }
 
-function storageError(what: string, err: unknown): MediaError {
+/** A failed S3 call as a `storage` MediaError. */
+export function storageError(what: string, err: unknown): MediaError {
   const status = s3StatusOf(err);
   // Access and bucket errors need an operator; throttling, 5xx and network trouble pass.
   const retryable = status === undefined || status === 429 || status >= 500;

@@ -53,6 +53,14 @@ export interface SubmitAccepted {
 
 const taskListSchema = z.array(taskSchema);
 
+/**
+ * What a cancel call got back. `accepted`: the server answered 2xx on its cancel route, which proves little (C# Plus
+ * answers 200 with an empty body whatever the task was): fetch the task to see whether it was cancelled. `no-route`:
+ * the server has no cancel route (the Java proxy, new-api gateways), so nothing was cancelled.
+ */
+export type CancelAnswer =
+  { outcome: 'accepted'; httpStatus: number; code?: number; description?: string } | { outcome: 'no-route'; httpStatus: number };
+
 /** A 404 that names no task or code: the server has no route for the path (C# answers such a 404 with an empty body). */
 function isNoRoute(raw: RawResponse): boolean {
   return raw.status === 404 && parseErrorBody(raw.text).code === undefined;
@@ -138,6 +146,27 @@ export class MjClient {
     this.throwUnlessOk(raw, endpoint, false);
     const tasks = this.parse(taskListSchema, raw, endpoint, false);
     return [...tasks].sort((a, b) => (b.submitTime ?? 0) - (a.submitTime ?? 0));
+  }
+
+  /**
+   * Asks the server to cancel a task that has not finished (`POST /mj/task/{id}/cancel`, Plus proxies; see
+   * docs/api-cancel.md). Creates nothing, so every failure is safe to retry; refusals (C#'s 400 for a non-admin key,
+   * 401, 403) throw MjApiError like any other call.
+   */
+  async cancelTask(taskId: string, call?: CallOptions): Promise<CancelAnswer> {
+    const path = `/task/${encodeURIComponent(taskId)}/cancel`;
+    const endpoint = `POST /mj${path}`;
+    const raw = await this.request('POST', path, undefined, call, endpoint, false);
+    const ok = raw.status >= 200 && raw.status < 300;
+    const body = parseErrorBody(raw.text);
+    // A 404 naming no code or task, a 405, or `Invalid URL`: no such route. new-api's NoRoute serves its web UI
+    // with a 200 (router/web-router.go), which is no answer of the API either.
+    if (isNoRoute(raw) || raw.status === 405 || /Invalid URL/i.test(body.description ?? ''))
+      return { outcome: 'no-route', httpStatus: raw.status };
+    if (ok && raw.text.trim() && !/^\s*[[{"]/.test(raw.text)) return { outcome: 'no-route', httpStatus: raw.status };
+    this.throwIfTaskNotFound(raw, endpoint, taskId, false);
+    this.throwUnlessOk(raw, endpoint, false);
+    return { outcome: 'accepted', httpStatus: raw.status, code: body.code, description: body.description };
   }
 
   /** Several tasks in one call; unknown ids are left out of the answer. */

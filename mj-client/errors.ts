@@ -111,6 +111,8 @@ export function parseErrorBody(text: string): ParsedErrorBody {
   } catch {
     return { description: trimmed.slice(0, 500) };
   }
+  // ASP.NET writes a bare string result as a JSON string (C# `BadRequest("...")` with Accept: application/json).
+  if (typeof json === 'string') return json ? { description: json.slice(0, 500) } : {};
   if (!json || typeof json !== 'object' || Array.isArray(json)) return { description: trimmed.slice(0, 500) };
   const obj = json as Record<string, unknown>;
   const envelope = obj.error;
@@ -149,6 +151,8 @@ const QUOTA_EXHAUSTED = /quota_not_enough|额度已用尽/i;
 const PARENT_NOT_READY = /task_status_not_success/;
 // Plus (C# SubmitController.Action): the parent is not SUCCESS. On /modal the same words mean "not a MODAL task".
 const PLUS_PARENT_NOT_READY = /关联任务状态错误/;
+// C# Plus: a call only an admin key may make, such as cancelling a task (TaskController.cs, 400 演示模式，禁止操作).
+const ADMIN_ONLY = /演示模式，禁止操作/;
 // Codes that name what happened more precisely than the HTTP status they arrive with.
 const MJ_CODES = new Set([3, 4, 5, 9, 23, 24, 30]);
 
@@ -224,6 +228,7 @@ export function classifyHttpStatus(status: number, text: string, retryAfterMs: n
     return new MjApiError({ ...base, ...classifySubmitCode(body.code ?? 4, body, ctx) });
   }
   if (status === 429) return new MjApiError({ ...base, kind: 'retryable', reason: 'rate-limited' });
+  if (status === 400 && ADMIN_ONLY.test(description)) return new MjApiError({ ...base, kind: 'not-retryable', reason: 'forbidden' });
   if (status === 503 && NO_ACCOUNT.test(description)) return new MjApiError({ ...base, kind: 'account', reason: 'no-account' });
   if (status === 502 || status === 504) {
     // A gateway that lost its upstream (502) or timed out on it (504) cannot say whether the job was created.

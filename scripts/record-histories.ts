@@ -11,7 +11,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { prepareBatch, startBatch, waitForBatch } from '../client/batches';
+import { loadBatchRecord, prepareBatch, startBatch, waitForBatch } from '../client/batches';
+import { startReprocess } from '../client/reprocess';
 import { loadConfig, type EffectiveConfig } from '../config/config';
 import { connectClient } from '../config/temporal';
 import { connectWorker } from '../worker/connection';
@@ -26,8 +27,9 @@ import { cancelBatchSignal, progressQuery, resumeUpdate } from '../contracts/han
 
 const HISTORIES = path.resolve(__dirname, '..', '..', 'test', 'fixtures', 'histories');
 
-async function save(client: Client, dir: string, name: string, id: string): Promise<void> {
-  const history = await client.workflow.getHandle(id).fetchHistory();
+/** The workflow's history: its latest run, or the run `runId`. */
+async function save(client: Client, dir: string, name: string, id: string, runId?: string): Promise<void> {
+  const history = await client.workflow.getHandle(id, runId).fetchHistory();
   const file = path.join(dir, name);
   fs.writeFileSync(file, JSON.stringify(JSON.parse(historyToJSON(history)), null, 2) + '\n');
   process.stdout.write(`wrote ${file} (${history.events?.length} events)\n`);
@@ -123,6 +125,7 @@ async function main(): Promise<void> {
     await recordGateway({ client, s3, config, dir, taskQueue: `${taskQueue}-gw` });
     await recordRecovery({ client, s3, config, dir, taskQueue: `${taskQueue}-rec` });
     await recordStops({ client, s3, config, dir, taskQueue: `${taskQueue}-stop` });
+    await recordVersions({ client, s3, config, dir, taskQueue: `${taskQueue}-ver` });
   } finally {
     s3.destroy();
     await connection.close();
@@ -317,6 +320,75 @@ async function recordStops({ client, s3, config, dir, taskQueue }: Recording): P
     });
   } finally {
     await slow.close();
+  }
+}
+
+/**
+ * Versions and reprocessing: an id-keyed batch run across run boundaries (rows outlive the run that started them),
+ * then edited (a plan gaining U4, a changed prompt) and run again (only the changed work is paid for), then
+ * reprocessed with new thumbnails, and a media-only row made again from its stored original.
+ */
+async function recordVersions({ client, s3, config, dir, taskQueue }: Recording): Promise<void> {
+  const stamp = Date.now();
+  const sim = await startSimulator({ speed: 200 });
+  const workers = await startWorkers({ ...config, mj: { ...config.mj, baseUrl: sim.url, apiKey: sim.options.apiKey } }, { taskQueue });
+  const seed = sim.engine.submitNew('IMAGINE', {
+    prompt: 'a recorded seed vase',
+    image: { kind: 'grid', key: 'a recorded seed vase', aspect: '1:1' },
+  });
+  const outputPrefix = `record/versions-${stamp}`;
+  const run = async (rows: object[], batchId: string, skipDone = true) => {
+    const file = writeManifest(rows);
+    const { input } = await prepareBatch(file, s3, config.s3.bucket, taskQueue, {
+      batchId,
+      outputPrefix,
+      concurrency: 2,
+      rowsPerRun: 2,
+      submitPolicy: 'at-most-once',
+      callbacks: true,
+      pollMinMs: 1000,
+      pollMaxMs: 2000,
+    });
+    input.item.skipDone = skipDone;
+    const handle = await startBatch(client, s3, config.s3.bucket, taskQueue, file, input);
+    await waitForBatch(client, batchId, () => undefined, 500);
+    return handle;
+  };
+  try {
+    await workers.runUntil(async () => {
+      while (sim.engine.jobs.get(seed.result!)?.status !== 'SUCCESS') await sleep(100);
+      const rows = [
+        { id: 'kept', prompt: 'a recorded kept sofa', actions: 'U1' },
+        { id: 'gains', prompt: 'a recorded growing shelf', actions: 'U1' },
+        { id: 'edited', prompt: 'a recorded first desk' },
+        { id: 'pic', taskId: seed.result },
+      ];
+      const first = await run(rows, `record-versions-${stamp}`);
+      await save(client, dir, 'outlive-first-run-batch-workflow.json', first.workflowId, first.firstExecutionRunId);
+      await save(client, dir, 'outlive-last-run-batch-workflow.json', first.workflowId);
+      const edited = rows.map((r) =>
+        r.id === 'gains' ? { ...r, actions: 'U1,U4' } : r.id === 'edited' ? { ...r, prompt: 'a recorded second desk' } : r,
+      );
+      const again = await run(edited, `record-versions-edited-${stamp}`);
+      await save(client, dir, 'versions-rerun-batch-workflow.json', again.workflowId);
+      for (const row of ['kept', 'gains', 'edited'])
+        await save(client, dir, `versions-item-${row}-workflow.json`, `${again.workflowId}/${row}`);
+      const media = await run([edited[3]!], `record-versions-media-${stamp}`, false);
+      await save(client, dir, 'versions-item-media-stored-workflow.json', `${media.workflowId}/pic`);
+
+      const record = await loadBatchRecord(s3, config.s3.bucket, again.workflowId);
+      if (!record) throw new Error(`no batch record for ${again.workflowId}`);
+      const reprocess = await startReprocess(client, s3, config.s3.bucket, record, {
+        batchId: `record-reprocess-${stamp}`,
+        thumbnails: [{ size: 128, format: 'webp' }],
+        taskQueue,
+      });
+      await waitForBatch(client, reprocess.input.batchId, () => undefined, 500);
+      await save(client, dir, 'reprocess-batch-workflow.json', reprocess.input.batchId);
+      await save(client, dir, 'reprocess-row-gains-workflow.json', `${reprocess.input.batchId}/gains`);
+    });
+  } finally {
+    await sim.close();
   }
 }
 

@@ -50,6 +50,15 @@ export const PROXY_BANNED_REASON = '可能包含敏感词';
  * Java/Plus form `[<title>] <description>` (novicezk ErrorMessageHandler.java; Plus docs/api.md), with Midjourney's
  * moderator message as its answer for `banned_prompt_detected` reads (C# src/Midjourney.Tests/ResTest.cs).
  */
+/**
+ * The failReason of a job cancelled through `POST /mj/task/{id}/cancel`: the C# Plus proxy fails it
+ * (trueai-org/midjourney-proxy 11.10.3 TaskController.Cancel, `Fail("取消任务")`); no server sets status CANCEL.
+ */
+export const CANCEL_REASON = '取消任务';
+
+/** Where a job was when it was cancelled: not yet sent to Midjourney (NOT_START), running there, or a MODAL window. */
+export type CancelledWhile = 'queued' | 'running' | 'modal';
+
 export const MIDJOURNEY_BANNED_REASON =
   '[Banned prompt detected] Sorry! Our AI moderator thinks this prompt is probably against our community standards.';
 
@@ -107,6 +116,8 @@ export interface SimJob {
   charged: boolean;
   plan: Plan;
   afterModal?: AfterModal;
+  /** Set once `/mj/task/{id}/cancel` failed it. */
+  cancelled?: CancelledWhile;
   slotSince?: number;
   timers: NodeJS.Timeout[];
 }
@@ -176,6 +187,7 @@ export class Engine {
   private lastId = 0;
   private readonly listeners: ((job: SimJob) => void)[] = [];
   readonly counters = { queueFullRefusals: 0, bannedRefusals: 0, validationRefusals: 0, moderatedFailures: 0 };
+  readonly cancellations: Record<CancelledWhile, number> = { queued: 0, running: 0, modal: 0 };
 
   constructor(
     private readonly opts: SimulatorOptions,
@@ -493,7 +505,29 @@ export class Engine {
     });
   }
 
-  private finish(job: SimJob, status: 'SUCCESS' | 'FAILURE', failReason?: string): void {
+  /**
+   * Cancels a job as the C# Plus proxy does (trueai-org/midjourney-proxy 11.10.3 TaskController.Cancel): an unfinished
+   * job becomes FAILURE `取消任务`; a finished or unknown one is left as it is. A NOT_START job, waiting in its account's
+   * queue or dequeued but not yet sent, is skipped when the proxy gets to it (DiscordService re-reads the record and
+   * finds it completed): it never reaches Midjourney, so it is not charged and no notifyHook call is made. A SUBMITTED
+   * or IN_PROGRESS job is already at Midjourney, which runs and charges it; the proxy only stops waiting for it, which
+   * frees its slot and sends the final notify.
+   */
+  cancel(id: string): void {
+    const job = this.jobs.get(id);
+    if (!job || TERMINAL.has(job.status)) return;
+    const account = this.accounts[job.accountId - 1]!;
+    const where: CancelledWhile = job.status === 'NOT_START' ? 'queued' : job.status === 'MODAL' ? 'modal' : 'running';
+    const queuedAt = account.queue.indexOf(job.id);
+    if (queuedAt >= 0) account.queue.splice(queuedAt, 1);
+    if (where === 'queued') job.charged = false;
+    job.cancelled = where;
+    this.cancellations[where]++;
+    // A MODAL window is failed in the store only (TaskController's else branch): no notify either.
+    this.finish(job, 'FAILURE', CANCEL_REASON, where === 'running');
+  }
+
+  private finish(job: SimJob, status: 'SUCCESS' | 'FAILURE', failReason?: string, notify = true): void {
     if (TERMINAL.has(job.status)) return;
     for (const t of job.timers) clearTimeout(t);
     job.timers = [];
@@ -526,7 +560,7 @@ export class Engine {
       job.failReason = failReason ?? 'failed';
     }
     this.release(job);
-    this.changed(job);
+    if (notify) this.changed(job);
   }
 
   /** Frees the job's slot (if it held one) and starts the next waiting job in it. */
@@ -558,7 +592,8 @@ export class Engine {
       byAction: count((j) => j.action),
       byMode: count((j) => j.mode),
       byStatus: count((j) => j.status),
-      modalAwaitingConfirm: [...this.jobs.values()].filter((j) => !j.charged).length,
+      modalAwaitingConfirm: [...this.jobs.values()].filter((j) => !j.charged && !j.cancelled).length,
+      cancelled: { ...this.cancellations },
       accounts,
       busySlotSeconds: accounts.reduce((s, a) => s + a.busySlotSeconds, 0),
       refused: { ...this.counters },
@@ -578,6 +613,7 @@ export class Engine {
       status: j.status,
       charged: j.charged,
       failReason: j.failReason,
+      cancelled: j.cancelled ?? null,
       submitTime: j.submitTime,
       startTime: j.startTime,
       finishTime: j.finishTime,
@@ -595,6 +631,7 @@ export class Engine {
     this.jobs.clear();
     for (const a of this.accounts) Object.assign(a, { running: new Set(), queue: [], busyMs: 0 });
     Object.assign(this.counters, { queueFullRefusals: 0, bannedRefusals: 0, validationRefusals: 0, moderatedFailures: 0 });
+    Object.assign(this.cancellations, { queued: 0, running: 0, modal: 0 });
   }
 }
 

@@ -121,6 +121,11 @@ export interface SimulatorOptions {
   publicUrl?: string;
   /** Every job holds its slot exactly this long (wall clock, not divided by speed): benchmarks want equal jobs. */
   jobMs?: number;
+  /**
+   * Plus profile: the role of the key's user. The C# proxy lets only an admin cancel a task (11.10.3
+   * TaskController: `_isAnonymous = user?.Role != ADMIN`); a `user` key's cancel gets 400 `演示模式，禁止操作`.
+   */
+  plusKeyRole: 'admin' | 'user';
   faults: Faults;
   gateway: GatewayBehaviour;
 }
@@ -155,6 +160,7 @@ export function simulatorOptions(partial: SimulatorSettings = {}): SimulatorOpti
     gatewayTaskTimeoutMs: partial.gatewayTaskTimeoutMs ?? 3_600_000 / speed,
     publicUrl: partial.publicUrl,
     jobMs: partial.jobMs,
+    plusKeyRole: partial.plusKeyRole ?? 'admin',
     faults: { ...NO_FAULTS, ...partial.faults },
     gateway: { ...DEFAULT_GATEWAY, ...partial.gateway },
   };

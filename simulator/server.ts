@@ -31,6 +31,8 @@ const PLUS_MODE_PREFIX = /^\/mj-(fast|relax|turbo)(?=\/mj\/)/;
 // The /relax/mj/... style, which new-api forwards as it is.
 const PLAIN_MODE_SEGMENT = /^(fast|relax|turbo)$/;
 // new-api's MJ routes, registered under /mj and /:mode/mj (router/relay-router.go); others fall to gin's NoRoute.
+// There is no cancel route in either line (QuantumNous and Calcium-Ion registerMjRouterGroup): POST
+// /mj/task/{id}/cancel gets the web UI like any unknown path, and nothing reaches the upstream (docs/api-cancel.md).
 const GATEWAY_ROUTES: [string, RegExp][] = [
   ['POST', /^\/mj\/submit\/(action|shorten|modal|imagine|change|simple-change|describe|blend|upload-discord-images|edits|video)$/],
   ['GET', /^\/mj\/task\/[^/]+\/(fetch|image-seed)$/],
@@ -675,6 +677,14 @@ export async function startSimulator(partial: SimulatorSettings = {}): Promise<R
         .filter((j): j is SimJob => Boolean(j))
         .map(taskView);
       return new HttpReply(200, tasks, gateway ? SET_JSON : {});
+    }
+    if (method === 'POST' && !gateway && (m = /^\/mj\/task\/([^/]+)\/cancel$/.exec(path))) {
+      // C# TaskController.Cancel (11.10.3): admins only, refused with a bare string that ASP.NET writes as JSON for
+      // Accept: application/json; otherwise 200 with an empty body, whatever the task was (docs/api-cancel.md).
+      if (options.plusKeyRole !== 'admin')
+        return new HttpReply(400, JSON.stringify('演示模式，禁止操作'), { 'content-type': 'application/json; charset=utf-8' });
+      engine.cancel(decodeURIComponent(m[1]!));
+      return new HttpReply(200, null);
     }
     if (method === 'GET' && path === '/mj/task/list') {
       // C# TaskController.List: the latest 100 tasks by submit time, newest first (a gateway never routes here).

@@ -16,15 +16,26 @@ import {
 } from '@temporalio/workflow';
 import { optionalTsToMs } from '@temporalio/common';
 import type { createMjActivities, SubmitJobInput, SubmitJobResult } from '../activities/mj';
-import type { createMediaActivities } from '../activities/media';
+import { mediaActivities } from './media-activities';
 import type { createResultActivities } from '../activities/results';
+import type { createVersionActivities, RowState } from '../activities/versions';
 import type { StoredImage } from '../contracts/media';
-import { releaseSlotSignal } from '../contracts/handlers';
+import { rowFolderKey } from '../contracts/bucket-layout';
+import { releaseSlotSignal, rowFinishedSignal } from '../contracts/handlers';
 import { FailureType, rowOutcomeOf } from '../contracts/failures';
 import { isModerationFailure } from '../contracts/moderation';
 import { BatchIdKey, RowKeyKey, RowStageKey } from '../contracts/search-attributes';
 import { accountConditionSignal, accountRecoveredSignal, accountRetrySignal, taskUpdateSignal } from '../contracts/handlers';
-import type { FailureClass, ItemInput, ItemResult, ItemStage, TaskSnapshot } from '../contracts/rows';
+import {
+  modeMismatch,
+  type FailureClass,
+  type ItemInput,
+  type ItemResult,
+  type ItemStage,
+  type RowRef,
+  type SupersededVersion,
+  type TaskSnapshot,
+} from '../contracts/rows';
 
 type MjActivities = ReturnType<typeof createMjActivities>;
 
@@ -62,6 +73,39 @@ const results = proxyActivities<ReturnType<typeof createResultActivities>>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10 },
 });
+
+// Keeping a replaced version's images copies a few objects per image, server-side.
+const versions = proxyActivities<ReturnType<typeof createVersionActivities>>({
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10 },
+});
+
+type PlanStep = RowRef['plan'][number][number];
+const stepName = (step: PlanStep) => (step.zoom !== undefined ? `${step.intent}=${step.zoom}` : step.intent);
+/** The role of each step of a chain: its path from the grid (`U2`, `U2>upscale_subtle`), as the images are named. */
+const chainRoles = (chain: PlanStep[]) =>
+  chain.map((_, i) =>
+    chain
+      .slice(0, i + 1)
+      .map(stepName)
+      .join('>'),
+  );
+
+/** What marks the reason of a row not submitted again after a refusal; an older reason is cut there. */
+const REFUSED_BEFORE = ' (refused by moderation in an earlier run';
+
+/**
+ * What an earlier version of the row left that this one builds on (the same first job): its grid's task, found
+ * again through the API, and its images by role (the steps it already made). Images in the same folder are carried
+ * over as they are; in another folder they are stored again from their tasks (no new job).
+ */
+interface Earlier {
+  grid?: StoredImage;
+  images: Map<string, StoredImage>;
+  sameFolder: boolean;
+  text?: string;
+  taskIds: string[];
+}
 
 // One attempt per activity: the workflow decides about retries (`submitJob` below), because only it can tell an
 // answered refusal (safe to retry) from an attempt whose worker died mid-call (the job may exist).
@@ -152,13 +196,7 @@ function classify(err: unknown): { status: ItemResult['status']; failureClass: F
  */
 export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
   const { row, options } = input;
-  const media = proxyActivities<ReturnType<typeof createMediaActivities>>({
-    taskQueue: options.mediaTaskQueue,
-    startToCloseTimeout: '10m',
-    // Each stage heartbeats (download progress, thumbnails, every upload): a dead worker is noticed within this.
-    heartbeatTimeout: '30s',
-    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 6 },
-  });
+  const media = mediaActivities(options.mediaTaskQueue);
   const awaitRelease = patched('await-slot-release');
   upsertSearchAttributes([
     { key: BatchIdKey, value: input.batchId },
@@ -295,41 +333,141 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
     );
   }
 
-  /** The row's paid jobs: the first one, then each follow-up chain, button by button. */
-  async function runJobs(finished: FinishedJob[]): Promise<void> {
+  /** Presses one step's button on `parent` and waits for its job: one paid follow-up. */
+  async function press(parent: TaskSnapshot, step: PlanStep, more: boolean): Promise<TaskSnapshot> {
+    reportStage('follow-ups');
+    const button = parent.buttons.find((b) => b.intent === step.intent);
+    if (!button) throw new RowFailure('generation', `task ${parent.taskId} offers no ${step.intent} button`);
+    const accepted = await submit({ op: 'action', taskId: parent.taskId, customId: button.customId, ...base });
+    taskIds.push(accepted.taskId);
+    const modalPrompt =
+      step.zoom !== undefined ? `${parent.finalPrompt ?? row.prompt} --zoom ${step.zoom}` : (parent.finalPrompt ?? row.prompt);
+    if (accepted.modal) await submit({ op: 'modal', taskId: accepted.taskId, prompt: modalPrompt, ...base });
+    const done = await waitFor(accepted.taskId, modalPrompt, more);
+    if (done.status !== 'SUCCESS') throw jobEnded(done);
+    return done;
+  }
+
+  /** An earlier run's task as the API has it now, if it still has it finished; undefined otherwise. */
+  const earlierTasks = new Map<string, TaskSnapshot | undefined>();
+  async function earlierTask(taskId: string): Promise<TaskSnapshot | undefined> {
+    if (earlierTasks.has(taskId)) return earlierTasks.get(taskId);
+    let snap: TaskSnapshot | undefined;
+    try {
+      snap = await poll(taskId);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+    }
+    const found = snap?.status === 'SUCCESS' ? snap : undefined;
+    if (found?.modeRan) modesRan.add(found.modeRan);
+    earlierTasks.set(taskId, found);
+    return found;
+  }
+
+  /** Earlier images carried into this version as they are, by role (once each, however many chains pass by). */
+  const carried = new Map<string, StoredImage>();
+  const reused = new Set<string>();
+
+  /**
+   * The leading steps of a chain an earlier version already made: carried over (or stored again, in a new folder),
+   * and the task the first new step is pressed on. A task the API no longer has is made again.
+   */
+  async function reuseSteps(
+    earlier: Earlier,
+    roles: string[],
+    grid: TaskSnapshot,
+    chainIds: string[],
+    keep: (f: FinishedJob) => Promise<void>,
+  ): Promise<{ from: number; parent: TaskSnapshot }> {
+    let made = 0;
+    while (made < roles.length && earlier.images.has(roles[made]!)) made++;
+    const snaps: TaskSnapshot[] = [];
+    if (!earlier.sameFolder) {
+      for (let i = 0; i < made; i++) {
+        const snap = await earlierTask(earlier.images.get(roles[i]!)!.taskId);
+        if (!snap) {
+          made = i;
+          break;
+        }
+        snaps.push(snap);
+      }
+    } else if (made < roles.length) {
+      // The first new step is pressed on the last one made: the API gives its buttons.
+      for (; made > 0; made--) {
+        const snap = await earlierTask(earlier.images.get(roles[made - 1]!)!.taskId);
+        if (snap) {
+          snaps[made - 1] = snap;
+          break;
+        }
+      }
+    }
+    for (let i = 0; i < made; i++) {
+      const role = roles[i]!;
+      const image = earlier.images.get(role)!;
+      chainIds.push(image.taskId);
+      if (reused.has(role)) continue;
+      reused.add(role);
+      taskIds.push(image.taskId);
+      if (earlier.sameFolder) carried.set(role, image);
+      else await keep({ role, snap: snaps[i]!, chain: [...chainIds] });
+    }
+    return { from: made, parent: (made > 0 && snaps[made - 1]) || grid };
+  }
+
+  /**
+   * The row's paid jobs: the first one, then each follow-up chain, button by button. With `earlier`, the grid an
+   * earlier version made is used again if the API still has it, and only the steps it did not make are paid for.
+   */
+  async function runJobs(finished: FinishedJob[], earlier?: Earlier): Promise<void> {
     // Rows started before images were deferred store each image right after its job, as their histories say.
     const deferImages = patched('jobs-before-images');
     const keep = async (f: FinishedJob) => {
       if (deferImages) finished.push(f);
       else await store(f.role, f.snap, f.chain);
     };
-    reportStage('submitting');
-    const first = await submit({ op: 'new', kind: row.kind, prompt: row.prompt, images: row.images, ...base });
-    taskIds.push(first.taskId);
-    reportStage('generating');
-    const grid = await waitFor(first.taskId, row.prompt, row.plan.length > 0);
-    if (grid.status !== 'SUCCESS') throw jobEnded(grid);
-    if (row.kind === 'describe' || row.kind === 'shorten') text = grid.text;
-    else await keep({ role: 'grid', snap: grid, chain: [grid.taskId] });
+    if (earlier?.text !== undefined) {
+      // Describe or shorten whose job is unchanged: its answer stands.
+      text = earlier.text;
+      taskIds.push(...earlier.taskIds);
+      return;
+    }
+    const earlierGrid = earlier?.grid;
+    const found = earlierGrid ? await earlierTask(earlierGrid.taskId) : undefined;
+    let grid: TaskSnapshot;
+    if (!found || !earlierGrid) {
+      // No earlier grid, or the API no longer has it: the row runs in full.
+      earlier = undefined;
+      reportStage('submitting');
+      const first = await submit({ op: 'new', kind: row.kind, prompt: row.prompt, images: row.images, ...base });
+      taskIds.push(first.taskId);
+      reportStage('generating');
+      grid = await waitFor(first.taskId, row.prompt, row.plan.length > 0);
+      if (grid.status !== 'SUCCESS') throw jobEnded(grid);
+      if (row.kind === 'describe' || row.kind === 'shorten') text = grid.text;
+      else await keep({ role: 'grid', snap: grid, chain: [grid.taskId] });
+    } else {
+      grid = found;
+      taskIds.push(grid.taskId);
+      reused.add('grid');
+      if (earlier?.sameFolder) carried.set('grid', earlierGrid);
+      else await keep({ role: 'grid', snap: grid, chain: [grid.taskId] });
+    }
 
     for (const chain of row.plan) {
-      let parent = grid;
-      const path: string[] = [];
+      const roles = chainRoles(chain);
       const chainIds = [grid.taskId];
-      for (const [index, step] of chain.entries()) {
-        reportStage('follow-ups');
-        const button = parent.buttons.find((b) => b.intent === step.intent);
-        if (!button) throw new RowFailure('generation', `task ${parent.taskId} offers no ${step.intent} button`);
-        const accepted = await submit({ op: 'action', taskId: parent.taskId, customId: button.customId, ...base });
-        taskIds.push(accepted.taskId);
-        const modalPrompt =
-          step.zoom !== undefined ? `${parent.finalPrompt ?? row.prompt} --zoom ${step.zoom}` : (parent.finalPrompt ?? row.prompt);
-        if (accepted.modal) await submit({ op: 'modal', taskId: accepted.taskId, prompt: modalPrompt, ...base });
-        const done = await waitFor(accepted.taskId, modalPrompt, index < chain.length - 1);
-        if (done.status !== 'SUCCESS') throw jobEnded(done);
-        path.push(step.zoom !== undefined ? `${step.intent}=${step.zoom}` : step.intent);
+      let parent = grid;
+      let from = 0;
+      if (earlier) ({ from, parent } = await reuseSteps(earlier, roles, grid, chainIds, keep));
+      for (let index = from; index < chain.length; index++) {
+        const done = await press(parent, chain[index]!, index < chain.length - 1);
         chainIds.push(done.taskId);
-        await keep({ role: path.join('>'), snap: done, chain: [...chainIds] });
+        if (earlier) {
+          // Made again (the API no longer had its parent): the new image replaces the one carried over.
+          carried.delete(roles[index]!);
+          finished.splice(0, finished.length, ...finished.filter((f) => f.role !== roles[index]));
+        }
+        await keep({ role: roles[index]!, snap: done, chain: [...chainIds] });
         parent = done;
       }
     }
@@ -350,35 +488,155 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
     else send().catch(() => undefined);
   };
 
+  /**
+   * The row's end. A row that outlives its batch's run tells the batch's current run, awaited (a signal in flight
+   * when its sender completes is dropped) and sent even while the row is being cancelled. Only rows whose input names
+   * `reportTo` send it, so histories from before it replay as they ran.
+   */
+  const finish = async (r: ItemResult): Promise<ItemResult> => {
+    const batchId = input.reportTo;
+    if (batchId) {
+      const said = { rowKey: r.rowKey, status: r.status, modeMismatch: modeMismatch(r) || undefined };
+      await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(batchId).signal(rowFinishedSignal, said)).catch(
+        () => undefined,
+      );
+    }
+    return r;
+  };
+
+  /** The row's versions and its stored result's; unset in rows started before versions (they skip any SUCCESS). */
+  let state: RowState | undefined;
+  /** Images of earlier versions this one no longer shows, where they are kept (carried from result to result). */
+  let superseded: SupersededVersion[] = [];
+
+  /**
+   * Before the row writes images: keeps those of the earlier version it does not carry over, those an earlier run
+   * could not keep yet, and (in a folder shared through an `output` template) another row's images under the same
+   * names. If they cannot be kept, nothing is written over them: they stay listed where they are, for the next run.
+   */
+  const preserve = async (writes: { role: string; taskId: string }[]) => {
+    if (!state) return;
+    const previous = state.previous;
+    const pending = superseded.flatMap((entry) => {
+      const images = entry.images.filter((i) => !i.key.includes(`/_versions/${entry.version}/`));
+      return images.length > 0 ? [{ ...entry, images }] : [];
+    });
+    const settled = superseded.flatMap((entry) => {
+      const images = entry.images.filter((i) => i.key.includes(`/_versions/${entry.version}/`));
+      return images.length > 0 ? [{ ...entry, images }] : [];
+    });
+    const carriedKeys = new Set([...carried.values()].map((i) => i.key));
+    const replaced = previous && previous.version !== state.version ? previous.result.images.filter((i) => !carriedKeys.has(i.key)) : [];
+    const keep = [...pending, ...(replaced.length > 0 ? [{ version: previous!.version, rowKey: row.key, images: replaced }] : [])];
+    const shared = row.prefix !== rowFolderKey(input.outputPrefix, row.key) && writes.length > 0;
+    if (keep.length === 0 && !shared) return;
+    try {
+      const kept = await versions.preserveImages({
+        outputPrefix: input.outputPrefix,
+        row: { key: row.key, prefix: row.prefix },
+        keep,
+        writes: shared ? writes : [],
+      });
+      superseded = [...settled, ...kept];
+    } catch (err) {
+      superseded = [...settled, ...keep];
+      throw err;
+    }
+  };
+
+  /** The version's images in the plan's order: the grid, then each chain's steps. */
+  const inPlanOrder = (all: StoredImage[]) => {
+    const order = ['grid', ...row.plan.flatMap(chainRoles)];
+    const rank = (i: StoredImage) => (order.includes(i.role) ? order.indexOf(i.role) : order.length);
+    return [...all].sort((a, b) => rank(a) - rank(b));
+  };
+
   let result: ItemResult;
   try {
-    if (options.skipDone) {
+    // Rows started before versions skip any row whose stored result succeeded, as their histories say.
+    const versioned = patched('row-versions');
+    let earlier: Earlier | undefined;
+    if (versioned) {
+      state = await versions.loadRowState({ outputPrefix: input.outputPrefix, row });
+      const previous = state.previous;
+      superseded = previous?.result.superseded ?? [];
+      if (options.skipDone && previous && previous.version === state.version) {
+        if (previous.result.status === 'SUCCESS' || previous.result.status === 'SKIPPED') {
+          await releaseSlot();
+          reportStage('done');
+          return finish({ ...previous.result, status: 'SKIPPED', version: state.version });
+        }
+        if (previous.result.status === 'FAILED' && previous.result.failureClass === 'banned' && !options.resubmitBanned) {
+          // A refusal is paid for and counts against the account: the same prompt is not sent again unasked.
+          taskIds.push(...previous.result.taskIds);
+          const reason = (previous.result.reason ?? 'moderation refused it').split(REFUSED_BEFORE)[0];
+          throw new RowFailure(
+            'banned',
+            `${reason}${REFUSED_BEFORE}, so not submitted again: edit the prompt, or send it anyway with \`mj-batch redrive ${input.batchId} --class banned\`)`,
+          );
+        }
+      }
+      if (options.skipDone && previous && previous.version !== state.version && previous.firstJobVersion === state.firstJobVersion) {
+        const made = new Map(previous.result.images.map((i) => [i.role, i]));
+        const textKind = row.kind === 'describe' || row.kind === 'shorten';
+        const answered = textKind && previous.result.status === 'SUCCESS' && previous.result.text !== undefined;
+        if (made.has('grid') || answered)
+          earlier = {
+            grid: made.get('grid'),
+            images: made,
+            sameFolder: previous.prefix === row.prefix,
+            text: answered ? previous.result.text : undefined,
+            taskIds: previous.result.taskIds,
+          };
+      }
+    } else if (options.skipDone) {
       const previous = await results.loadRowResult({ outputPrefix: input.outputPrefix, rowKey: row.key });
       if (previous && (previous.status === 'SUCCESS' || previous.status === 'SKIPPED')) {
         await releaseSlot();
         reportStage('done');
-        return { ...previous, status: 'SKIPPED' };
+        return finish({ ...previous, status: 'SKIPPED' });
       }
     }
     if (row.imageUrl || row.taskId) {
       // Media only: the image exists already (new thumbnail sizes, a lost upload). No job, so no slot.
       await releaseSlot();
-      const snap = row.taskId
-        ? await poll(row.taskId)
-        : { taskId: '', status: 'SUCCESS', progress: 100, buttons: [], imageUrl: row.imageUrl };
-      if (row.taskId) taskIds.push(row.taskId);
-      await store('grid', snap, taskIds);
+      // The same image stored in the row's folder before: new thumbnails from that original, with no call to the API
+      // and no download from its image host (whose URLs expire). A lost or changed original is fetched again.
+      const previous = state?.previous;
+      const kept =
+        versioned && previous && previous.firstJobVersion === state?.firstJobVersion && previous.prefix === row.prefix
+          ? previous.result.images.find((i) => i.role === 'grid')
+          : undefined;
+      if (kept) reportStage('media');
+      const fromStore = kept
+        ? await media.rethumbnailImage({ image: kept, thumbnails: options.thumbnails }).catch(() => undefined)
+        : undefined;
+      if (fromStore) {
+        if (row.taskId) taskIds.push(row.taskId);
+        images.push(fromStore);
+      } else {
+        const snap = row.taskId
+          ? await poll(row.taskId)
+          : { taskId: '', status: 'SUCCESS', progress: 100, buttons: [], imageUrl: row.imageUrl };
+        if (row.taskId) taskIds.push(row.taskId);
+        if (versioned) await preserve([{ role: 'grid', taskId: snap.taskId }]);
+        await store('grid', snap, taskIds);
+      }
     } else {
       // Every job first, then the images: the account's slot is given back as soon as the row needs no more jobs,
       // so downloads and thumbnails never keep a paid slot idle. What finished is stored even if a later job fails.
       const finished: FinishedJob[] = [];
       let jobsFailed: unknown;
       try {
-        await runJobs(finished);
+        await runJobs(finished, earlier);
       } catch (err) {
         jobsFailed = err;
       }
       await releaseSlot();
+      if (versioned)
+        await preserve(finished.map((f) => ({ role: f.role, taskId: f.snap.taskId }))).catch((err: unknown) => {
+          throw jobsFailed ?? err;
+        });
       for (const f of finished) await store(f.role, f.snap, f.chain);
       if (jobsFailed !== undefined) throw jobsFailed;
     }
@@ -388,6 +646,12 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
     result = { rowKey: row.key, line: row.line, ...classify(err), taskIds, images, text };
     reportStage('failed');
   }
+  if (state) {
+    // Every image of this version: those carried over from the earlier one and those stored now.
+    result.images = inPlanOrder([...carried.values(), ...images]);
+    result.version = state.version;
+    if (superseded.length > 0) result.superseded = superseded;
+  }
   if (row.mode) result.modeRequested = row.mode;
   if (modesRan.size > 0) result.modeRan = [...modesRan].sort().join('|');
   await releaseSlot();
@@ -395,5 +659,5 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
   await CancellationScope.nonCancellable(() =>
     results.saveRowResult({ batchId: input.batchId, outputPrefix: input.outputPrefix, row, result }),
   );
-  return result;
+  return finish(result);
 }

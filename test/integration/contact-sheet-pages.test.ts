@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
-import { createResultActivities } from '../../activities/results';
+import { createReportActivities } from '../../activities/report';
 import { toRowRef } from '../../activities/manifest';
 import { downloadReport } from '../../client/report';
 import { sheetPageKey, sheetPageNumber, sheetPagesListPrefix } from '../../contracts/bucket-layout';
@@ -79,7 +79,7 @@ function writeManifest(rows: number): string {
 
 async function writeReport(file: string) {
   const { sha256 } = await readManifestBytes(file);
-  return createResultActivities({ s3, bucket }).writeReport({
+  return createReportActivities({ s3, bucket }).writeReport({
     batchId: `${prefix}-batch`,
     manifestRef: file,
     sha256,

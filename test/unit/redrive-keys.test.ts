@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createManifestActivities, RowKeysCache } from '../../activities/manifest';
-import { createResultActivities } from '../../activities/results';
+import { createReportActivities } from '../../activities/report';
 import { prepareBatch, type BatchOptions, type BatchRecord } from '../../client/batches';
 import { planRedrive, redriveKeysBody, type RedriveOptions } from '../../client/redrive';
 import type { BatchInput, RowKeysRef } from '../../contracts/batch';
@@ -174,7 +174,7 @@ describe('the activities read the keys object once per worker process and page o
     expect(seen).toEqual(wanted);
 
     // The report activity (another factory, as on a worker) shares the cache: still one read of the object.
-    const report = await createResultActivities({ s3: s3.asClient(), bucket: BUCKET, rowKeys: cache }).writeReport(reportInput(plan.input));
+    const report = await createReportActivities({ s3: s3.asClient(), bucket: BUCKET, rowKeys: cache }).writeReport(reportInput(plan.input));
     expect(report).toMatchObject({ rows: 20, reportRows: 30, counts: { total: 20, succeeded: 0, failed: 20 } });
     expect(s3.getsOf(plan.input.onlyKeysRef!.key)).toBe(1);
   });
@@ -191,7 +191,7 @@ describe('the activities read the keys object once per worker process and page o
     const noBucket = await createManifestActivities({ s3: s3.asClient() }).readManifestPage(pageInput(old, 1, 50));
     expect(noBucket).toMatchObject({ total: 2, nextOffset: null });
     expect(noBucket.rows.map((r) => r.key)).toEqual([keys[7]]);
-    const report = await createResultActivities({ s3: s3.asClient(), bucket: BUCKET }).writeReport(reportInput(old));
+    const report = await createReportActivities({ s3: s3.asClient(), bucket: BUCKET }).writeReport(reportInput(old));
     expect(report).toMatchObject({ rows: 2, reportRows: 10, counts: { total: 2 } });
   });
 

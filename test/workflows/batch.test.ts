@@ -99,7 +99,16 @@ test('counts every outcome: successes, classified failures, an ambiguous submit,
   // The report is written once, after every row's result is in, and what it saw matches the batch's counts.
   expect(stubs.reports).toHaveLength(1);
   const [call] = stubs.reports;
-  expect(call!.input).toEqual({ batchId, manifestRef: stubs.manifestRef, sha256: stubs.sha256, outputPrefix: stubs.outputPrefix });
+  // Merged from the report's shards (a single one here), all written under the batch's one run tag.
+  expect(call!.input).toEqual({
+    batchId,
+    manifestRef: stubs.manifestRef,
+    sha256: stubs.sha256,
+    outputPrefix: stubs.outputPrefix,
+    shards: 1,
+    runTag: stubs.shardWrites[0]!.runTag,
+  });
+  expect(stubs.shardWrites.map((w) => w.shard)).toEqual([{ index: 0, offset: 0, limit: 1000 }]);
   const seen = Object.values(call!.statusesAtCall);
   const c = result.counts;
   expect(seen.filter((s) => s === 'SUCCESS')).toHaveLength(c.succeeded + c.skipped); // skipped rows' stored results say SUCCESS
@@ -253,9 +262,10 @@ test('cancel: rows in flight end CANCELLED, rows not started are never submitted
 /** The id of the batch's latest run: the first one unless the batch continued as new. */
 const latestRun = async (handle: BatchHandle) => (await env.current.env.client.workflow.getHandle(handle.workflowId).describe()).runId;
 
-describe('a stop while the batch drains its rows to continue as new', () => {
-  test('a cancel ends the batch there: no later row is submitted, the report is written, the batch says cancelled', async () => {
-    // Two rows per run: the run drains after g0 and g1, whose submits wait at the gate, and the cancel comes then.
+describe('a stop while rows run across a run boundary', () => {
+  test('a cancel reaches the rows an earlier run started: no later row is submitted, the report is written', async () => {
+    // Two rows per run: the first run continues as new while g0 and g1 wait at the gate (they outlive it), and the
+    // second run, with both slots of its concurrency taken, is cancelled.
     const rows = Array.from({ length: 6 }, (_, i) => ok(`g${i}`, { gated: true }));
     const batchId = unique('cancel-drain');
     const taskQueue = unique('tq-cancel-drain');
@@ -275,7 +285,7 @@ describe('a stop while the batch drains its rows to continue as new', () => {
     expect(result).toMatchObject({ batchId, cancelled: true, failedEarly: false });
     expect(result.counts).toEqual({ total: 6, succeeded: 0, failed: 0, unknownSubmit: 0, skipped: 0, cancelled: 2 });
     expect([...stubs.submittedKeys()].sort()).toEqual(['g0', 'g1']);
-    expect(await latestRun(handle)).toBe(handle.firstExecutionRunId);
+    expect(await latestRun(handle)).not.toBe(handle.firstExecutionRunId);
     expect(stubs.reports).toHaveLength(1);
     expect(stubs.reports[0]!.statusesAtCall).toEqual({
       g0: 'CANCELLED',
@@ -288,17 +298,21 @@ describe('a stop while the batch drains its rows to continue as new', () => {
   });
 
   test('a failure threshold hit ends the batch there with FailureThresholdExceeded; no later row is submitted', async () => {
-    // r1 is refused while the first run drains r0 and r1: one failure is over maxFailed 0.
+    // r1 is refused after the first run continued as new with r0 (waiting at the gate) and r1 in flight: one failure
+    // is over maxFailed 0, and the slot r1 leaves is not given to r2.
     const rows: StubRow[] = Array.from({ length: 8 }, (_, i) =>
-      i === 1 ? { key: 'r1', script: { kind: 'submit-fails', type: 'Mj.banned-prompt' } } : ok(`r${i}`),
+      i === 1 ? { key: 'r1', script: { kind: 'submit-fails', type: 'Mj.banned-prompt' } } : ok(`r${i}`, { gated: i === 0 }),
     );
     const batchId = unique('threshold-drain');
     const taskQueue = unique('tq-threshold-drain');
     const stubs = new Stubs(batchId, rows);
-    const input = batchInput(stubs, taskQueue, { rowsPerRun: 2, maxFailed: 0 });
+    const input = batchInput(stubs, taskQueue, { concurrency: 2, rowsPerRun: 2, maxFailed: 0 });
 
     const { error, handle } = await withWorkers(env.current, taskQueue, stubs, async () => {
       const handle = await startBatch(env.current, taskQueue, input);
+      await stubs.until('r1 to be saved', () => statusOf(stubs, 'r1') === 'FAILED');
+      await progressUntil(handle, 'the threshold to stop the batch', (p) => p.counts.failed === 1);
+      stubs.openGate();
       return {
         error: await handle.result().then(
           () => undefined,
@@ -316,7 +330,7 @@ describe('a stop while the batch drains its rows to continue as new', () => {
     expect(result).toMatchObject({ batchId, failedEarly: true, cancelled: false });
     expect(result.counts).toEqual({ total: 8, succeeded: 1, failed: 1, unknownSubmit: 0, skipped: 0, cancelled: 0 });
     expect([...stubs.submittedKeys()].sort()).toEqual(['r0', 'r1']);
-    expect(await latestRun(handle)).toBe(handle.firstExecutionRunId);
+    expect(await latestRun(handle)).not.toBe(handle.firstExecutionRunId);
     expect(stubs.reports).toHaveLength(1);
     expect(stubs.reports[0]!.statusesAtCall).toMatchObject({ r0: 'SUCCESS', r1: 'FAILED', r2: 'MISSING', r7: 'MISSING' });
   });

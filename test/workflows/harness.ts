@@ -8,12 +8,18 @@ import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle
 import type { createManifestActivities, ManifestPageInput } from '../../activities/manifest';
 import type { createMediaActivities } from '../../activities/media';
 import type { createMjActivities, SubmitJobInput } from '../../activities/mj';
-import type { createResultActivities, WriteReportInput } from '../../activities/results';
+import type { createReportActivities, WriteReportInput, WriteReportShardInput } from '../../activities/report';
+import type { createResultActivities } from '../../activities/results';
+import { createRowLivenessActivities } from '../../activities/row-liveness';
+import { rowStateOf, type createVersionActivities, type PreserveImagesInput } from '../../activities/versions';
+import { supersededKey } from '../../contracts/bucket-layout';
+import { BUTTON_INTENTS } from '../../mj-client/buttons';
 import { ALL_SEARCH_ATTRIBUTES } from '../../contracts/search-attributes';
 import type { BatchCounts, BatchInput, BatchProgress, BatchResult } from '../../contracts/batch';
 import { progressQuery } from '../../contracts/handlers';
 import { mediaTaskQueue } from '../../contracts/naming';
 import type { ItemResult, ItemStatus, RowRef, TaskSnapshot } from '../../contracts/rows';
+import type { ThumbnailSpec } from '../../contracts/media';
 import { resolveBinary, TEMPORAL_CLI } from '../../stack/binaries';
 import type { batchWorkflow } from '../../workflows/batch';
 
@@ -23,7 +29,9 @@ export type { BatchCounts, BatchInput, BatchProgress, BatchResult, ItemResult };
 type MjActivities = ReturnType<typeof createMjActivities>;
 type ManifestActivities = ReturnType<typeof createManifestActivities>;
 type ResultActivities = ReturnType<typeof createResultActivities>;
+type ReportActivities = ReturnType<typeof createReportActivities>;
 type MediaActivities = ReturnType<typeof createMediaActivities>;
+type VersionActivities = ReturnType<typeof createVersionActivities>;
 type StoredImage = Awaited<ReturnType<MediaActivities['storeImage']>>;
 export type BatchHandle = WorkflowHandle<typeof batchWorkflow>;
 
@@ -134,8 +142,19 @@ export class Stubs {
   /** Row results by key: seeded for `done` rows, written by saveRowResult. */
   readonly stored = new Map<string, ItemResult>();
   readonly saves: ItemResult[] = [];
+  /** The row each stored result was saved with (a seeded one counts as saved with the row as it is now). */
+  readonly storedRows = new Map<string, RowRef>();
+  /** preserveImages calls. */
+  readonly preserves: PreserveImagesInput[] = [];
+  /** Tasks the stub API no longer knows (fetchTask answers not found). */
+  readonly forgotten = new Set<string>();
   readonly images: { rowKey: string; taskId: string; role: string }[] = [];
   readonly reports: ReportCall[] = [];
+  readonly shardWrites: WriteReportShardInput[] = [];
+  /** rethumbnailImage calls: the original's key and the profile asked for. */
+  readonly rethumbnails: { key: string; thumbnails?: ThumbnailSpec[] }[] = [];
+  /** Originals the stub bucket has lost: rethumbnailImage fails for them with a final Media.storage. */
+  readonly lostOriginals = new Set<string>();
 
   private readonly scripts = new Map<string, StubRow>();
   private readonly taskRow = new Map<string, string>();
@@ -216,9 +235,14 @@ export class Stubs {
 
   /** The orchestration worker's activities. */
   activities(): Pick<ManifestActivities, 'readManifestPage'> &
-    Pick<ResultActivities, 'loadRowResult' | 'saveRowResult' | 'writeReport'> &
-    Pick<MjActivities, 'submitJob' | 'fetchTask'> {
+    Pick<ResultActivities, 'loadRowResult' | 'saveRowResult'> &
+    Pick<ReportActivities, 'writeReport' | 'writeReportShard'> &
+    Pick<MjActivities, 'submitJob' | 'fetchTask'> &
+    Pick<VersionActivities, 'loadRowState' | 'preserveImages'> &
+    ReturnType<typeof createRowLivenessActivities> {
     return {
+      // Asks the test's own Temporal server, as the real one does.
+      ...createRowLivenessActivities(),
       readManifestPage: async (input) => {
         this.pages.push(input);
         this.changed();
@@ -236,10 +260,44 @@ export class Stubs {
         return this.stored.get(rowKey) ?? null;
       },
 
-      saveRowResult: async ({ result }) => {
+      loadRowState: async ({ outputPrefix, row }) => {
+        this.loads.push(row.key);
+        this.changed();
+        const result = this.stored.get(row.key);
+        const stored = this.storedRows.get(row.key) ?? row;
+        return rowStateOf(outputPrefix, row, result ? { batchId: 'earlier-batch', row: stored, result, finishedAt: '' } : null);
+      },
+
+      // As the real one answers when every original is still there: each image kept under _versions/<version>/.
+      preserveImages: async (input) => {
+        this.preserves.push(input);
+        this.changed();
+        const to = (version: string, key: string) => supersededKey(input.row.prefix, version, key);
+        return input.keep.map((e) => ({
+          ...e,
+          images: e.images.map((i) => ({
+            ...i,
+            key: to(e.version, i.key),
+            sidecarKey: to(e.version, i.sidecarKey),
+            thumbnails: i.thumbnails.map((t) => ({ ...t, key: to(e.version, t.key) })),
+          })),
+        }));
+      },
+
+      saveRowResult: async ({ row, result }) => {
+        this.storedRows.set(result.rowKey, row);
         this.stored.set(result.rowKey, result);
         this.saves.push(result);
         this.changed();
+      },
+
+      writeReportShard: async (input) => {
+        this.shardWrites.push(input);
+        this.changed();
+        const { index, offset, limit } = input.shard;
+        const reportRows = Math.max(0, Math.min(limit, this.rows.length - offset));
+        const counts: BatchCounts = { total: reportRows, succeeded: 0, failed: 0, unknownSubmit: 0, skipped: 0, cancelled: 0 };
+        return { index, reportRows, rows: reportRows, counts, manifestRows: this.rows.length };
       },
 
       writeReport: async (input) => {
@@ -304,7 +362,7 @@ export class Stubs {
         this.fetches.push(taskId);
         this.changed();
         const rowKey = this.taskRow.get(taskId);
-        if (!rowKey) throw ApplicationFailure.nonRetryable(`no such task ${taskId}`, 'Mj.not-found');
+        if (!rowKey || this.forgotten.has(taskId)) throw ApplicationFailure.nonRetryable(`no such task ${taskId}`, 'Mj.not-found');
         const s = this.script(rowKey).script;
         const n = (this.fetchCount.get(taskId) ?? 0) + 1;
         this.fetchCount.set(taskId, n);
@@ -315,7 +373,7 @@ export class Stubs {
           status: 'SUCCESS',
           progress: 100,
           imageUrl: `https://images.test/${taskId}.png`,
-          buttons: [],
+          buttons: BUTTON_INTENTS.map((intent) => ({ customId: `stub::${intent}::${taskId}`, intent })),
           modeRan: s.kind === 'ok' ? s.modeRan : undefined,
         };
       },
@@ -344,6 +402,32 @@ export class Stubs {
           thumbnails: [],
           sidecarKey: `${key}.json`,
           skipped: false,
+        };
+      },
+
+      rethumbnailImage: async ({ image, thumbnails }): Promise<StoredImage> => {
+        this.rethumbnails.push({ key: image.key, thumbnails });
+        this.changed();
+        // A gated row's images wait for the gate (or the activity's cancellation), like its submits.
+        const row = this.rows.find((r) => image.key.startsWith(`${r.prefix}/`));
+        if (row && this.scripts.get(row.key)?.gated) await Promise.race([this.gate, cancelled()]);
+        if (this.lostOriginals.has(image.key))
+          throw ApplicationFailure.create({
+            type: 'Media.storage',
+            message: `stub: the original ${image.key} is missing`,
+            nonRetryable: true,
+          });
+        const specs = thumbnails ?? [{ size: 512, format: 'webp' }];
+        return {
+          ...image,
+          thumbnails: specs.map((t) => ({
+            key: `${image.key}-${t.size}.${t.format}`,
+            sha256: `sha-${image.key}-${t.size}`,
+            width: t.size,
+            height: t.size,
+            format: t.format,
+          })),
+          skipped: true,
         };
       },
     };

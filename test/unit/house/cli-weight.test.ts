@@ -16,6 +16,7 @@ const HEAVY = ['sharp', '@temporalio/worker'];
 const COMMANDS = [
   'run',
   'redrive',
+  'reprocess',
   'watch',
   'status',
   'list',

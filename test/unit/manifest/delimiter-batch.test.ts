@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createManifestActivities } from '../../../activities/manifest';
-import { createResultActivities } from '../../../activities/results';
+import { createReportActivities } from '../../../activities/report';
 import { InvalidManifestError, prepareBatch, type BatchOptions, type BatchRecord } from '../../../client/batches';
 import { planRedrive } from '../../../client/redrive';
 import { FakeS3 } from '../fake-s3';
@@ -46,7 +46,7 @@ test('run --delimiter: validated with it, recorded in the input, and read with i
   expect(read.rows.map((r) => [r.key, r.line, r.prompt])).toEqual(manifest.rows.map((r) => [r.key, r.line, r.prompt]));
   await expect(pages.readManifestPage(page)).rejects.toMatchObject({ type: 'Manifest.invalid' });
 
-  const report = await createResultActivities({ s3: s3.asClient(), bucket: BUCKET }).writeReport({
+  const report = await createReportActivities({ s3: s3.asClient(), bucket: BUCKET }).writeReport({
     batchId: input.batchId,
     manifestRef: input.manifest.ref,
     sha256: input.manifest.sha256,
