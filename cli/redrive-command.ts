@@ -1,13 +1,12 @@
 import { Command } from 'commander';
 import { accountOf } from '../client/account-slots';
-import { loadBatchRecord } from '../client/batches';
 import { concurrencyOf } from '../client/options';
 import { planRedrive, REDRIVE_ONLY_WHEN_ASKED } from '../client/redrive';
 import { accountSlotsWorkflowId } from '../contracts/account-slots';
-import { BATCH_RECORDS_FOLDER } from '../contracts/bucket-layout';
 import { FAILURE_CLASSES, type FailureClass } from '../contracts/rows';
 import { loadConfig } from '../config/config';
 import { createS3Client } from '../storage/s3-client';
+import { batchRecordOrSay } from './batch-record';
 import { EXIT } from './exit-codes';
 import { printJson } from './output';
 import { addBatchOptions, launch, reportStartError, type RunFlags } from './run-command';
@@ -42,14 +41,8 @@ export function redriveCommand(): Command {
         process.exitCode = EXIT.invalid;
         return;
       }
-      const record = await loadBatchRecord(s3, config.s3.bucket, batchId);
-      if (!record) {
-        const message = `no batch ${batchId} in s3://${config.s3.bucket}/${BATCH_RECORDS_FOLDER} (was it started with mj-batch run against this bucket?)`;
-        if (flags.json) printJson({ error: message });
-        else process.stderr.write(`mj-batch: ${message}\n`);
-        process.exitCode = EXIT.notFound;
-        return;
-      }
+      const record = await batchRecordOrSay(s3, config.s3.bucket, batchId, flags.json);
+      if (!record) return;
       const { keys, input } = await planRedrive(s3, config.s3.bucket, record, {
         classes,
         newJobs: flags.newJobs,

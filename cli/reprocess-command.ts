@@ -1,13 +1,10 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { loadBatchRecord } from '../client/batches';
 import { wholeNumber } from '../client/options';
 import { checkBatchId, planReprocess } from '../client/reprocess';
-import { BATCH_RECORDS_FOLDER } from '../contracts/bucket-layout';
 import { parseThumbnailProfile, type ThumbnailSpec } from '../contracts/media';
 import { loadConfig } from '../config/config';
 import { createS3Client } from '../storage/s3-client';
-import { EXIT } from './exit-codes';
-import { printJson } from './output';
+import { batchRecordOrSay } from './batch-record';
 import { launch, reportStartError } from './run-command';
 
 interface ReprocessFlags {
@@ -47,14 +44,8 @@ export function reprocessCommand(): Command {
       const config = loadConfig();
       const s3 = createS3Client(config.s3);
       try {
-        const record = await loadBatchRecord(s3, config.s3.bucket, batchId);
-        if (!record) {
-          const message = `no batch ${batchId} in s3://${config.s3.bucket}/${BATCH_RECORDS_FOLDER} (was it started with mj-batch run against this bucket?)`;
-          if (flags.json) printJson({ error: message });
-          else process.stderr.write(`mj-batch: ${message}\n`);
-          process.exitCode = EXIT.notFound;
-          return;
-        }
+        const record = await batchRecordOrSay(s3, config.s3.bucket, batchId, flags.json);
+        if (!record) return;
         const { rows, input } = await planReprocess(s3, record, {
           thumbnails: flags.thumbnails,
           batchId: flags.batchId,

@@ -1,8 +1,9 @@
 // Which of a batch's rows in flight have closed without telling it: read by the batch's activity for rows that
 // outlive the run that started them (the batch no longer waits on them as children).
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { RowFinished } from '../contracts/batch';
 import { modeMismatch, type ItemResult } from '../contracts/rows';
+import { describeOrNull } from './stale-leases';
 
 export interface RowToCheck {
   rowKey: string;
@@ -22,17 +23,12 @@ export async function findClosedRows(client: Client, rows: RowToCheck[]): Promis
   const closed: ClosedRow[] = [];
   await Promise.all(
     rows.map(async ({ rowKey, workflowId }) => {
-      const handle = client.workflow.getHandle(workflowId);
-      let status: string;
-      try {
-        status = (await handle.describe()).status.name;
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) return void closed.push({ rowKey, closedAs: 'NOT_FOUND' });
-        throw err;
-      }
+      const described = await describeOrNull(client, workflowId);
+      if (!described) return void closed.push({ rowKey, closedAs: 'NOT_FOUND' });
+      const status = described.status.name;
       if (status === 'RUNNING') return;
-      if (status !== 'COMPLETED') return void closed.push({ rowKey, closedAs: status === 'CANCELED' ? 'CANCELLED' : status });
-      const result = (await handle.result()) as ItemResult;
+      if (status !== 'COMPLETED') return void closed.push({ rowKey, closedAs: status });
+      const result = (await client.workflow.getHandle(workflowId).result()) as ItemResult;
       closed.push({ rowKey, finished: { rowKey, status: result.status, modeMismatch: modeMismatch(result) || undefined } });
     }),
   );

@@ -10,7 +10,8 @@ export interface StaleLease {
   reason: StaleReason;
 }
 
-async function describeOrNull(client: Client, workflowId: string): Promise<WorkflowExecutionDescription | null> {
+/** The workflow's description, or null when the server has no such workflow. */
+export async function describeOrNull(client: Client, workflowId: string): Promise<WorkflowExecutionDescription | null> {
   try {
     return await client.workflow.getHandle(workflowId).describe();
   } catch (err) {

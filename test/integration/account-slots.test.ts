@@ -1,9 +1,9 @@
 import { ensureAccountSlots } from '../../client/account-slots';
-import { prepareBatch, startBatch, waitForBatch } from '../../client/batches';
+import { waitForBatch } from '../../client/batches';
 import { accountSlotsWorkflowId } from '../../contracts/account-slots';
 import { slotsQuery } from '../../contracts/handlers';
 import { unique } from './helpers';
-import { defaultOptions, jsonl, maxOutstandingJobs, startPipeline, writeManifest, type Pipeline } from './pipeline-harness';
+import { jsonl, maxOutstandingJobs, startOnAccount, startPipeline, writeManifest, type Pipeline } from './pipeline-harness';
 
 let p: Pipeline;
 
@@ -15,14 +15,7 @@ afterAll(() => p?.stop());
 async function startOne(tag: string, account: string, slots: number, queueAhead = 0) {
   const rows = Array.from({ length: 6 }, (_, i) => ({ id: `${tag}-${i}`, prompt: `${tag} lamp ${i} ${unique('x')}` }));
   const manifest = writeManifest(`${tag}.jsonl`, jsonl(rows));
-  const { input } = await prepareBatch(
-    manifest,
-    p.s3,
-    p.config.s3.bucket,
-    p.taskQueue,
-    defaultOptions({ concurrency: 6, accountSlots: slots, account, outputPrefix: unique(`out/${tag}`) }),
-  );
-  await startBatch(p.client, p.s3, p.config.s3.bucket, p.taskQueue, manifest, input, { account, slots, queueAhead });
+  const input = await startOnAccount(p, manifest, { concurrency: 6, account, slots, queueAhead, outputPrefix: unique(`out/${tag}`) });
   return input.batchId;
 }
 

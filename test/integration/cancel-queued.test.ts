@@ -1,11 +1,11 @@
 // `mj-batch cancel` against a batch whose jobs sit queued at the simulator (one slot at the API, two jobs kept waiting
 // ahead by the account's queue-ahead): the batch's rows stop, and the queued jobs are cancelled at the API, which the
 // simulator's ledger shows (failed 取消任务 before they ever ran, not charged). The running job is left to finish.
-import { prepareBatch, startBatch, waitForBatch } from '../../client/batches';
+import { waitForBatch } from '../../client/batches';
 import { CANCEL_REASON } from '../../simulator/engine';
 import { runCli } from './cli';
 import { unique } from './helpers';
-import { defaultOptions, jsonl, startPipeline, writeManifest, type LedgerJob, type Pipeline } from './pipeline-harness';
+import { jsonl, startOnAccount, startPipeline, writeManifest, type LedgerJob, type Pipeline } from './pipeline-harness';
 
 let p: Pipeline;
 
@@ -36,14 +36,7 @@ async function queuedBatch(tag: string) {
   const rows = Array.from({ length: 5 }, (_, i) => ({ id: `${tag}-${i}`, prompt: `${tag} product ${i} ${unique('p')}` }));
   const manifest = writeManifest(`${tag}.jsonl`, jsonl(rows));
   const account = unique('acct');
-  const { input } = await prepareBatch(
-    manifest,
-    p.s3,
-    p.config.s3.bucket,
-    p.taskQueue,
-    defaultOptions({ concurrency: 5, accountSlots: 1, account, outputPrefix: unique(`out/${tag}`) }),
-  );
-  await startBatch(p.client, p.s3, p.config.s3.bucket, p.taskQueue, manifest, input, { account, slots: 1, queueAhead: 2 });
+  const input = await startOnAccount(p, manifest, { concurrency: 5, account, slots: 1, queueAhead: 2, outputPrefix: unique(`out/${tag}`) });
   const jobs = () => p.ledger().filter((j) => j.state?.startsWith(`${tag}-`));
   const { running, queued } = await until('one job running and two queued at the simulator', () => {
     const all = jobs();

@@ -105,6 +105,27 @@ export async function runBatch(p: Pipeline, manifest: string, opts: BatchOptions
 }
 
 /**
+ * prepare → start on an account's shared slots (its slots workflow made or resized to `slots`, with `queueAhead`
+ * more jobs allowed to wait at the API), as `mj-batch run --account` does; returns the batch's input.
+ */
+export async function startOnAccount(
+  p: Pipeline,
+  manifest: string,
+  opts: Partial<BatchOptions> & { account: string; slots: number; queueAhead?: number },
+) {
+  const { account, slots, queueAhead = 0, ...options } = opts;
+  const { input } = await prepareBatch(
+    manifest,
+    p.s3,
+    p.config.s3.bucket,
+    p.taskQueue,
+    defaultOptions({ ...options, accountSlots: slots, account }),
+  );
+  await startBatch(p.client, p.s3, p.config.s3.bucket, p.taskQueue, manifest, input, { account, slots, queueAhead });
+  return input;
+}
+
+/**
  * The most jobs the ledger shows outstanding at once (from submit to finish): above the account's slots, jobs would
  * wait in the proxy's queue, or be refused as queue full.
  */

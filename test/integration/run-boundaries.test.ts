@@ -1,8 +1,8 @@
 // A batch that crosses many continue-as-new boundaries keeps the account's slots busy across them: rows in flight
 // outlive the run that started them (before, every boundary waited for them and the slots fell to zero).
-import { prepareBatch, startBatch, waitForBatch } from '../../client/batches';
+import { waitForBatch } from '../../client/batches';
 import { unique } from './helpers';
-import { defaultOptions, jsonl, maxOutstandingJobs, startPipeline, writeManifest, type LedgerJob, type Pipeline } from './pipeline-harness';
+import { jsonl, maxOutstandingJobs, startOnAccount, startPipeline, writeManifest, type LedgerJob, type Pipeline } from './pipeline-harness';
 
 let p: Pipeline;
 
@@ -36,14 +36,14 @@ test('rows keep running across run boundaries: rows and jobs in flight at the bo
   const rows = Array.from({ length: 24 }, (_, i) => ({ id: `${tag}-${i}`, prompt: `${tag} chair ${i}` }));
   const manifest = writeManifest(`${tag}.jsonl`, jsonl(rows));
   const account = unique('acct');
-  const { input } = await prepareBatch(
-    manifest,
-    p.s3,
-    p.config.s3.bucket,
-    p.taskQueue,
-    defaultOptions({ concurrency: 5, accountSlots: 3, account, outputPrefix: unique('out/bounds'), rowsPerRun: 4 }),
-  );
-  await startBatch(p.client, p.s3, p.config.s3.bucket, p.taskQueue, manifest, input, { account, slots: 3, queueAhead: 2 });
+  const input = await startOnAccount(p, manifest, {
+    concurrency: 5,
+    account,
+    slots: 3,
+    queueAhead: 2,
+    outputPrefix: unique('out/bounds'),
+    rowsPerRun: 4,
+  });
   let runs = 1;
   const { result } = await waitForBatch(p.client, input.batchId, (pr) => (runs = Math.max(runs, pr.runs)), 500);
 
