@@ -2,7 +2,17 @@
 import type { BatchResult } from '../contracts/batch';
 
 /** Batch commands (run, redrive, watch, status, report, pause, ...). */
-export const EXIT = { ok: 0, invalid: 1, notFound: 2, overThreshold: 3, cancelled: 4, running: 5, notRunning: 6 } as const;
+export const EXIT = {
+  ok: 0,
+  invalid: 1,
+  notFound: 2,
+  overThreshold: 3,
+  cancelled: 4,
+  running: 5,
+  notRunning: 6,
+  /** `run --deadline`: the plan says the batch cannot finish in time (nothing was started; `--force` starts it). */
+  wouldMissDeadline: 7,
+} as const;
 
 /** `validate`: the manifest has invalid rows (1) or cannot be read at all (2). */
 export const VALIDATE_EXIT = { valid: 0, invalidRows: 1, unreadable: 2 } as const;

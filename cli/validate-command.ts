@@ -5,10 +5,23 @@ import { delimiterName, parseDelimiter, type CsvDelimiter } from '../manifest/pa
 import { parseS3Uri, ManifestSourceError } from '../manifest/source';
 import { validateManifest } from '../manifest/validate';
 import type { Mode } from '../mj-client/routing';
+import type { ManifestRow } from '../manifest/row';
 import { createS3Client } from '../storage/s3-client';
 import { wholeNumber } from '../client/options';
 import { printJson, printLines } from './output';
 import { VALIDATE_EXIT } from './exit-codes';
+import { poolForecast } from '../manifest/pool-forecast';
+import {
+  deadlineOption,
+  implicitAccount,
+  loadPlanAccounts,
+  planTimes,
+  poolJson,
+  poolLines,
+  startOption,
+  timezoneOption,
+  type PlanFlags,
+} from './pool-plan';
 
 /** `--delimiter`'s parser, shared with `run`: `,` `;` `tab` (or `\t`). */
 export function delimiterOption(): Option {
@@ -24,6 +37,14 @@ export function delimiterOption(): Option {
   });
 }
 
+interface ValidateFlags extends PlanFlags {
+  slots: number;
+  mode: Mode;
+  json?: boolean;
+  delimiter?: CsvDelimiter;
+  accounts?: string;
+}
+
 /** Exit codes: 0 valid, 1 the manifest has errors, 2 it could not be read. */
 export function validateCommand(): Command {
   return new Command('validate')
@@ -32,8 +53,12 @@ export function validateCommand(): Command {
     .option('--slots <n>', 'concurrent jobs the account runs, for the duration forecast', wholeNumber(1), 3)
     .addOption(new Option('--mode <mode>', 'speed mode of rows that name none').choices(['fast', 'relax', 'turbo']).default('fast'))
     .addOption(delimiterOption())
+    .option('--accounts <file>', 'an accounts file (JSON): forecast over the pool of accounts')
+    .addOption(deadlineOption('with --accounts (or --slots alone): whether the pool finishes by then'))
+    .addOption(timezoneOption())
+    .addOption(startOption())
     .option('--json', 'print one JSON object')
-    .action(async (manifest: string, flags: { slots: number; mode: Mode; json?: boolean; delimiter?: CsvDelimiter }) => {
+    .action(async (manifest: string, flags: ValidateFlags) => {
       const s3 = parseS3Uri(manifest) ? createS3Client(loadConfig().s3) : undefined;
       let result;
       try {
@@ -49,6 +74,8 @@ export function validateCommand(): Command {
       }
       const valid = result.issues.length === 0;
       const plan = forecast(result.rows, flags.slots, flags.mode);
+      // The pool forecast: with an accounts file, or a deadline to check against the --slots account alone.
+      const pool = flags.accounts !== undefined || flags.deadline !== undefined ? planPool(result.rows, flags) : undefined;
       if (flags.json) {
         printJson({
           manifest,
@@ -61,6 +88,7 @@ export function validateCommand(): Command {
           rows: result.rows.length,
           errors: result.issues,
           forecast: plan,
+          ...(pool ? { pool: poolJson(pool.plan, pool.timeZone) } : {}),
         });
       } else {
         const lines = result.issues.map((i) => `  line ${i.line}, ${i.field}: ${i.message}`);
@@ -80,10 +108,18 @@ export function validateCommand(): Command {
           plan.boundBy === 'longestChain'
             ? `  duration    about ${formatDuration(plan.wallClockSeconds)}: the longest row's jobs run one after another (${plan.slots} slot(s))`
             : `  duration    about ${formatDuration(plan.wallClockSeconds)} with ${plan.slots} slot(s) kept busy`,
+          ...(pool ? poolLines(pool.plan, pool.timeZone) : []),
         ]);
       }
       if (!valid) process.exitCode = VALIDATE_EXIT.invalidRows;
     });
+}
+
+function planPool(rows: ManifestRow[], flags: ValidateFlags) {
+  const { timeZone, startMs, deadlineMs } = planTimes(flags, Date.now());
+  const config = loadConfig();
+  const accounts = loadPlanAccounts(flags.accounts, config) ?? [implicitAccount(config, flags.slots)];
+  return { timeZone, plan: poolForecast({ rows, accounts, startMs, deadlineMs, defaultMode: flags.mode }) };
 }
 
 function formatDuration(seconds: number): string {

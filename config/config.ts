@@ -90,6 +90,8 @@ export interface EffectiveConfig {
   logFile: string;
   /** The config file read, if any (absolute). */
   configFile?: string;
+  /** MJ_ACCOUNTS_FILE (absolute), read by `loadAccounts` (config/accounts.ts); unset: one account from the MJ_* settings. */
+  accountsFile?: string;
   /** Where each setting's value came from. */
   sources: Partial<Record<ConfigKey, Source>>;
   /** Each setting's effective typed value (undefined: unset, with no fixed default), as `mj-batch config` shows it. */
@@ -183,8 +185,8 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, cwd = proces
     values[key] = value;
     return value;
   }
-  /** A PEM file's path: relative to the config file when it names it, else to the working directory. */
-  function pemPath(key: 'TEMPORAL_TLS_CERT' | 'TEMPORAL_TLS_KEY' | 'TEMPORAL_TLS_CA'): string | undefined {
+  /** A file's path (PEM files, the accounts file): relative to the config file when it names it, else to the working directory. */
+  function pemPath(key: 'TEMPORAL_TLS_CERT' | 'TEMPORAL_TLS_KEY' | 'TEMPORAL_TLS_CA' | 'MJ_ACCOUNTS_FILE'): string | undefined {
     const value = get(key);
     return (values[key] = value && path.resolve(sources[key] === 'file' ? path.dirname(file!.path) : cwd, value)) as string | undefined;
   }
@@ -276,6 +278,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, cwd = proces
     temporalUiUrl: get('TEMPORAL_UI_URL')?.replace(/\/+$/, ''),
     logFile: get('MJ_BATCH_LOG_FILE', undefined, path.join(stackDir, 'logs', 'mj-batch.log'))!,
     configFile: file?.path,
+    accountsFile: pemPath('MJ_ACCOUNTS_FILE'),
     sources,
     values: values as EffectiveConfig['values'],
   };

@@ -84,6 +84,9 @@ export const SETTINGS = [
     default: 'auto',
   }),
   setting('MJ_ACCOUNT', 'Midjourney', str, "the account's name for shared slots", { derived: 'a hash of MJ_BASE_URL and MJ_API_KEY' }),
+  setting('MJ_ACCOUNTS_FILE', 'Midjourney', file, 'the accounts file: a JSON array of API accounts (README: "Several accounts")', {
+    derived: 'none: one account from the MJ_* settings',
+  }),
   setting('MJ_SLOTS', 'Midjourney', int(1), 'the account job slots: default --account-slots (and so --concurrency) of run', {
     default: '3',
     envOnly: true,

@@ -28,8 +28,8 @@ export interface Forecast {
   boundBy: 'slots' | 'longestChain';
 }
 
-/** A row's paid jobs in the order they run, in seconds each (media-only rows submit nothing). */
-function rowJobSeconds(row: ManifestRow, mode: Mode): number[] {
+/** A row's paid jobs in the order they run, in seconds each (media-only rows submit nothing); the pool forecast reuses it. */
+export function rowJobSeconds(row: ManifestRow, mode: Mode): number[] {
   if (row.taskId || row.imageUrl) return [];
   const first = row.kind === 'describe' ? STEP_SECONDS.describe : row.kind === 'shorten' ? STEP_SECONDS.shorten : GRID_SECONDS[mode];
   return [first, ...row.plan.flatMap((chain) => chain.map((step) => stepSeconds(step, mode)))];
