@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Dispatcher } from 'undici';
 import type { DownloadPolicy } from '../media/download';
+import type { MjClients } from '../client/account-clients';
 import type { MjClient } from '../mj-client/client';
 import { createManifestActivities } from './manifest';
 import { createMediaActivities } from './media';
@@ -14,7 +15,8 @@ import { createVersionActivities } from './versions';
 export interface ActivityDeps {
   s3: S3Client;
   bucket: string;
-  mj?: MjClient;
+  /** The API: one client for every call, or one per account (the worker's), by name. */
+  mj?: MjClient | MjClients;
   downloadPolicy?: DownloadPolicy;
   dispatcher?: Dispatcher;
   callbackUrl?: string;
@@ -31,7 +33,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createVersionActivities(deps),
     ...(deps.mj && deps.downloadPolicy && deps.dispatcher
       ? createMjActivities({
-          client: deps.mj,
+          // A lone client serves inputs that name no account; any named account is unknown to it.
+          clients: 'byName' in deps.mj ? deps.mj : { default: deps.mj, byName: new Map() },
           s3: deps.s3,
           bucket: deps.bucket,
           downloadPolicy: deps.downloadPolicy,

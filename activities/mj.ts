@@ -6,6 +6,7 @@ import { downloadImage, type DownloadPolicy } from '../media/download';
 import { MediaError } from '../media/errors';
 import { inspectImage } from '../media/thumbnails';
 import { parseS3Uri } from '../manifest/source';
+import type { MjClients } from '../client/account-clients';
 import type { MjClient, SubmitAccepted } from '../mj-client/client';
 import { withModeFlag, type Mode } from '../mj-client/routing';
 import type { MjTask } from '../mj-client/schemas';
@@ -18,7 +19,8 @@ import { toFailure } from './failures';
 import { s3StatusOf } from '../storage/objects';
 
 export interface MjDeps {
-  client: MjClient;
+  /** One client per account the worker was started with. */
+  clients: MjClients;
   s3: S3Client;
   /** Where the job journal lives (the results bucket). */
   bucket: string;
@@ -36,6 +38,8 @@ interface SubmitCommon {
   callbacks: boolean;
   /** The row's job journal: jobs it already paid for are adopted, not submitted again. */
   journal?: JournalRef;
+  /** The account (its name) the row's lease is on; unset: the worker's default account. */
+  account?: string;
 }
 
 export type SubmitJobInput =
@@ -49,11 +53,16 @@ export interface SubmitJobResult {
   queued: boolean;
   /** The job existed already (a previous attempt or run created it): nothing was paid for now. */
   adopted?: boolean;
+  /** An adopted job found on another account than the input's (an earlier run's lease): the row's jobs go there. */
+  account?: string;
 }
 
 /** An imagine carries its row's mode as a prompt flag too, so the mode survives gateways that drop mode paths. */
 const promptSent = (input: Extract<SubmitJobInput, { op: 'new' }>) =>
   input.kind === 'imagine' ? withModeFlag(input.prompt, input.mode) : input.prompt;
+
+/** The journal's record of the account, so a cancel at the API asks the account that holds the task; none for the default. */
+const journalAccount = (input: SubmitJobInput): { account?: string } => (input.account !== undefined ? { account: input.account } : {});
 
 /** The API's clock and the worker's may differ; a task this much older than the intent still counts as its job. */
 const CLOCK_SKEW_MS = 5 * 60_000;
@@ -64,6 +73,15 @@ const ACTION_OF_KIND: Record<Kind, string> = { imagine: 'IMAGINE', blend: 'BLEND
 const MAX_INPUT_IMAGE_BYTES = 10 * 1024 * 1024;
 
 export function createMjActivities(deps: MjDeps) {
+  /** The client of the input's account. A name this worker was not started with fails before any call is made. */
+  function clientOf(account: string | undefined): MjClient {
+    if (account === undefined) return deps.clients.default;
+    const client = deps.clients.byName.get(account);
+    if (client) return client;
+    const message = `this worker has no account named ${JSON.stringify(account)} (start it with the same accounts file)`;
+    throw ApplicationFailure.create({ type: FailureType.account, nonRetryable: true, message, details: ['unknown-account', message] });
+  }
+
   async function dataUrl(ref: string): Promise<string> {
     let bytes: Buffer;
     const s3ref = parseS3Uri(ref);
@@ -106,8 +124,12 @@ export function createMjActivities(deps: MjDeps) {
    * null when the list proves there is none, 'unknown' when the API cannot say (no list, or a list too short to
    * reach back to the intent: CS lists only the newest 100).
    */
-  async function findPreviousJob(input: Exclude<SubmitJobInput, { op: 'modal' }>, intentAt: number): Promise<string | null | 'unknown'> {
-    const tasks = await deps.client.listTasks();
+  async function findPreviousJob(
+    client: MjClient,
+    input: Exclude<SubmitJobInput, { op: 'modal' }>,
+    intentAt: number,
+  ): Promise<string | null | 'unknown'> {
+    const tasks = await client.listTasks();
     if (tasks === null) return 'unknown';
     const mine = tasks.filter((t) => isJobOf(t, input, intentAt));
     const alive = mine.find((t) => !ENDED.has(t.status));
@@ -118,9 +140,9 @@ export function createMjActivities(deps: MjDeps) {
   }
 
   /** The journal's task, if the API still has it and it has not failed. */
-  async function stillAlive(taskId: string): Promise<MjTask | null> {
+  async function stillAlive(client: MjClient, taskId: string): Promise<MjTask | null> {
     try {
-      const task = await deps.client.fetchTask(taskId);
+      const task = await client.fetchTask(taskId);
       return ENDED.has(task.status) ? null : task;
     } catch (err) {
       if (err instanceof MjApiError && err.kind === 'not-found') return null;
@@ -140,24 +162,34 @@ export function createMjActivities(deps: MjDeps) {
    * (and the API's list) prove there is none, stop when neither can tell and the policy forbids paying twice.
    */
   async function adoptExisting(
+    client: MjClient,
     input: Exclude<SubmitJobInput, { op: 'modal' }>,
     key: string,
     fingerprint: string,
   ): Promise<SubmitJobResult | undefined> {
     const prior = await readJournal(deps.s3, deps.bucket, key);
     if (!prior || prior.fingerprint !== fingerprint) return undefined;
+    // An earlier run's lease may have sent the job to another account of the pool: it is looked for there, and an
+    // adopted job names that account, so the row's follow-ups go where its task is.
+    const elsewhere =
+      prior.account !== undefined &&
+      input.account !== undefined &&
+      prior.account !== input.account &&
+      deps.clients.byName.has(prior.account);
+    if (elsewhere) client = clientOf(prior.account);
     const adopt = (task: MjTask): SubmitJobResult => ({
       taskId: task.id,
       modal: task.status === 'MODAL',
       queued: task.status === 'NOT_START',
       adopted: true,
+      ...(elsewhere ? { account: prior.account } : {}),
     });
     if (prior.taskId) {
-      const task = await stillAlive(prior.taskId);
+      const task = await stillAlive(client, prior.taskId);
       return task ? adopt(task) : undefined;
     }
     // A previous attempt was about to submit and never heard back: the job may exist.
-    const found = await findPreviousJob(input, prior.intentAt);
+    const found = await findPreviousJob(client, input, prior.intentAt);
     if (found === 'unknown') {
       if (input.policy === 'at-least-once') return undefined;
       throw ApplicationFailure.create({
@@ -171,26 +203,31 @@ export function createMjActivities(deps: MjDeps) {
     }
     if (found === null) return undefined;
     await writeJournal(deps.s3, deps.bucket, key, { ...prior, taskId: found });
-    const task = await stillAlive(found);
+    const task = await stillAlive(client, found);
     return task ? adopt(task) : undefined;
   }
 
   return {
     /** One paid submit. Its failures say whether a retry can help, and what an ambiguous answer means under the policy. */
     async submitJob(input: SubmitJobInput): Promise<SubmitJobResult> {
+      const client = clientOf(input.account);
       try {
         const entry =
           input.journal && input.op !== 'modal'
             ? { key: journalKey(input.journal, input.op === 'new' ? { op: 'new' } : input), fingerprint: fingerprintFor(input) }
             : undefined;
         if (entry && input.op !== 'modal') {
-          const adopted = await adoptExisting(input, entry.key, entry.fingerprint);
+          const adopted = await adoptExisting(client, input, entry.key, entry.fingerprint);
           if (adopted) return adopted;
-          await writeJournal(deps.s3, deps.bucket, entry.key, { fingerprint: entry.fingerprint, intentAt: Date.now() });
+          await writeJournal(deps.s3, deps.bucket, entry.key, {
+            fingerprint: entry.fingerprint,
+            intentAt: Date.now(),
+            ...journalAccount(input),
+          });
         }
         let accepted: SubmitJobResult;
         try {
-          accepted = await submitToApi(input);
+          accepted = await submitToApi(client, input);
         } catch (err) {
           // An answer that proves nothing was created clears the intent, so the next attempt need not look.
           if (entry && !(err instanceof MjApiError && err.kind === 'ambiguous'))
@@ -202,6 +239,7 @@ export function createMjActivities(deps: MjDeps) {
             fingerprint: entry.fingerprint,
             intentAt: Date.now(),
             taskId: accepted.taskId,
+            ...journalAccount(input),
           }).catch(() => undefined); // the workflow has the id in its history; the journal only helps a later run
         }
         return accepted;
@@ -212,16 +250,17 @@ export function createMjActivities(deps: MjDeps) {
     },
 
     /** The task's state now, reduced to what the workflow needs. */
-    async fetchTask(input: { taskId: string; mode?: Mode }): Promise<TaskSnapshot> {
+    async fetchTask(input: { taskId: string; mode?: Mode; account?: string }): Promise<TaskSnapshot> {
+      const client = clientOf(input.account);
       try {
-        return snapshotOf(await deps.client.fetchTask(input.taskId, { mode: input.mode }));
+        return snapshotOf(await client.fetchTask(input.taskId, { mode: input.mode }));
       } catch (err) {
         throw toFailure(err);
       }
     },
   };
 
-  async function submitToApi(input: SubmitJobInput): Promise<SubmitJobResult> {
+  async function submitToApi(client: MjClient, input: SubmitJobInput): Promise<SubmitJobResult> {
     const common = {
       state: input.state,
       notifyHook:
@@ -231,27 +270,25 @@ export function createMjActivities(deps: MjDeps) {
     };
     const call = { mode: input.mode };
     let accepted: SubmitAccepted;
-    if (input.op === 'action')
-      accepted = await deps.client.submitAction({ taskId: input.taskId, customId: input.customId, ...common }, call);
-    else if (input.op === 'modal')
-      accepted = await deps.client.submitModal({ taskId: input.taskId, prompt: input.prompt, ...common }, call);
+    if (input.op === 'action') accepted = await client.submitAction({ taskId: input.taskId, customId: input.customId, ...common }, call);
+    else if (input.op === 'modal') accepted = await client.submitModal({ taskId: input.taskId, prompt: input.prompt, ...common }, call);
     else {
       const images = await Promise.all(input.images.map(dataUrl));
       switch (input.kind) {
         case 'imagine':
-          accepted = await deps.client.submitImagine(
+          accepted = await client.submitImagine(
             { prompt: promptSent(input), base64Array: images.length ? images : undefined, ...common },
             call,
           );
           break;
         case 'blend':
-          accepted = await deps.client.submitBlend({ base64Array: images, dimensions: 'SQUARE', ...common }, call);
+          accepted = await client.submitBlend({ base64Array: images, dimensions: 'SQUARE', ...common }, call);
           break;
         case 'describe':
-          accepted = await deps.client.submitDescribe({ base64: images[0]!, ...common }, call);
+          accepted = await client.submitDescribe({ base64: images[0]!, ...common }, call);
           break;
         case 'shorten':
-          accepted = await deps.client.submitShorten({ prompt: input.prompt, ...common }, call);
+          accepted = await client.submitShorten({ prompt: input.prompt, ...common }, call);
           break;
       }
     }

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the figures behind mj-batch's claims, measured on a private embedded stack (Temporal dev server +
  * S3 server, started for the run, on ports of their own) with in-process simulators and real worker processes.
- *   1. slot utilisation, polling only and with callbacks; 2. the media stage against bare sharp; 3. scale.
+ *   1. slot utilisation, polling only and with callbacks; 2. the media stage against bare sharp; 3. scale;
+ *   4. pool utilisation: three accounts, one parked for a third of the run.
  * Prints a table (or one JSON object with --json) and writes the JSON to bench/results/<date>.json (--out).
  *
  *   npm run bench                    # the full figures (about half an hour on 2 cores)
@@ -16,6 +17,7 @@ import { createS3Client } from '../storage/s3-client';
 import { packageRoot } from '../stack/paths';
 import { benchMediaStage, type MediaStageResult } from './media-stage';
 import { startOwnStack } from './own-stack';
+import { benchPoolUtilisation, type PoolUtilisationOptions, type PoolUtilisationResult } from './pool-utilisation';
 import { benchScale, type ScaleResult } from './scale';
 import { benchSlotUtilisation, type SlotUtilisationResult } from './slot-utilisation';
 
@@ -31,17 +33,23 @@ interface Plan {
   slots: { rows: number; slots: number; jobMs: number; queueAhead: number; rowsPerRun: number };
   media: { images: number; concurrency: number };
   scale: { sizes: number[]; slots: number; speed: number };
+  pool: Omit<PoolUtilisationOptions, 'log'>;
 }
+
+// Probes short enough for a run of minutes (the pool's defaults are 30 s doubling to 10 min).
+const POOL_TIMINGS = { firstProbeMs: 2000, maxProbeMs: 8000 };
 
 const FULL: Plan = {
   slots: { rows: 200, slots: 3, jobMs: 2000, queueAhead: 2, rowsPerRun: 25 },
   media: { images: 50, concurrency: 2 },
   scale: { sizes: [1000, 10_000], slots: 50, speed: 1000 },
+  pool: { rows: 600, accounts: 3, slots: 3, queueAhead: 2, jobMs: 2000, timings: POOL_TIMINGS },
 };
 const QUICK: Plan = {
   slots: { rows: 45, slots: 3, jobMs: 2000, queueAhead: 2, rowsPerRun: 9 },
   media: { images: 12, concurrency: 2 },
   scale: { sizes: [300], slots: 50, speed: 1000 },
+  pool: { rows: 180, accounts: 3, slots: 3, queueAhead: 2, jobMs: 2000, timings: POOL_TIMINGS },
 };
 
 export interface BenchReport {
@@ -60,8 +68,10 @@ export interface BenchReport {
   cpuMsPerRow: number | null;
   eventsPerItem: number | null;
   historyWarnings: number | null;
+  /** Busy slot-seconds of the healthy accounts / (their slots × first submit to last job's end), one account parked a third of the run. */
+  poolUtilisation: number | null;
   goals: { name: string; goal: string; measured: string; met: boolean | null }[];
-  details: { slots?: SlotUtilisationResult; media?: MediaStageResult; scale?: ScaleResult };
+  details: { slots?: SlotUtilisationResult; media?: MediaStageResult; scale?: ScaleResult; pool?: PoolUtilisationResult };
 }
 
 function machine(): BenchReport['machine'] {
@@ -76,7 +86,7 @@ function machine(): BenchReport['machine'] {
 
 export async function runBench(flags: BenchFlags, log: (line: string) => void): Promise<BenchReport> {
   const plan = flags.quick ? QUICK : FULL;
-  const parts = new Set((flags.only ?? 'slots,media,scale').split(','));
+  const parts = new Set((flags.only ?? 'slots,media,scale,pool').split(','));
   const stack = await startOwnStack({ name: 'bench', simUrl: 'http://127.0.0.1:9', simApiKey: 'unused', taskQueue: 'bench', log });
   const client = await connectClient(stack.config.temporal);
   const s3 = createS3Client(stack.config.s3);
@@ -86,12 +96,13 @@ export async function runBench(flags: BenchFlags, log: (line: string) => void): 
     if (parts.has('slots')) details.slots = await benchSlotUtilisation(stack, client, s3, { ...plan.slots, queueAhead, log });
     if (parts.has('media')) details.media = await benchMediaStage(stack.config, { ...plan.media, log });
     if (parts.has('scale')) details.scale = await benchScale(stack, client, s3, { ...plan.scale, log });
+    if (parts.has('pool')) details.pool = await benchPoolUtilisation(stack, client, s3, { ...plan.pool, log });
   } finally {
     s3.destroy();
     await client.connection.close();
     await stack.stop();
   }
-  const { slots, media, scale } = details;
+  const { slots, media, scale, pool } = details;
   const largest = scale?.runs[scale.runs.length - 1];
   const has10k = !!scale && scale.runs.some((r) => r.rows === 1000) && scale.runs.some((r) => r.rows === 10_000);
   const goal = (name: string, want: string, value: number | null | undefined, ok: (v: number) => boolean) => ({
@@ -114,6 +125,7 @@ export async function runBench(flags: BenchFlags, log: (line: string) => void): 
     cpuMsPerRow: largest?.workerCpuMsPerRow ?? null,
     eventsPerItem: largest?.eventsPerItem ?? null,
     historyWarnings: scale?.historyWarnings ?? null,
+    poolUtilisation: pool?.utilisation ?? null,
     goals: [
       goal('slot utilisation, polling only', '>= 0.93', slots?.polling.utilisation, (v) => v >= 0.93),
       goal('slot utilisation, callbacks', '>= 0.97', slots?.callbacks.utilisation, (v) => v >= 0.97),
@@ -127,6 +139,7 @@ export async function runBench(flags: BenchFlags, log: (line: string) => void): 
       goal('media activity / bare sharp', '>= 0.80', media?.ratio, (v) => v >= 0.8),
       goal('worker peak RSS, 10k rows / 1k rows', '<= 1.3', has10k ? scale!.rssRatio : null, (v) => v <= 1.3),
       goal('history-size warnings', '0', scale?.historyWarnings, (v) => v === 0),
+      goal('pool utilisation (healthy accounts, one parked a third of the run)', '>= 0.95', pool?.utilisation, (v) => v >= 0.95),
     ],
     details,
   };
@@ -207,16 +220,54 @@ function printTable(r: BenchReport): void {
       );
     if (sc.rssRatio !== null) out.push('', `peak RSS ratio (largest / smallest): ${sc.rssRatio}`);
   }
+  const p = r.details.pool;
+  if (p) {
+    out.push(
+      '',
+      `Pool utilisation: ${p.rows} imagine rows, ${p.accounts.length} accounts of ${p.slots} slots (queue-ahead ${p.queueAhead} each), jobs of ${p.jobMs} ms, concurrency ${p.concurrency}; ` +
+        `pool started before the batch with probes from ${p.timings.firstProbeMs} ms doubling to ${p.timings.maxProbeMs} ms`,
+      `${p.parked.name} refused every submit from ${p.parked.refuseFromS} s to ${p.parked.refuseUntilS} s: parked at ${p.parked.parkedAtS ?? '-'} s, ` +
+        `rejoined at ${p.parked.rejoinedAtS ?? '-'} s, ${p.parked.refusals} refusals, ${p.parked.probes} probes, parked for ${p.parked.parkedShare ?? '-'} of the wall time, busy share ${p.parked.busyShare}`,
+      '',
+    );
+    row(
+      'healthy utilisation',
+      'before',
+      'refusing',
+      'after',
+      'busy slot-s',
+      'wall s',
+      'batch s',
+      'worker CPU-ms/job',
+      'load avg start / end',
+    );
+    row('---', '---', '---', '---', '---', '---', '---', '---', '---');
+    row(
+      p.utilisation,
+      p.phases.before,
+      p.phases.refusing,
+      p.phases.after,
+      p.healthyBusySlotSeconds,
+      p.wallSeconds,
+      p.batchSeconds,
+      p.workerCpuMsPerJob,
+      `${p.loadAverage.start} / ${p.loadAverage.end}`,
+    );
+    out.push('');
+    row('account', 'jobs', 'busy slot-s', 'refusals', 'effective slots min', 'max');
+    row('---', '---', '---', '---', '---', '---');
+    for (const a of p.accounts) row(a.name, a.jobs, a.busySlotSeconds, a.refusals, a.effectiveSlots.min, a.effectiveSlots.max);
+  }
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
 async function main(): Promise<void> {
   const program = new Command('bench')
-    .description('measure slot utilisation, the media stage and scale on a private embedded stack')
+    .description('measure slot utilisation, the media stage, scale and pool utilisation on a private embedded stack')
     .option('--quick', 'a reduced run (a few minutes)')
     .option('--json', 'print one JSON object instead of the table')
     .option('--out <file>', 'where to write the JSON (default bench/results/<date>[-quick].json)')
-    .option('--only <parts>', 'comma-separated: slots, media, scale')
+    .option('--only <parts>', 'comma-separated: slots, media, scale, pool')
     .option('--queue-ahead <n>', "the slot benchmark's queue-ahead (default: run's default, 2)");
   program.parse(process.argv);
   const flags = program.opts<BenchFlags>();

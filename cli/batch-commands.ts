@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { accountSlotsStatus } from '../client/account-slots';
+import { createAccountClients } from '../client/account-clients';
+import { accountOf, accountSlotsStatus } from '../client/account-slots';
 import { cancelApiJobs, runningRows, type ApiCancelReport } from '../client/api-cancel';
 import { loadBatchRecord } from '../client/batches';
 import { batchOutcome, cancelBatch, listBatches, pauseBatch, resumeBatch, setBatchConcurrency } from '../client/control';
@@ -8,12 +9,13 @@ import { wholeNumber } from '../client/options';
 import { rowStages } from '../client/progress';
 import { batchUiUrl, summaryOf } from '../client/summary';
 import { progressQuery } from '../contracts/handlers';
+import { accountPoolStateById } from '../client/account-pool';
 import { WorkflowType } from '../contracts/naming';
-import { loadConfig, type EffectiveConfig } from '../config/config';
+import { loadAccounts, type Accounts } from '../config/accounts';
+import { ConfigError, loadConfig, type EffectiveConfig } from '../config/config';
 import { connectClient } from '../config/temporal';
-import { MjClient } from '../mj-client';
 import { createS3Client } from '../storage/s3-client';
-import { holdLine, slotsLine, stageCounts } from './board';
+import { accountPoolIdOf, holdLine, poolLines, slotsLine, stageCounts } from './board';
 import { EXIT } from './exit-codes';
 import { followBatch } from './follow';
 import { printJson, printLines } from './output';
@@ -94,6 +96,8 @@ function statusCommand(): Command {
           const slots = p.accountSlotsWorkflowId
             ? await accountSlotsStatus(client, p.accountSlotsWorkflowId).catch(() => undefined)
             : undefined;
+          const poolId = accountPoolIdOf(p);
+          const pool = poolId ? ((await accountPoolStateById(client, poolId).catch(() => null)) ?? undefined) : undefined;
           if (flags.json) {
             return printJson({
               ...base,
@@ -107,6 +111,7 @@ function statusCommand(): Command {
               runs: p.runs,
               ...(p.accountHold ? { accountHold: p.accountHold } : {}),
               ...(slots ? { accountSlots: slots } : {}),
+              ...(pool ? { accountPool: pool } : {}),
             });
           }
           return printLines([
@@ -118,6 +123,7 @@ function statusCommand(): Command {
             ...(p.accountHold ? [`  ${holdLine(p)}`] : []),
             ...(p.counts.modeMismatches ? [`  WARNING: ${p.counts.modeMismatches} row(s) ran in another speed mode than asked`] : []),
             ...(slots ? [`  ${slotsLine(slots)}`] : []),
+            ...(pool ? poolLines(pool).map((l) => `  ${l}`) : []),
             ...(base.temporalUiUrl ? [`  Web UI ${base.temporalUiUrl}`] : []),
           ]);
         }
@@ -157,7 +163,7 @@ function controlCommand(name: string, description: string, act: (handle: Workflo
 
 type ApiCancelOutcome = ApiCancelReport | { error: string };
 
-/** Cancels the batch's jobs still queued at the API (see client/api-cancel.ts), with the configured account. */
+/** Cancels the batch's jobs still queued at the API (see client/api-cancel.ts), each with the account its journal names. */
 async function cancelAtApi(
   client: Client,
   config: EffectiveConfig,
@@ -165,9 +171,15 @@ async function cancelAtApi(
   rows: string[],
   since: Date,
 ): Promise<ApiCancelOutcome> {
-  if (!config.mj.baseUrl || !config.mj.apiKey) return { error: 'no Midjourney API configured (MJ_BASE_URL, MJ_API_KEY)' };
+  let accounts: Accounts;
+  try {
+    accounts = loadAccounts({ config, implicitName: accountOf(config.mj) });
+  } catch (err) {
+    if (err instanceof ConfigError) return { error: err.message };
+    throw err;
+  }
   const s3 = createS3Client(config.s3);
-  const mj = new MjClient({ baseUrl: config.mj.baseUrl, apiKey: config.mj.apiKey, auth: config.mj.auth, modePrefix: config.mj.modePrefix });
+  const mj = createAccountClients(accounts, config);
   try {
     const record = await loadBatchRecord(s3, config.s3.bucket, batchId);
     if (!record) return { error: `no record of batch ${batchId} in s3://${config.s3.bucket}/, so its rows' job journals cannot be found` };

@@ -1,6 +1,8 @@
 import type { BatchProgress } from '../contracts/batch';
 import type { ItemStage } from '../contracts/rows';
 import type { AccountSlotsStatus } from '../client/account-slots';
+import type { AccountPoolState, AccountState } from '../contracts/account-pool';
+import { duration, stallLine } from './accounts-view';
 
 export type StageCounts = Partial<Record<ItemStage, number>>;
 
@@ -31,8 +33,17 @@ export function stageCounts(p: BatchProgress, inFlight: StageCounts = {}): Recor
   };
 }
 
-/** The board: one line per stage, then rate, ETA and slots in use, then the account's slots when rows wait for them. */
-export function boardLines(p: BatchProgress, inFlight: StageCounts = {}, slots?: AccountSlotsStatus): string[] {
+/**
+ * The board: one line per stage, then rate, ETA and slots in use, then the account's slots when rows wait for them,
+ * or, with an accounts file, each account of the pool.
+ */
+export function boardLines(
+  p: BatchProgress,
+  inFlight: StageCounts = {},
+  slots?: AccountSlotsStatus,
+  pool?: AccountPoolState,
+  now = Date.now(),
+): string[] {
   const stages = stageCounts(p, inFlight);
   const total = Math.max(1, p.counts.total);
   const width = 24;
@@ -48,6 +59,7 @@ export function boardLines(p: BatchProgress, inFlight: StageCounts = {}, slots?:
   if (p.accountHold) lines.push(`  ${holdLine(p)}`);
   if (p.counts.modeMismatches) lines.push(`  WARNING: ${p.counts.modeMismatches} row(s) ran in another speed mode than asked`);
   if (slots && slots.waiting > 0) lines.push(`  ${slotsLine(slots)}`);
+  if (pool) lines.push(...poolLines(pool, now).map((l) => `  ${l}`));
   return lines;
 }
 
@@ -64,14 +76,21 @@ export function holdLine(p: BatchProgress, now = Date.now()): string {
 }
 
 /** One plain line, for logs and pipes. */
-export function progressLine(p: BatchProgress, inFlight: StageCounts = {}, slots?: AccountSlotsStatus): string {
+export function progressLine(
+  p: BatchProgress,
+  inFlight: StageCounts = {},
+  slots?: AccountSlotsStatus,
+  pool?: AccountPoolState,
+  now = Date.now(),
+): string {
   const s = stageCounts(p, inFlight);
   return (
     `${p.batchId} [${p.state}] ${s.done + s.failed}/${p.counts.total} finished: ` +
     STAGES.map((stage) => `${stage} ${s[stage]}`).join(', ') +
     `; ${p.ratePerMinute}/min; ETA ${eta(p.etaSeconds)}; slots ${p.inFlight}/${p.concurrency}` +
     (p.accountHold ? `; ${holdLine(p)}` : '') +
-    (slots && slots.waiting > 0 ? `; ${slotsLine(slots)}` : '')
+    (slots && slots.waiting > 0 ? `; ${slotsLine(slots)}` : '') +
+    (pool ? `; ${poolLines(pool, now).join('; ')}` : '')
   );
 }
 
@@ -90,15 +109,15 @@ export class Board {
     private readonly plainEveryMs = 10_000,
   ) {}
 
-  update(p: BatchProgress, inFlight: StageCounts = {}, slots?: AccountSlotsStatus): void {
+  update(p: BatchProgress, inFlight: StageCounts = {}, slots?: AccountSlotsStatus, pool?: AccountPoolState): void {
     if (this.tty) {
-      const lines = boardLines(p, inFlight, slots);
+      const lines = boardLines(p, inFlight, slots, pool);
       if (this.drawn > 0) this.out.write(`\x1b[${this.drawn}F`);
       this.out.write(lines.map((l) => `\x1b[2K${l}\n`).join(''));
       this.drawn = lines.length;
       return;
     }
-    const line = progressLine(p, inFlight, slots);
+    const line = progressLine(p, inFlight, slots, pool);
     const counts = line.replace(/; [\d.]+\/min.*$/, '');
     const now = Date.now();
     if (counts !== this.lastLine || now - this.lastPlain >= this.plainEveryMs) {
@@ -113,4 +132,29 @@ export function slotsLine(s: AccountSlotsStatus): string {
   const line = `account ${s.account}: ${s.held}/${s.slots}+${s.queueAhead} slots held, ${s.waiting} row(s) waiting`;
   if (s.heldByClosedRows.length === 0) return line;
   return `${line}; ${s.heldByClosedRows.length} held by closed rows (taken back within ${s.reclaimWithinSeconds} s)`;
+}
+
+/** The batch's pool of accounts, when it uses one (an accounts file); read optionally, as older batches have none. */
+export const accountPoolIdOf = (p: BatchProgress): string | undefined => p.accountPoolWorkflowId;
+
+/** One line per account of the pool (status, slots in use / effective / configured, jobs today), then the stall if any. */
+export function poolLines(pool: AccountPoolState, now = Date.now()): string[] {
+  const lines = pool.accounts.map(
+    (a) =>
+      `account ${a.name}: ${statusWithWhy(a, now)}, ${a.inUse}/${a.effectiveSlots}/${a.slots} in use/effective/slots, ` +
+      `${a.jobsToday}${a.dailyJobs !== undefined ? `/${a.dailyJobs}` : ''} jobs today`,
+  );
+  if (pool.stalled) lines.push(stallLine(pool.stalled, now));
+  return lines;
+}
+
+/** The status, and for one that takes no rows, why and for how long (the board redraws: relative times read best). */
+function statusWithWhy(a: AccountState, now: number): string {
+  const inHowLong = (iso: string) => {
+    const ms = Date.parse(iso) - now;
+    return ms > 0 ? `in ${duration(ms)}` : 'now';
+  };
+  if (a.status === 'parked' && a.parked) return `parked (${a.parked.reason}, next probe ${inHowLong(a.parked.probeAt)})`;
+  if ((a.status === 'outside-hours' || a.status === 'capped') && a.opensAt) return `${a.status} (opens ${inHowLong(a.opensAt)})`;
+  return a.status;
 }

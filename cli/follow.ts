@@ -21,7 +21,7 @@ export async function followBatch(
   const { result, ok } = await waitForBatch(
     client,
     batchId,
-    (p, stages, slots) => board.update(p, stages, slots),
+    (p, stages, slots, pool) => board.update(p, stages, slots, pool),
     flags.intervalMs ?? 1000,
     true,
   );

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/config';
+import { accountsCommand } from './accounts-command';
 import { demoCommand } from './demo-command';
 import { simCommand } from './sim-command';
 import { progress } from './output';
@@ -45,13 +46,15 @@ export function buildProgram(): Command {
   program.addCommand(redriveCommand());
   program.addCommand(reprocessCommand());
   for (const cmd of batchCommands()) program.addCommand(cmd);
+  program.addCommand(accountsCommand());
   program.addCommand(reportCommand());
   program
     .command('worker')
     .description('run a worker for the configured Temporal server and S3 bucket until interrupted')
-    .action(async () => {
+    .option('--accounts <file>', 'the accounts file: a JSON array of API accounts (default: $MJ_ACCOUNTS_FILE)')
+    .action(async (flags: { accounts?: string }) => {
       const { runWorker } = require('../worker/run-worker') as typeof import('../worker/run-worker');
-      await runWorker(loadConfig(), progress);
+      await runWorker(loadConfig(), progress, flags.accounts);
     });
   return program;
 }

@@ -127,16 +127,24 @@ export async function launch(
   config: EffectiveConfig,
   manifestRef: string,
   input: BatchInput,
-  flags: Pick<RunFlags, 'wait' | 'json' | 'accountSlots' | 'queueAhead'>,
+  flags: Pick<RunFlags, 'wait' | 'json' | 'accountSlots' | 'queueAhead'> & { accounts?: string },
 ): Promise<void> {
+  // Read (and checked) before anything starts: a bad accounts file is exit 2 with nothing started. Without shared
+  // slots (`--account-slots 0`, a reprocess) there is no pool either: rows run on the worker's first account.
+  const accounts = flags.accountSlots === 0 ? undefined : loadAccountSpecs({ config, file: flags.accounts });
   const client = await connectClient(config.temporal);
   const s3 = createS3Client(config.s3);
   try {
-    const handle = await startBatch(client, s3, config.s3.bucket, config.taskQueue, manifestRef, input, {
-      account: accountOf(config.mj),
-      slots: flags.accountSlots,
-      queueAhead: flags.queueAhead,
-    });
+    const handle = await startBatch(
+      client,
+      s3,
+      config.s3.bucket,
+      config.taskQueue,
+      manifestRef,
+      input,
+      { account: accountOf(config.mj), slots: flags.accountSlots, queueAhead: flags.queueAhead },
+      accounts ? { accounts } : undefined,
+    );
     const started = {
       batchId: input.batchId,
       workflowId: handle.workflowId,

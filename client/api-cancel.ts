@@ -8,6 +8,7 @@ import { RowKeyKey } from '../contracts/search-attributes';
 import { MjApiError, isTerminal, type CancelAnswer, type MjClient, type MjTask } from '../mj-client';
 import { mapLimit } from '../report/map-limit';
 import { readJournal } from '../storage/job-journal';
+import type { MjClients } from './account-clients';
 import { listKeys } from '../storage/objects';
 
 /**
@@ -53,7 +54,8 @@ export interface ApiCancelDeps {
   temporal: Client;
   s3: S3Client;
   bucket: string;
-  mj: MjClient;
+  /** One client for every job, or one per account: a job goes to the account its journal names (unset: the default). */
+  mj: MjClient | MjClients;
 }
 
 export interface ApiCancelOptions {
@@ -89,11 +91,11 @@ export const runningRows = (client: Client, batchId: string) => listRows(client,
 export const rowsInFlightSince = (client: Client, batchId: string, since: Date) =>
   listRows(client, `${rowsOf(batchId)} AND (ExecutionStatus = 'Running' OR CloseTime >= '${since.toISOString()}')`);
 
-/** The jobs a row's journal records: accepted ones with their task id, and submits still without an answer. */
+/** The jobs a row's journal records: accepted ones with their task id and account, and submits still without an answer. */
 async function journalOf(s3: S3Client, bucket: string, outputPrefix: string, rowKey: string) {
   const keys = await listKeys(s3, bucket, rowJobsFolder(outputPrefix, rowKey));
   const entries = await Promise.all(keys.map((key) => readJournal(s3, bucket, key)));
-  return entries.flatMap((e) => (e ? [{ rowKey, taskId: e.taskId ?? null, intentAt: e.intentAt }] : []));
+  return entries.flatMap((e) => (e ? [{ rowKey, taskId: e.taskId ?? null, intentAt: e.intentAt, account: e.account }] : []));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -132,31 +134,38 @@ const shown = (a: CancelAnswer) =>
 export async function cancelApiJobs(batchId: string, deps: ApiCancelDeps, opts: ApiCancelOptions): Promise<ApiCancelReport> {
   const report: ApiCancelReport = { cancelled: [], couldNotCancel: [], alreadyFinished: [], rows: 0 };
   const seen = new Set<string>();
-  let noRoute = false;
 
-  const settle = async ({ taskId, rowKey }: { taskId: string; rowKey: string }): Promise<void> => {
+  const clients: MjClients = 'byName' in deps.mj ? deps.mj : { default: deps.mj, byName: new Map() };
+  // The API without a cancel route, per client: one account's gateway may lack it while another's proxy has it.
+  const noRoute = new Set<MjClient>();
+
+  const settle = async ({ taskId, rowKey, account }: { taskId: string; rowKey: string; account?: string }): Promise<void> => {
     const refused = (reason: string, status?: string) =>
       report.couldNotCancel.push({ taskId, rowKey, ...(status !== undefined ? { status } : {}), reason });
+    // Task ids belong to the account that made them.
+    const mj = account === undefined ? clients.default : clients.byName.get(account);
+    if (!mj)
+      return void refused(`the job is on account "${account}", which is not in this CLI's accounts (use the worker's accounts file)`);
     let task: MjTask;
     try {
-      task = await deps.mj.fetchTask(taskId);
+      task = await mj.fetchTask(taskId);
     } catch (err) {
       return void refused(err instanceof MjApiError && err.kind === 'not-found' ? 'the API does not know this task' : why(err));
     }
     if (isTerminal(task)) return void report.alreadyFinished.push({ taskId, rowKey, status: task.status });
     if (!NOT_STARTED.has(task.status)) return void refused(ALREADY_RUNNING, task.status);
-    if (noRoute) return void refused(NO_CANCEL_ROUTE, task.status);
+    if (noRoute.has(mj)) return void refused(NO_CANCEL_ROUTE, task.status);
     let answer: CancelAnswer;
     try {
-      answer = await deps.mj.cancelTask(taskId);
+      answer = await mj.cancelTask(taskId);
     } catch (err) {
       return void refused(why(err), task.status);
     }
     if (answer.outcome === 'no-route') {
-      noRoute = true;
+      noRoute.add(mj);
       return void refused(NO_CANCEL_ROUTE, task.status);
     }
-    const after = await deps.mj.fetchTask(taskId).catch(() => undefined);
+    const after = await mj.fetchTask(taskId).catch(() => undefined);
     if (after && CANCELLED.has(after.status)) return void report.cancelled.push({ taskId, rowKey });
     if (after?.status === 'SUCCESS') return void report.alreadyFinished.push({ taskId, rowKey, status: after.status });
     refused(`the API answered ${shown(answer)}, but the task is still ${after ? after.status || '""' : 'unreadable'}`, after?.status);
@@ -164,7 +173,9 @@ export async function cancelApiJobs(batchId: string, deps: ApiCancelDeps, opts: 
 
   const pass = async (rows: string[], last: boolean) => {
     const journals = (await mapLimit(rows, 8, (row) => journalOf(deps.s3, deps.bucket, opts.outputPrefix, row))).flat();
-    const jobs = journals.flatMap((j) => (j.taskId && !seen.has(j.taskId) ? [{ taskId: j.taskId, rowKey: j.rowKey }] : []));
+    const jobs = journals.flatMap((j) =>
+      j.taskId && !seen.has(j.taskId) ? [{ taskId: j.taskId, rowKey: j.rowKey, account: j.account }] : [],
+    );
     for (const j of jobs) seen.add(j.taskId);
     await mapLimit(jobs, opts.concurrency ?? 4, settle);
     if (last) {

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import type { AccountPoolState } from '../contracts/account-pool';
 import { accountSlotsWorkflowId } from '../contracts/account-slots';
 import type { BatchInput, BatchProgress, BatchResult } from '../contracts/batch';
 import { batchRecordKey, manifestCopyKey, normalisePrefix } from '../contracts/bucket-layout';
@@ -16,6 +17,8 @@ import { parseS3Uri, readManifestBytes } from '../manifest/source';
 import { validateManifestBytes, type ValidatedManifest } from '../manifest/validate';
 import { getObjectOrNull } from '../storage/objects';
 import { accountSlotsStatus, ensureAccountSlots, type AccountSlotsStatus } from './account-slots';
+import { accountPoolStateById, ensureAccountPool, type PoolTimings } from './account-pool';
+import type { AccountSpec } from '../contracts/accounts';
 import { rowStages } from './progress';
 
 /** What a batch is started with; unset fields take the defaults named here. */
@@ -153,9 +156,14 @@ export async function startBatch(
   manifestRef: string,
   input: BatchInput,
   accountSlots?: { account: string; slots: number; queueAhead?: number },
+  pool?: { accounts: AccountSpec[]; timings?: PoolTimings },
 ) {
   try {
-    if (accountSlots && input.accountSlotsWorkflowId)
+    if (pool) {
+      // An accounts file: the task queue's pool of accounts stands in for the one account's slots.
+      const { accountSlotsWorkflowId: _one, ...rest } = input;
+      input = { ...rest, accountPoolWorkflowId: await ensureAccountPool(client, taskQueue, pool.accounts, pool.timings) };
+    } else if (accountSlots && input.accountSlotsWorkflowId)
       await ensureAccountSlots(client, taskQueue, accountSlots.account, accountSlots.slots, accountSlots.queueAhead);
     const handle = await client.workflow.start(WorkflowType.batch, { workflowId: input.batchId, taskQueue, args: [input] });
     await saveBatchRecord(s3, bucket, {
@@ -182,7 +190,7 @@ export type BatchOutcome = { result: BatchResult; ok: boolean };
 export async function waitForBatch(
   client: Client,
   batchId: string,
-  onProgress: (p: BatchProgress, stages?: Partial<Record<ItemStage, number>>, slots?: AccountSlotsStatus) => void,
+  onProgress: (p: BatchProgress, stages?: Partial<Record<ItemStage, number>>, slots?: AccountSlotsStatus, pool?: AccountPoolState) => void,
   everyMs = 2000,
   withStages = false,
 ): Promise<BatchOutcome> {
@@ -190,6 +198,7 @@ export async function waitForBatch(
   let stop = false;
   let slots: AccountSlotsStatus | undefined;
   let slotsAt = 0;
+  let pool: AccountPoolState | undefined;
   const ticker = (async () => {
     while (!stop) {
       await new Promise((r) => setTimeout(r, everyMs));
@@ -201,7 +210,10 @@ export async function waitForBatch(
           slotsAt = Date.now();
           slots = await accountSlotsStatus(client, p.accountSlotsWorkflowId).catch(() => undefined);
         }
-        onProgress(p, withStages ? await rowStages(client, batchId).catch(() => undefined) : undefined, slots);
+        // The pool of accounts (an accounts file) answers from its state, one query: every tick.
+        if (withStages && p.accountPoolWorkflowId)
+          pool = (await accountPoolStateById(client, p.accountPoolWorkflowId).catch(() => pool)) ?? pool;
+        onProgress(p, withStages ? await rowStages(client, batchId).catch(() => undefined) : undefined, slots, pool);
       } catch {
         // Between runs (continue-as-new) or while a worker restarts a query can fail; the next tick asks again.
       }

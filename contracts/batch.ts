@@ -25,6 +25,11 @@ export interface BatchInput {
   pageSize?: number;
   /** The account's slots workflow (shared by every batch on the same API key); none: only `concurrency` limits. */
   accountSlotsWorkflowId?: string;
+  /**
+   * With an accounts file: the task queue's pool of accounts (contracts/account-pool.ts), in place of one account's
+   * slots workflow. Each row's lease names the account its jobs run on.
+   */
+  accountPoolWorkflowId?: string;
   /** Rows started per run before continue-as-new keeps the history small. */
   rowsPerRun?: number;
   /** How often rows carried over from an earlier run are checked for having closed silently (default `CARRIED_ROWS_CHECK_MS`). */
@@ -141,6 +146,8 @@ export interface BatchProgress {
   runs: number;
   /** The account's slots workflow, when the batch shares one. */
   accountSlotsWorkflowId?: string;
+  /** The pool of accounts, when the batch runs on an accounts file. */
+  accountPoolWorkflowId?: string;
   accountHold?: AccountHold;
 }
 

@@ -1,6 +1,8 @@
 // Every signal, query and update of the workflows, by name: the workflows set handlers for them, the client and
 // the worker's callback receiver send them. Nothing else spells a handler's name.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { AccountPoolState, PoolAccepted, PoolGrant, PoolLease, PoolReturn } from './account-pool';
+import type { AccountSpec } from './accounts';
 import type { AccountSlotsState, Lease, SlotsSize } from './account-slots';
 import type { AccountCondition, BatchProgress, RowFinished } from './batch';
 import type { TaskSnapshot } from './rows';
@@ -37,3 +39,16 @@ export const slotsQuery = defineQuery<AccountSlotsState>('slots');
  * (a batch run again after one was terminated) rather than at the next periodic check.
  */
 export const checkLeasesSignal = defineSignal('checkLeases');
+
+// The pool of accounts (an accounts file in use). Releases are `releaseSlotSignal`, as for one account's slots.
+/** Batch → pool: a slot on an account that serves the row's mode. */
+export const poolAcquireSignal = defineSignal<[PoolLease]>('poolAcquire');
+/** Pool → holder (the batch, or a row asking again): the lease and the account it is on. */
+export const poolGrantedSignal = defineSignal<[PoolGrant]>('poolGranted');
+/** Row → pool: the lease back after a refusal, or to move to another account; see `PoolReturn`. */
+export const poolReturnSignal = defineSignal<[PoolReturn]>('poolReturn');
+/** Row → pool: a submit accepted after a refusal or as a probe. */
+export const poolAcceptedSignal = defineSignal<[PoolAccepted]>('poolAccepted');
+/** Client → pool: the accounts (specs from the accounts file, never keys). */
+export const setAccountsSignal = defineSignal<[AccountSpec[]]>('setAccounts');
+export const accountPoolQuery = defineQuery<AccountPoolState>('accountPool');

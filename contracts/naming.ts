@@ -14,6 +14,7 @@ export const WorkflowType = {
   item: 'itemWorkflow',
   reprocessRow: 'reprocessRowWorkflow',
   accountSlots: 'accountSlotsWorkflow',
+  accountPool: 'accountPoolWorkflow',
 } as const;
 
 /** A batch's workflow id is its batch id; each row's is `<batchId>/<rowKey>`. */

@@ -95,8 +95,12 @@ export interface ItemInput {
   outputPrefix: string;
   row: RowRef;
   options: ItemOptions;
-  /** The account slot the batch acquired for this row: the row gives it back once it needs no more jobs. */
-  slotLease?: { workflowId: string; leaseId: string };
+  /**
+   * The account slot the batch acquired for this row: the row gives it back once it needs no more jobs. With an
+   * accounts file, `workflowId` is the pool's and `account` the account the lease is on (every job of the row goes
+   * there); `probe`: the account was parked and this row tries it.
+   */
+  slotLease?: { workflowId: string; leaseId: string; account?: string; probe?: boolean };
   /**
    * The batch's workflow id, when the batch started this row to outlive its run (continue-as-new does not wait for
    * rows in flight): the row tells it by `rowFinished` once its result is stored. Unset, the batch waits for the child.
@@ -120,6 +124,8 @@ export interface ItemResult {
   version?: string;
   /** Images of earlier versions (or of another row that wrote this folder) that this one replaced, where they are kept. */
   superseded?: SupersededVersion[];
+  /** The account (accounts file) the row's jobs ran on; unset with one implicit account. */
+  account?: string;
 }
 
 /**

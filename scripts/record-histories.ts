@@ -12,6 +12,8 @@ import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { loadBatchRecord, prepareBatch, startBatch, waitForBatch } from '../client/batches';
+import { ensureAccountPool } from '../client/account-pool';
+import type { AccountSpec } from '../contracts/accounts';
 import { startReprocess } from '../client/reprocess';
 import { loadConfig, type EffectiveConfig } from '../config/config';
 import { connectClient } from '../config/temporal';
@@ -126,6 +128,7 @@ async function main(): Promise<void> {
     await recordRecovery({ client, s3, config, dir, taskQueue: `${taskQueue}-rec` });
     await recordStops({ client, s3, config, dir, taskQueue: `${taskQueue}-stop` });
     await recordVersions({ client, s3, config, dir, taskQueue: `${taskQueue}-ver` });
+    await recordPool({ client, s3, config, dir, taskQueue: `${taskQueue}-pool` });
   } finally {
     s3.destroy();
     await connection.close();
@@ -389,6 +392,74 @@ async function recordVersions({ client, s3, config, dir, taskQueue }: Recording)
     });
   } finally {
     await sim.close();
+  }
+}
+
+/**
+ * Two accounts in a pool (an accounts file, one simulator each): B refuses every submit at first, so its rows move to
+ * A and B is parked; B heals and its probe is accepted. A row with a follow-up presses it on its grid's account.
+ */
+async function recordPool({ client, s3, config, dir, taskQueue }: Recording): Promise<void> {
+  const stamp = Date.now();
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  const sims = await Promise.all(['A', 'B'].map((name) => startSimulator({ speed: 200, apiKey: `sk-record-${name}` })));
+  const accounts: AccountSpec[] = sims.map((sim, i) => {
+    const name = ['A', 'B'][i]!;
+    env[`MJ_RECORD_KEY_${name}`] = sim.options.apiKey;
+    return { name, baseUrl: sim.url, apiKeyEnv: `MJ_RECORD_KEY_${name}`, slots: 2 };
+  });
+  const accountsFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'record-')), 'accounts.json');
+  fs.writeFileSync(accountsFile, JSON.stringify(accounts));
+  const b = sims[1]!;
+  await fetch(`${b.url}/_sim/faults`, { method: 'POST', body: JSON.stringify({ queueFull: 1 }) });
+  const workers = await startWorkers(config, { taskQueue, env, accountsFile });
+  const poolId = await ensureAccountPool(client, taskQueue, accounts, { firstProbeMs: 1_000, maxProbeMs: 2_000 });
+  try {
+    await workers.runUntil(async () => {
+      const rows = [
+        { id: 'p0', prompt: 'a recorded pooled lamp', actions: 'U1' },
+        { id: 'p1', prompt: 'a recorded pooled rug' },
+        { id: 'p2', prompt: 'a recorded pooled stool' },
+        { id: 'p3', prompt: 'a recorded pooled vase' },
+      ];
+      const file = writeManifest(rows);
+      const { input } = await prepareBatch(file, s3, config.s3.bucket, taskQueue, {
+        batchId: `record-pool-${stamp}`,
+        outputPrefix: `record/pool-${stamp}`,
+        concurrency: 4,
+        submitPolicy: 'at-most-once',
+        callbacks: true,
+        pollMinMs: 1000,
+        pollMaxMs: 2000,
+      });
+      await startBatch(client, s3, config.s3.bucket, taskQueue, file, input, undefined, { accounts });
+      await waitForBatch(client, input.batchId, () => undefined, 500);
+      // B heals; a second batch's rows reach it once its probe is accepted.
+      await fetch(`${b.url}/_sim/faults`, { method: 'DELETE' });
+      const later = writeManifest([1, 2, 3, 4].map((i) => ({ id: `q${i}`, prompt: `a recorded healed chair ${i}` })));
+      const healed = await prepareBatch(later, s3, config.s3.bucket, taskQueue, {
+        batchId: `record-pool-healed-${stamp}`,
+        outputPrefix: `record/pool-healed-${stamp}`,
+        concurrency: 4,
+        submitPolicy: 'at-most-once',
+        callbacks: true,
+        pollMinMs: 1000,
+        pollMaxMs: 2000,
+      });
+      await sleep(2_500);
+      await startBatch(client, s3, config.s3.bucket, taskQueue, later, healed.input, undefined, { accounts });
+      await waitForBatch(client, healed.input.batchId, () => undefined, 500);
+      await save(client, dir, 'pool-batch-workflow.json', input.batchId);
+      for (const row of rows) await save(client, dir, `pool-item-${row.id}-workflow.json`, `${input.batchId}/${row.id}`);
+      await save(client, dir, 'pool-healed-batch-workflow.json', healed.input.batchId);
+      await save(client, dir, 'account-pool-workflow.json', poolId);
+    });
+  } finally {
+    await client.workflow
+      .getHandle(poolId)
+      .terminate('recorded')
+      .catch(() => undefined);
+    for (const sim of sims) await sim.close();
   }
 }
 

@@ -15,6 +15,8 @@ export interface JournalEntry {
   intentAt: number;
   /** Set once the API accepted the job. */
   taskId?: string;
+  /** The account (its name) the job was sent to; unset: the worker's default account. Task ids belong to one account. */
+  account?: string;
 }
 
 export interface JournalRef {

@@ -1,11 +1,13 @@
 import type { Worker, WorkflowBundleOption } from '@temporalio/worker';
+import { createAccountClients } from '../client/account-clients';
+import { accountOf } from '../client/account-slots';
+import { loadAccounts } from '../config/accounts';
 import { loadConfig, type EffectiveConfig } from '../config/config';
 import { downloadPolicyFrom } from '../config/media';
 import { connectClient } from '../config/temporal';
 import { connectWorker } from './connection';
 import { createDownloadDispatcher } from '../media/download';
 import type { MediaDeps } from '../media/store-image';
-import { MjClient } from '../mj-client/client';
 import { createS3Client } from '../storage/s3-client';
 import { signalRow, startCallbackReceiver, type CallbackReceiver } from './callback-receiver';
 import { createMediaWorker, createWorker } from './worker';
@@ -24,18 +26,28 @@ export interface RunningWorkers {
 export interface WorkerStartOptions {
   taskQueue?: string;
   workflowBundle?: WorkflowBundleOption;
-  /** Resolve the worker settings (MJ_CALLBACKS, MJ_BATCH_MEDIA_CONCURRENCY, ...) from this environment instead of `config`'s. */
+  /**
+   * Resolve the worker settings (MJ_CALLBACKS, MJ_BATCH_MEDIA_CONCURRENCY, ...) from this environment instead of
+   * `config`'s, and read the accounts' keys from it instead of process.env.
+   */
   env?: NodeJS.ProcessEnv;
+  /** `--accounts FILE`: wins over MJ_ACCOUNTS_FILE (`config.accountsFile`); relative to the working directory. */
+  accountsFile?: string;
   log?: (line: string) => void;
 }
 
 /**
  * What the media activity runs with, built as the worker builds it: the S3 client, the download policy from the
- * configuration, and the dispatcher that enforces it. `close()` releases the dispatcher and client.
+ * configuration, and the dispatcher that enforces it. `close()` releases the dispatcher and client. Images come from
+ * the APIs at `apiBaseUrls` (default the single-account setting): private addresses are allowed only if all are local.
  */
-export function createMediaDeps(config: EffectiveConfig): MediaDeps & { close(): Promise<void> } {
+export function createMediaDeps(
+  config: EffectiveConfig,
+  apiBaseUrls: (string | undefined)[] = [config.mj.baseUrl],
+): MediaDeps & { close(): Promise<void> } {
   const s3 = createS3Client(config.s3, { maxSockets: 64 });
-  const policy = downloadPolicyFrom(config);
+  const policies = apiBaseUrls.map((baseUrl) => downloadPolicyFrom({ ...config, mj: { ...config.mj, baseUrl } }));
+  const policy = { ...policies[0]!, allowPrivate: policies.every((p) => p.allowPrivate) };
   const dispatcher = createDownloadDispatcher(policy);
   return {
     s3,
@@ -50,18 +62,18 @@ export function createMediaDeps(config: EffectiveConfig): MediaDeps & { close():
 }
 
 /**
- * The orchestration worker and the media worker, wired to the configured API, S3 and (unless MJ_CALLBACKS is off) a
- * callback receiver. Credentials come from this process's configuration only; workflows never see them.
+ * The orchestration worker and the media worker, wired to the configured API accounts, S3 and (unless MJ_CALLBACKS
+ * is off) a callback receiver. Credentials come from this process's configuration only; workflows never see them.
  */
 export async function startWorkers(config: EffectiveConfig, opts: WorkerStartOptions = {}): Promise<RunningWorkers> {
   const taskQueue = opts.taskQueue ?? config.taskQueue;
-  if (!config.mj.baseUrl || !config.mj.apiKey) {
-    throw new Error('no Midjourney API configured: set MJ_BASE_URL and MJ_API_KEY, or run `mj-batch stack up` for the local simulator');
-  }
+  // The accounts file, else one account from MJ_BASE_URL and MJ_API_KEY; a missing key is a ConfigError (exit 2).
+  const accounts = loadAccounts({ config, file: opts.accountsFile, implicitName: accountOf(config.mj), env: opts.env });
   const worker = opts.env ? loadConfig(opts.env).worker : config.worker;
   const connection = await connectWorker(config.temporal);
-  const { s3, policy: downloadPolicy, dispatcher } = createMediaDeps({ ...config, worker });
-  const mj = new MjClient({ baseUrl: config.mj.baseUrl, apiKey: config.mj.apiKey, auth: config.mj.auth, modePrefix: config.mj.modePrefix });
+  const apiBaseUrls = accounts.accounts.map((a) => a.spec.baseUrl);
+  const { s3, policy: downloadPolicy, dispatcher } = createMediaDeps({ ...config, worker }, apiBaseUrls);
+  const mj = createAccountClients(accounts, config);
   const closers: (() => Promise<unknown> | unknown)[] = [
     () => mj.close(),
     () => dispatcher.close(),
@@ -102,6 +114,11 @@ export async function startWorkers(config: EffectiveConfig, opts: WorkerStartOpt
   opts.log?.(
     `worker polling ${taskQueue} and ${mediaTaskQueue(taskQueue)} on ${config.temporal.address} (namespace ${config.temporal.namespace})`,
   );
+  // Names only: keys never reach a log.
+  if (accounts.file)
+    opts.log?.(
+      `accounts from ${accounts.file}: ${accounts.accounts.map((a) => a.spec.name).join(', ')} (calls that name none go to ${accounts.accounts[0]!.spec.name})`,
+    );
   if (callbacks)
     opts.log?.(`callback receiver listening (notifyHook ${callbacks.hookUrl.replace(/\/mj\/callback\/.*/, '/mj/callback/***')})`);
 
@@ -145,7 +162,7 @@ export async function startWorkers(config: EffectiveConfig, opts: WorkerStartOpt
 }
 
 /** `mj-batch worker`: runs until SIGINT/SIGTERM (the SDK's Runtime handles those and drains in-flight work). */
-export async function runWorker(config: EffectiveConfig, log: (line: string) => void): Promise<void> {
-  const workers = await startWorkers(config, { log });
+export async function runWorker(config: EffectiveConfig, log: (line: string) => void, accountsFile?: string): Promise<void> {
+  const workers = await startWorkers(config, { log, accountsFile });
   await workers.run();
 }

@@ -20,7 +20,8 @@ import {
 import type { createManifestActivities } from '../activities/manifest';
 import type { createReportActivities } from '../activities/report';
 import type { createRowLivenessActivities } from '../activities/row-liveness';
-import { acquireSlotSignal, releaseSlotSignal, slotGrantedSignal } from '../contracts/handlers';
+import { acquireSlotSignal, poolAcquireSignal, poolGrantedSignal, releaseSlotSignal, slotGrantedSignal } from '../contracts/handlers';
+import type { PoolGrant } from '../contracts/account-pool';
 import { itemWorkflow } from './item';
 import { reprocessRowWorkflow } from './reprocess-row';
 import { BatchIdKey, BatchStateKey, ItemsDoneKey, ItemsFailedKey, ItemsTotalKey } from '../contracts/search-attributes';
@@ -35,7 +36,7 @@ import {
   rowFinishedSignal,
   setConcurrencyUpdate,
 } from '../contracts/handlers';
-import { modeMismatch, type ItemInput, type ItemResult } from '../contracts/rows';
+import { modeMismatch, type ItemInput, type ItemResult, type RowRef } from '../contracts/rows';
 import {
   CARRIED_ROWS_CHECK_MS,
   REPORT_SHARD_ROWS,
@@ -67,6 +68,11 @@ const liveness = proxyActivities<ReturnType<typeof createRowLivenessActivities>>
 
 /** Report shards written at once at the batch's end. */
 const SHARD_WRITES = 4;
+
+/** The paid jobs a row plans (as manifest/forecast.ts counts them), charged to its account's day at the grant. */
+const plannedJobs = (row: RowRef) => (row.taskId || row.imageUrl ? 0 : 1 + row.plan.reduce((n, chain) => n + chain.length, 0));
+/** What a pool's grant adds to the row's lease: the account its jobs run on. */
+const leaseAccount = (grant?: PoolGrant) => (grant ? { account: grant.account, ...(grant.probe ? { probe: true } : {}) } : {});
 
 /** How long a held batch waits before one held row tries the account again: 30 s, doubling to 10 min. */
 const PROBE_DELAYS_MS = [30_000, 60_000, 120_000, 240_000, 600_000];
@@ -126,7 +132,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
       ratePerMinute: Math.round(rate * 10) / 10,
       etaSeconds: rate > 0 ? Math.round(((counts.total - done) / rate) * 60) : null,
       runs,
-      accountSlotsWorkflowId: slotsId,
+      ...(poolId ? { accountPoolWorkflowId: poolId } : { accountSlotsWorkflowId: slotsId }),
       accountHold: hold ? { ...hold, rowsHeld: heldRows.length } : undefined,
     };
   });
@@ -206,11 +212,18 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
   };
   void watchAccount();
 
-  // Account-wide slots: every row holds a lease of the account's slots workflow while its jobs run.
-  let slotsId = input.accountSlotsWorkflowId;
+  // Account-wide slots: every row holds a lease of the account's slots workflow while its jobs run. With an
+  // accounts file, of the task queue's pool: the grant names the account the row's jobs run on.
+  const poolId = input.accountPoolWorkflowId;
+  let slotsId = poolId ?? input.accountSlotsWorkflowId;
   const granted = new Set<string>();
+  const grants = new Map<string, PoolGrant>();
   setHandler(slotGrantedSignal, (leaseId) => {
     granted.add(leaseId);
+  });
+  setHandler(poolGrantedSignal, (grant) => {
+    granted.add(grant.leaseId);
+    grants.set(grant.leaseId, grant);
   });
   // Runs started before releases were awaited send them and go on, as their histories say. A signal still in flight
   // when its sender closes is dropped by the server, so a release sent just before the batch continues as new or
@@ -218,6 +231,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
   const awaitRelease = patched('await-slot-release');
   const release = async (leaseId: string): Promise<void> => {
     granted.delete(leaseId);
+    grants.delete(leaseId);
     if (!slotsId) return;
     const sent = getExternalWorkflowHandle(slotsId)
       .signal(releaseSlotSignal, leaseId)
@@ -225,16 +239,13 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
     if (awaitRelease) await sent;
   };
   /** Waits for one of the account's slots for the row workflow `rowId`; false when the batch stops first. */
-  const acquire = async (leaseId: string, rowId: string): Promise<boolean> => {
+  const acquire = async (leaseId: string, rowId: string, row: RowRef): Promise<boolean> => {
     if (!slotsId) return true;
     try {
       const { workflowId, firstExecutionRunId } = workflowInfo();
-      await getExternalWorkflowHandle(slotsId).signal(acquireSlotSignal, {
-        id: leaseId,
-        holder: workflowId,
-        holderRun: firstExecutionRunId,
-        row: rowId,
-      });
+      const lease = { id: leaseId, holder: workflowId, holderRun: firstExecutionRunId, row: rowId };
+      if (poolId) await getExternalWorkflowHandle(poolId).signal(poolAcquireSignal, { ...lease, mode: row.mode, jobs: plannedJobs(row) });
+      else await getExternalWorkflowHandle(slotsId).signal(acquireSlotSignal, lease);
     } catch (err) {
       log.warn("the account slots workflow is not running; only this batch's concurrency limits it", { slotsId, error: String(err) });
       slotsId = undefined;
@@ -369,7 +380,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
         outputPrefix: input.outputPrefix,
         row,
         options: input.item,
-        slotLease: slotsId ? { workflowId: slotsId, leaseId } : undefined,
+        slotLease: slotsId ? { workflowId: slotsId, leaseId, ...leaseAccount(grants.get(leaseId)) } : undefined,
         ...(reportTo ? { reportTo } : {}),
       });
       const startChild = () => scope.run(() => executeChild(rowWorkflow, { workflowId: rowId, args: [rowInput()] }));
@@ -400,7 +411,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
         void (async () => {
           let child: ChildWorkflowHandle<typeof itemWorkflow>;
           try {
-            const slot = await acquire(leaseId, rowId);
+            const slot = await acquire(leaseId, rowId, row);
             if (!slot) return void open.delete(row.key); // the batch stopped before a slot came: the row never started
             child = await scope.run(() =>
               startRowWorkflow(rowWorkflow, {
@@ -433,7 +444,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
         inFlight.set(
           row.key,
           (async () => {
-            if (!(await acquire(leaseId, rowId))) return; // the batch stopped before a slot came: the row never started
+            if (!(await acquire(leaseId, rowId, row))) return; // the batch stopped before a slot came: the row never started
             await startChild().then(record, async (err: unknown) => {
               await release(leaseId);
               record(lost(err));
@@ -441,7 +452,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
           })().finally(() => inFlight.delete(row.key)),
         );
       } else {
-        if (!(await acquire(leaseId, rowId))) break;
+        if (!(await acquire(leaseId, rowId, row))) break;
         inFlight.set(
           row.key,
           startChild()

@@ -3,3 +3,4 @@ export { itemWorkflow } from './item';
 export { reprocessRowWorkflow } from './reprocess-row';
 export { batchWorkflow } from './batch';
 export { accountSlotsWorkflow } from './account-slots';
+export { accountPoolWorkflow } from './account-pool';

@@ -21,8 +21,9 @@ import type { createResultActivities } from '../activities/results';
 import type { createVersionActivities, RowState } from '../activities/versions';
 import type { StoredImage } from '../contracts/media';
 import { rowFolderKey } from '../contracts/bucket-layout';
-import { releaseSlotSignal, rowFinishedSignal } from '../contracts/handlers';
-import { FailureType, rowOutcomeOf } from '../contracts/failures';
+import { poolAcceptedSignal, poolGrantedSignal, poolReturnSignal, releaseSlotSignal, rowFinishedSignal } from '../contracts/handlers';
+import { FailureType, MJ_FAILURE_TYPES, rowOutcomeOf } from '../contracts/failures';
+import type { PoolGrant, RefusalReason } from '../contracts/account-pool';
 import { isModerationFailure } from '../contracts/moderation';
 import { BatchIdKey, RowKeyKey, RowStageKey } from '../contracts/search-attributes';
 import { accountConditionSignal, accountRecoveredSignal, accountRetrySignal, taskUpdateSignal } from '../contracts/handlers';
@@ -119,7 +120,17 @@ const SUBMIT_ATTEMPTS = 12;
 interface AccountHooks {
   held(cause: ApplicationFailure): Promise<void>;
   accepted(): Promise<void>;
+  /** With a pool of accounts: moves the row's lease to `account` (whose task an earlier version made). */
+  moveTo?(account: string): Promise<void>;
+  /**
+   * With a pool of accounts: tells the pool the account refused `job` (throttled, or an account condition) and
+   * resolves to the job to submit now (on another account, when the row could move), or undefined to back off.
+   */
+  refused?(cause: ApplicationFailure, throttled: boolean, job: SubmitJobInput): Promise<SubmitJobInput | undefined>;
 }
+
+/** Answers that say the account is busy, not that the row is wrong: a pool gives the account fewer slots. */
+const THROTTLED = new Set<string>([MJ_FAILURE_TYPES['queue-full'], MJ_FAILURE_TYPES['rate-limited']]);
 
 /** The failure, when an activity failed for the account's sake (quota, key, ban), not the row's. */
 function accountCondition(err: unknown): ApplicationFailure | undefined {
@@ -133,15 +144,28 @@ function accountCondition(err: unknown): ApplicationFailure | undefined {
  * ambiguously may have created the job: at-most-once looks it up once through the row's job journal (adopting it, or
  * proving it absent) and otherwise stops as ambiguous; at-least-once tries again. An account condition holds the row.
  */
-async function submitJob(input: SubmitJobInput, account?: AccountHooks): Promise<SubmitJobResult> {
+async function submitJob(job: SubmitJobInput, account?: AccountHooks): Promise<SubmitJobResult> {
+  let input = job;
   for (let attempt = 1; ; attempt++) {
     try {
       const accepted = await submitOnce.submitJob(input);
       await account?.accepted();
+      // Adopted from an earlier run on another account of the pool: the row's lease and follow-ups move there.
+      if (accepted.account !== undefined) await account?.moveTo?.(accepted.account);
       return accepted;
     } catch (err) {
       // Quota, key, ban: the account's trouble, not the row's. Rows started before that failed here.
       const refusal = accountCondition(err);
+      // With a pool (only rows whose lease names an account): the pool hears of it and the row moves or waits.
+      const throttled = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && THROTTLED.has(err.cause.type ?? '');
+      if ((refusal || throttled) && account?.refused) {
+        const next = await account.refused(refusal ?? ((err as ActivityFailure).cause as ApplicationFailure), !refusal, input);
+        if (next) {
+          input = next;
+          attempt = 0;
+          continue;
+        }
+      }
       if (refusal && account && patched('hold-rows-for-account')) {
         await account.held(refusal);
         attempt = 0;
@@ -175,6 +199,19 @@ async function submitJob(input: SubmitJobInput, account?: AccountHooks): Promise
     }
   }
 }
+
+/** The pool's word for an account condition the client classified (`MjApiError.reason`, the failure's first detail). */
+function refusalReason(cause: ApplicationFailure): RefusalReason {
+  const said = (cause.details ?? [])[0];
+  if (said === 'no-account') return 'throttled'; // the proxy's accounts are all busy or down: like a full queue
+  if (said === 'quota-exhausted') return 'quota';
+  if (said === 'unauthorized' || said === 'unknown-account') return said;
+  return 'forbidden';
+}
+
+/** A row that cannot leave its account (a follow-up, a poll) waits this long after a condition, doubling to the max. */
+const ACCOUNT_WAIT_FIRST_MS = 30_000;
+const ACCOUNT_WAIT_MAX_MS = 10 * 60_000;
 
 const poller = proxyActivities<MjActivities>({
   startToCloseTimeout: '30s',
@@ -235,12 +272,78 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
       if (batch) await batch.signal(accountRecoveredSignal, row.key).catch(() => undefined);
     },
   };
+  // With a pool of accounts (an accounts file): every job of the row goes to the account its lease is on. A first
+  // job the account refuses moves to another account; a follow-up or a poll waits for its own (task ids belong to
+  // one account). Only rows whose lease names an account take this path.
+  const poolLease = input.slotLease?.account !== undefined && patched('account-pool') ? input.slotLease : undefined;
+  let onAccount = poolLease?.account;
+  let probing = poolLease?.probe === true;
+  let refusedHere = false;
+  let regrant: PoolGrant | undefined;
+  setHandler(poolGrantedSignal, (grant) => {
+    if (grant.leaseId === poolLease?.leaseId) regrant = grant;
+  });
+  if (poolLease) {
+    const pool = getExternalWorkflowHandle(poolLease.workflowId);
+    const { leaseId } = poolLease;
+    let waitMs = ACCOUNT_WAIT_FIRST_MS;
+    /** Gives the lease back and waits for a new one, on `pin` only if given; the row's jobs go there from now on. */
+    const moveAccount = async (refusal?: { reason: RefusalReason; message: string }, pin?: string) => {
+      const before = currentStage;
+      reportStage('held');
+      regrant = undefined;
+      await pool.signal(poolReturnSignal, {
+        leaseId,
+        account: onAccount!,
+        ...(refusal ? { refusal } : {}),
+        again: { holder: workflowInfo().workflowId, ...(pin ? { account: pin } : {}) },
+      });
+      await condition(() => regrant !== undefined);
+      onAccount = regrant!.account;
+      probing = regrant!.probe === true;
+      refusedHere = false;
+      base.account = onAccount;
+      reportStage(before);
+    };
+    account.moveTo = (pin) => moveAccount(undefined, pin);
+    account.accepted = async () => {
+      if (!refusedHere && !probing) return;
+      refusedHere = false;
+      probing = false;
+      waitMs = ACCOUNT_WAIT_FIRST_MS;
+      await pool.signal(poolAcceptedSignal, { leaseId, account: onAccount! }).catch(() => undefined);
+    };
+    /** Tells the pool, and waits on this account: throttling backs off as any refusal does, a condition waits longer. */
+    const waitHere = async (refusal: { reason: RefusalReason; message: string }) => {
+      refusedHere = true;
+      probing = false;
+      await pool.signal(poolReturnSignal, { leaseId, account: onAccount!, refusal }).catch(() => undefined);
+      if (refusal.reason === 'throttled') return false;
+      const before = currentStage;
+      reportStage('held');
+      await sleep(waitMs);
+      waitMs = Math.min(ACCOUNT_WAIT_MAX_MS, waitMs * 2);
+      reportStage(before);
+      return true;
+    };
+    account.held = async (cause) => {
+      await waitHere({ reason: refusalReason(cause), message: cause.message });
+    };
+    account.refused = async (cause, throttled, job) => {
+      const refusal = { reason: throttled ? ('throttled' as const) : refusalReason(cause), message: cause.message };
+      if (job.op === 'new') {
+        await moveAccount(refusal);
+        return { ...job, account: onAccount };
+      }
+      return (await waitHere(refusal)) ? job : undefined;
+    };
+  }
   const submit = (job: SubmitJobInput) => submitJob(job, account);
   /** A task's state; an account condition while polling (a key that expired mid-batch) holds the row too. */
   const poll = async (taskId: string): Promise<TaskSnapshot> => {
     for (;;) {
       try {
-        const snap = await poller.fetchTask({ taskId, mode: row.mode });
+        const snap = await poller.fetchTask({ taskId, mode: row.mode, ...(onAccount !== undefined ? { account: onAccount } : {}) });
         await account.accepted();
         return snap;
       } catch (err) {
@@ -271,6 +374,7 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
   const images: StoredImage[] = [];
   let text: string | undefined;
   const base = {
+    ...(onAccount !== undefined ? { account: onAccount } : {}),
     state: row.key,
     policy: options.submitPolicy,
     callbacks: options.callbacks,
@@ -597,6 +701,9 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
         return finish({ ...previous, status: 'SKIPPED' });
       }
     }
+    // An earlier version's tasks are on the account that made them: the row's jobs follow up there.
+    const madeOn = state?.previous?.result.account;
+    if (earlier && madeOn && onAccount !== undefined && madeOn !== onAccount) await account.moveTo?.(madeOn);
     if (row.imageUrl || row.taskId) {
       // Media only: the image exists already (new thumbnail sizes, a lost upload). No job, so no slot.
       await releaseSlot();
@@ -653,6 +760,7 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
     if (superseded.length > 0) result.superseded = superseded;
   }
   if (row.mode) result.modeRequested = row.mode;
+  if (onAccount !== undefined) result.account = onAccount;
   if (modesRan.size > 0) result.modeRan = [...modesRan].sort().join('|');
   await releaseSlot();
   // Recorded even when the batch is being cancelled: the report and the next run rely on it.

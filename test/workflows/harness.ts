@@ -25,6 +25,19 @@ import type { batchWorkflow } from '../../workflows/batch';
 
 export { cancelBatchSignal, pauseUpdate, progressQuery, resumeUpdate, setConcurrencyUpdate } from '../../contracts/handlers';
 export type { BatchCounts, BatchInput, BatchProgress, BatchResult, ItemResult };
+// The account pool's.
+export {
+  accountPoolQuery,
+  poolAcceptedSignal,
+  poolAcquireSignal,
+  poolReturnSignal,
+  releaseSlotSignal,
+  setAccountsSignal,
+} from '../../contracts/handlers';
+export { PARK_AFTER_REFUSALS } from '../../contracts/account-pool';
+export type { AccountPoolInput, AccountPoolState, AccountState, PoolGrant, PoolLease, PoolReturn } from '../../contracts/account-pool';
+export type { AccountSpec } from '../../contracts/accounts';
+export type { accountPoolWorkflow } from '../../workflows/account-pool';
 
 type MjActivities = ReturnType<typeof createMjActivities>;
 type ManifestActivities = ReturnType<typeof createManifestActivities>;
@@ -48,11 +61,11 @@ export interface WorkflowTestEnv {
  * One environment per test file: started before its tests (building the Temporal CLI on a machine that lacks it
  * takes minutes, once; later runs reuse the cached binary), torn down after. Read `.current` inside tests.
  */
-export function useWorkflowTestEnv(): { readonly current: WorkflowTestEnv } {
+export function useWorkflowTestEnv(workflowsPath?: string): { readonly current: WorkflowTestEnv } {
   const ref: { current?: WorkflowTestEnv } = {};
   jest.setTimeout(60_000);
   beforeAll(async () => {
-    ref.current = await startWorkflowTestEnv();
+    ref.current = await startWorkflowTestEnv(workflowsPath);
   }, 15 * 60_000);
   afterAll(() => ref.current?.teardown());
   return {
@@ -65,9 +78,10 @@ export function useWorkflowTestEnv(): { readonly current: WorkflowTestEnv } {
 
 /**
  * A local dev server from the project's own Temporal CLI binary (found, or built once, the way `mj-batch stack install`
- * does), with the workflows' search attributes registered, and the workflow code bundled once.
+ * does), with the workflows' search attributes registered, and the workflow code bundled once (`workflowsPath`: a
+ * test's own entry that adds test-only workflows to the project's).
  */
-export async function startWorkflowTestEnv(): Promise<WorkflowTestEnv> {
+export async function startWorkflowTestEnv(workflowsPath = require.resolve('../../workflows')): Promise<WorkflowTestEnv> {
   try {
     // The stub failures are expected: keep the worker's warnings (failed activities, late completions) out of the output.
     Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } } });
@@ -83,7 +97,7 @@ export async function startWorkflowTestEnv(): Promise<WorkflowTestEnv> {
         log: { format: 'pretty', level: 'error' },
       },
     }),
-    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quiet }),
+    bundleWorkflowCode({ workflowsPath, logger: quiet }),
   ]);
   return { env, bundle, teardown: () => env.teardown() };
 }
