@@ -9,6 +9,8 @@ import type { BatchInput } from '../contracts/batch';
 import type { SubmitPolicy } from '../contracts/rows';
 import { accountOf } from '../client/account-slots';
 import { loadAccountSpecs } from '../config/accounts';
+import { ACCOUNT_MODES, type AccountSpec } from '../contracts/accounts';
+import type { ManifestRow } from '../manifest/row';
 import { concurrencyOf } from '../client/options';
 import { BatchAlreadyRunningError, InvalidManifestError, prepareBatch, startBatch, type BatchOptions } from '../client/batches';
 import { EXIT } from './exit-codes';
@@ -189,6 +191,43 @@ export function reportStartError(err: unknown, json: boolean | undefined): void 
   } else throw err;
 }
 
+/** The manifest's rows when every row is valid; undefined otherwise (prepareBatch then reports why). */
+async function validRows(manifest: string, s3: S3Client, flags: Pick<RunFlags, 'delimiter'>): Promise<ManifestRow[] | undefined> {
+  try {
+    const checked = await validateManifest(manifest, s3, flags.delimiter);
+    return checked.issues.length > 0 ? undefined : checked.rows;
+  } catch (err) {
+    if (err instanceof ManifestSourceError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Rows whose mode no account of the file serves would wait in the pool for ever: refused (exit 1) with their lines,
+ * before anything starts.
+ */
+async function refusedForModes(manifest: string, s3: S3Client, accounts: AccountSpec[], flags: RunFlags): Promise<boolean> {
+  const rows = await validRows(manifest, s3, flags);
+  if (!rows) return false; // prepareBatch reports what is wrong with the manifest
+  const json = flags.json;
+  const served = new Set(accounts.flatMap((a) => a.modes ?? ACCOUNT_MODES));
+  const unserved = rows.filter((r) => r.mode !== undefined && !r.taskId && !r.imageUrl && !served.has(r.mode));
+  if (unserved.length === 0) return false;
+  const error = `${unserved.length} row(s) ask for a mode no account of the accounts file serves (${[...served].join(', ') || 'none'}); nothing was started`;
+  const lines = unserved.map((r) => ({ line: r.line, field: 'mode', message: `no account serves ${r.mode}` }));
+  if (json) printJson({ error, errors: lines });
+  else
+    process.stderr.write(`mj-batch: ${error}
+${lines
+  .map(
+    (l) => `  line ${l.line}, mode: ${l.message}
+`,
+  )
+  .join('')}`);
+  process.exitCode = EXIT.invalid;
+  return true;
+}
+
 interface DeadlineFlags extends PlanFlags {
   force?: boolean;
   /** The accounts file (`--accounts`), when one is given. */
@@ -206,15 +245,8 @@ async function refusedByDeadline(
   config: EffectiveConfig,
   flags: RunFlags & DeadlineFlags,
 ): Promise<boolean> {
-  let rows;
-  try {
-    const checked = await validateManifest(manifest, s3, flags.delimiter);
-    if (checked.issues.length > 0) return false;
-    rows = checked.rows;
-  } catch (err) {
-    if (err instanceof ManifestSourceError) return false;
-    throw err;
-  }
+  const rows = await validRows(manifest, s3, flags);
+  if (!rows) return false;
   const { timeZone, startMs, deadlineMs } = planTimes(flags, Date.now());
   const slots = Math.min(concurrencyOf(flags), flags.accountSlots || flags.apiSlots || 3);
   const accounts = loadPlanAccounts(flags.accounts, config) ?? [implicitAccount(config, slots)];
@@ -251,11 +283,12 @@ export function runCommand(): Command {
       .option('--force', 'with --deadline: start even when the plan says it cannot finish in time'),
   ).action(async (manifest: string, flags: RunFlags & DeadlineFlags) => {
     const config = loadConfig();
-    // A bad accounts file stops run (exit 2) before anything starts; keys are the worker's. Routing across the accounts is not wired yet.
-    loadAccountSpecs({ config, file: flags.accounts });
+    // A bad accounts file stops run (exit 2) before anything starts; keys are the worker's.
+    const accounts = loadAccountSpecs({ config, file: flags.accounts });
     const s3 = createS3Client(config.s3);
     try {
       if (flags.deadline !== undefined && (await refusedByDeadline(manifest, s3, config, flags))) return;
+      if (accounts && flags.accountSlots !== 0 && (await refusedForModes(manifest, s3, accounts, flags))) return;
       const { input } = await prepareBatch(manifest, s3, config.s3.bucket, config.taskQueue, batchOptionsOf(flags, config));
       await launch(config, manifest, input, flags);
     } catch (err) {

@@ -225,3 +225,24 @@ test('run --accounts FILE --deadline: refused with exit 7 when late, and --accou
   expect(inTime.code).not.toBe(0);
   expect(inTime.stdout + inTime.stderr).not.toContain('cannot finish by');
 });
+
+test('run with an accounts file refuses rows whose mode no account serves (exit 1, nothing started)', async () => {
+  const rows = ['id,prompt,mode', 'a,a chair,fast', 'b,a lamp,relax', 'c,a rug,', 'd,a vase,turbo'].join('\n') + '\n';
+  const dir = workDir({ 'm.csv': rows, 'accounts.json': JSON.stringify([account('F', 3, { modes: ['fast'] })]) });
+  const refused = await runCli(['run', 'm.csv', '--accounts', 'accounts.json', '--json'], { cwd: dir, env: ENV });
+  expect(refused.code).toBe(1);
+  const out = JSON.parse(refused.stdout);
+  expect(out.error).toBe('2 row(s) ask for a mode no account of the accounts file serves (fast); nothing was started');
+  expect(out.errors).toEqual([
+    { line: 3, field: 'mode', message: 'no account serves relax' },
+    { line: 5, field: 'mode', message: 'no account serves turbo' },
+  ]);
+  // Every row served (one without a mode runs anywhere): on to storing the manifest, which meets the closed port.
+  const served = workDir({
+    'm.csv': 'id,prompt,mode\na,a chair,fast\nc,a rug,\n',
+    'accounts.json': JSON.stringify([account('F', 3, { modes: ['fast'] })]),
+  });
+  const started = await runCli(['run', 'm.csv', '--accounts', 'accounts.json'], { cwd: served, env: ENV });
+  expect(started.stderr).not.toContain('no account of the accounts file serves');
+  expect(started.stderr).toContain('ECONNREFUSED');
+});
