@@ -17,6 +17,7 @@ import { MjApiError } from '../mj-client/errors';
 import { deleteJournal, fingerprintOf, journalKey, readJournal, writeJournal, type JournalRef } from '../storage/job-journal';
 import { toFailure } from './failures';
 import { s3StatusOf } from '../storage/objects';
+import { recordJobSubmitted, recordSubmitFailed } from '../metrics/record';
 
 export interface MjDeps {
   /** One client per account the worker was started with. */
@@ -73,6 +74,9 @@ const ACTION_OF_KIND: Record<Kind, string> = { imagine: 'IMAGINE', blend: 'BLEND
 const MAX_INPUT_IMAGE_BYTES = 10 * 1024 * 1024;
 
 export function createMjActivities(deps: MjDeps) {
+  /** The account a call that names none goes to, by name, for the metrics' labels. */
+  const defaultAccount = [...deps.clients.byName].find(([, c]) => c === deps.clients.default)?.[0] ?? 'default';
+
   /** The client of the input's account. A name this worker was not started with fails before any call is made. */
   function clientOf(account: string | undefined): MjClient {
     if (account === undefined) return deps.clients.default;
@@ -229,11 +233,14 @@ export function createMjActivities(deps: MjDeps) {
         try {
           accepted = await submitToApi(client, input);
         } catch (err) {
+          recordSubmitFailed(err, input.account ?? defaultAccount);
           // An answer that proves nothing was created clears the intent, so the next attempt need not look.
           if (entry && !(err instanceof MjApiError && err.kind === 'ambiguous'))
             await deleteJournal(deps.s3, deps.bucket, entry.key).catch(() => undefined);
           throw err;
         }
+        // A modal's confirmation is the job its button press created, and counted.
+        if (input.op !== 'modal') recordJobSubmitted(input, input.mode, input.account ?? defaultAccount);
         if (entry) {
           await writeJournal(deps.s3, deps.bucket, entry.key, {
             fingerprint: entry.fingerprint,

@@ -6,6 +6,7 @@
  *
  *   npm run chaos                                                   # 500 rows, 20 kills, 2 server restarts, 20 s S3 outage
  *   npm run chaos -- --rows 60 --kills 3 --server-restarts 1 --json # the short version CI runs
+ *   npm run chaos -- --cluster                                      # on `stack up --cluster`: two workers, frontend and history killed
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -25,6 +26,7 @@ import type { SubmitPolicy } from '../contracts/rows';
 import { WorkflowType } from '../contracts/naming';
 import { accountForRows, auditStoredImages, duplicatePaidJobs, type LedgerEntry } from './chaos-checks';
 import { startOwnStack } from './own-stack';
+import { startOwnCluster } from './own-cluster';
 import { WorkerProcess } from './worker-process';
 
 interface ChaosFlags {
@@ -39,6 +41,10 @@ interface ChaosFlags {
   timeoutMinutes: number;
   json?: boolean;
   keep?: boolean;
+  /** On a private `stack up --cluster`: server restarts SIGKILL the frontend and history services in turn. */
+  cluster?: boolean;
+  /** Worker processes (default 1; 2 with --cluster). */
+  workers?: number;
 }
 
 /** A small seeded generator, so a run's schedule can be replayed with the same --seed. */
@@ -55,6 +61,8 @@ function random(seed: string): () => number {
 }
 
 type EventKind = 'kill-worker' | 'restart-temporal' | 's3-outage';
+/** What a server restart became: the dev server, or on the cluster one of its services. */
+type DoneKind = EventKind | 'worker-crashed' | 'restart-frontend' | 'restart-history';
 
 /** When each event happens: at a random share of the rows finished, so every event lands while the batch runs. */
 function schedule(flags: ChaosFlags, rnd: () => number): { at: number; kind: EventKind }[] {
@@ -119,23 +127,48 @@ export async function runChaos(flags: ChaosFlags, log: (line: string) => void, i
     seed: flags.seed,
     faults: { http5xx: 0.05, queueFull: 0.02, stall: 0.02, failure: 0.02 },
   });
-  const stack = await startOwnStack({ name: 'chaos', simUrl: sim.url, simApiKey: sim.options.apiKey, taskQueue, log });
+  const own = { name: 'chaos', simUrl: sim.url, simApiKey: sim.options.apiKey, taskQueue, log };
+  // A stack that fails to start must not leave the simulator's server holding the process open.
+  const closeSimOnFailure = <T>(starting: Promise<T>) =>
+    starting.catch(async (err: unknown) => {
+      await sim.close();
+      throw err;
+    });
+  const cluster = flags.cluster ? await closeSimOnFailure(startOwnCluster(own)) : undefined;
+  const devStack = cluster ? undefined : await closeSimOnFailure(startOwnStack(own));
+  const stack = cluster ?? devStack!;
+  // The cluster's services take turns: frontend, history, frontend...
+  let serviceRestarts = 0;
+  const restartTemporal = async (): Promise<DoneKind> => {
+    if (devStack) {
+      await devStack.restartTemporal();
+      return 'restart-temporal';
+    }
+    const service = serviceRestarts++ % 2 === 0 ? 'frontend' : 'history';
+    await cluster!.restartService(service);
+    return `restart-${service}`;
+  };
   const logDir = path.join(stack.dir, 'logs');
-  const worker = new WorkerProcess({ ...stack.env, MJ_BATCH_MEDIA_CONCURRENCY: '2' }, path.join(logDir, 'worker.log'));
+  const workers = Array.from(
+    { length: flags.workers ?? (flags.cluster ? 2 : 1) },
+    (_, i) => new WorkerProcess({ ...stack.env, MJ_BATCH_MEDIA_CONCURRENCY: '2' }, path.join(logDir, `worker-${i}.log`)),
+  );
   const client = await connectClient(stack.config.temporal);
   const s3 = createS3Client(stack.config.s3);
-  const done: { kind: EventKind | 'worker-crashed'; atRows: number; ms: number }[] = [];
+  const done: { kind: DoneKind; atRows: number; ms: number }[] = [];
   const started = Date.now();
   let bursts: NodeJS.Timeout | undefined;
   const restartIfCrashed = async (finished: number) => {
-    if (!worker.crashed) return;
-    log(`worker exited on its own (rows finished: ${finished}); restarting it`);
-    const t0 = Date.now();
-    await worker.start();
-    done.push({ kind: 'worker-crashed', atRows: finished, ms: Date.now() - t0 });
+    for (const worker of workers) {
+      if (!worker.crashed) continue;
+      log(`a worker exited on its own (rows finished: ${finished}); restarting it`);
+      const t0 = Date.now();
+      await worker.start();
+      done.push({ kind: 'worker-crashed', atRows: finished, ms: Date.now() - t0 });
+    }
   };
   try {
-    await worker.start();
+    await Promise.all(workers.map((w) => w.start()));
     const manifest = manifestLines(flags.rows, tag);
     const file = path.join(stack.dir, `chaos-${tag}.jsonl`);
     fs.writeFileSync(file, manifest.text);
@@ -152,7 +185,7 @@ export async function runChaos(flags: ChaosFlags, log: (line: string) => void, i
       jobDeadlineMs: 120_000,
     });
     await startBatch(client, s3, stack.config.s3.bucket, taskQueue, file, input, { account: 'chaos', slots: flags.slots, queueAhead: 2 });
-    log(`batch ${input.batchId}: ${flags.rows} rows; stack in ${stack.dir}`);
+    log(`batch ${input.batchId}: ${flags.rows} rows, ${workers.length} worker(s); ${cluster ? 'cluster' : 'stack'} in ${stack.dir}`);
     // 429 bursts on top of the steady faults: every 30 s the next 6 API calls are refused.
     bursts = setInterval(() => void postFaults(sim.url, { burst429: 6 }).catch(() => undefined), 30_000);
 
@@ -167,17 +200,21 @@ export async function runChaos(flags: ChaosFlags, log: (line: string) => void, i
       while (events.length > 0 && events[0]!.at <= finished) {
         const { kind } = events.shift()!;
         const t0 = Date.now();
-        log(`${kind} at ${finished}/${flags.rows} rows`);
+        let doneKind: DoneKind = kind;
         if (kind === 'kill-worker') {
+          const worker = workers[Math.floor(rnd() * workers.length)]!;
+          log(`${kind} ${workers.indexOf(worker)} at ${finished}/${flags.rows} rows`);
           await worker.kill();
           await new Promise((r) => setTimeout(r, rnd() * 2000));
           await worker.start();
         } else if (kind === 'restart-temporal') {
-          await stack.restartTemporal();
+          doneKind = await restartTemporal();
+          log(`${doneKind} at ${finished}/${flags.rows} rows`);
         } else {
+          log(`${kind} at ${finished}/${flags.rows} rows`);
           await stack.s3Outage(flags.s3OutageSeconds * 1000);
         }
-        done.push({ kind, atRows: finished, ms: Date.now() - t0 });
+        done.push({ kind: doneKind, atRows: finished, ms: Date.now() - t0 });
       }
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -237,9 +274,11 @@ export async function runChaos(flags: ChaosFlags, log: (line: string) => void, i
       duplicatePaidJobs: duplicatePaidJobs(sim.engine.ledger() as LedgerEntry[]).count,
     };
 
-    const count = (k: string) => done.filter((e) => e.kind === k).length;
+    const count = (k: DoneKind) => done.filter((e) => e.kind === k).length;
     const summary = {
       rows: flags.rows,
+      cluster: !!cluster,
+      workers: workers.length,
       submitPolicy: flags.submitPolicy,
       lost: rows.lost.length,
       duplicatePaidJobs: duplicates.count,
@@ -253,7 +292,9 @@ export async function runChaos(flags: ChaosFlags, log: (line: string) => void, i
         : 'NOT_IN_REPORT',
       workerKills: count('kill-worker'),
       workerCrashes: count('worker-crashed'),
-      temporalRestarts: count('restart-temporal'),
+      temporalRestarts: count('restart-temporal') + count('restart-frontend') + count('restart-history'),
+      frontendRestarts: count('restart-frontend'),
+      historyRestarts: count('restart-history'),
       s3Outages: count('s3-outage'),
       s3OutageSeconds: flags.s3OutageSeconds,
       injected: { ...stats.requests.injected, ...stats.refused },
@@ -284,7 +325,7 @@ export async function runChaos(flags: ChaosFlags, log: (line: string) => void, i
     return { ...summary, violations, ok: violations.length === 0 };
   } finally {
     clearInterval(bursts);
-    await worker.stop().catch(() => undefined);
+    await Promise.all(workers.map((w) => w.stop().catch(() => undefined)));
     await client.workflow
       .getHandle(accountSlotsWorkflowId(taskQueue, 'chaos'))
       .terminate('chaos run finished')
@@ -315,8 +356,11 @@ function printTable(s: Awaited<ReturnType<typeof runChaos>>): void {
         .join(', ') || '-',
     ],
     ['corrupt-image row', s.corruptImageRow],
-    ['worker kills / crashes', `${s.workerKills} / ${s.workerCrashes}`],
-    ['Temporal restarts / S3 outages', `${s.temporalRestarts} / ${s.s3Outages} × ${s.s3OutageSeconds} s`],
+    ['worker kills / crashes', `${s.workerKills} / ${s.workerCrashes} (${s.workers} worker process(es))`],
+    [
+      s.cluster ? 'cluster restarts (frontend, history) / S3 outages' : 'Temporal restarts / S3 outages',
+      `${s.cluster ? `${s.frontendRestarts}, ${s.historyRestarts}` : s.temporalRestarts} / ${s.s3Outages} × ${s.s3OutageSeconds} s`,
+    ],
     [
       'faults injected',
       Object.entries(s.injected)
@@ -340,7 +384,7 @@ async function main(): Promise<void> {
     .description('a batch under worker kills, server restarts, an S3 outage and API faults; checks nothing is lost or paid twice')
     .option('--rows <n>', 'manifest rows', wholeNumber(1), 500)
     .option('--kills <n>', 'worker SIGKILLs (each followed by a restart)', wholeNumber(0), 20)
-    .option('--server-restarts <n>', 'Temporal dev server kills and restarts', wholeNumber(0), 2)
+    .option('--server-restarts <n>', 'Temporal server kills and restarts (with --cluster: frontend and history in turn)', wholeNumber(0), 2)
     .option('--s3-outage-seconds <n>', 'one S3 outage of this long (0: none)', wholeNumber(0), 20)
     .addOption(
       new Option('--submit-policy <policy>', 'at-most-once (duplicates are a violation) or at-least-once (duplicates are counted)')
@@ -352,6 +396,8 @@ async function main(): Promise<void> {
     .option('--seed <s>', 'seed for the schedule and the simulator', 'chaos')
     .option('--timeout-minutes <n>', 'give up (a violation) after this long', wholeNumber(1), 40)
     .option('--keep', "keep the private stack's folder (logs, data) for a look afterwards")
+    .option('--cluster', 'run on a private `stack up --cluster` (Temporal server on PostgreSQL) instead of the dev server')
+    .option('--workers <n>', 'worker processes (default 1, or 2 with --cluster)', wholeNumber(1))
     .option('--json', 'print one JSON object');
   program.parse(process.argv);
   const flags = program.opts<ChaosFlags>();

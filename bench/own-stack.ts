@@ -43,7 +43,7 @@ const FOREIGN_KEYS = [
   'MJ_BATCH_TASK_QUEUE',
 ];
 
-function cleanEnv(): NodeJS.ProcessEnv {
+export function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const k of FOREIGN_KEYS) delete env[k];
   return env;

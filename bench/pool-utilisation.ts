@@ -8,11 +8,13 @@ import { prepareBatch, startBatch, waitForBatch } from '../client/batches';
 import { accountPoolWorkflowId, type AccountPoolState } from '../contracts/account-pool';
 import type { AccountSpec } from '../contracts/accounts';
 import { startSimulator, type RunningSimulator } from '../simulator/server';
+import { readStackState } from '../stack/state';
 import type { OwnStack } from './own-stack';
-import { WorkerProcess } from './worker-process';
+import { cpuMsOf, WorkerProcess } from './worker-process';
 
 export interface PoolUtilisationOptions {
-  rows: number;
+  /** How long the batch should run with every account healthy two thirds of the time: the rows follow from it. */
+  expectedWallMs: number;
   /** Accounts in the pool (the second one is the one parked), each of `slots` slots with `queueAhead`. */
   accounts: number;
   slots: number;
@@ -38,6 +40,7 @@ export interface PoolUtilisationResult {
   slots: number;
   queueAhead: number;
   jobMs: number;
+  expectedWallSeconds: number;
   concurrency: number;
   timings: Required<PoolTimings>;
   /** Busy slot-seconds of the healthy accounts / (their slots × `wallSeconds`). */
@@ -47,8 +50,19 @@ export interface PoolUtilisationResult {
   /** From starting the batch to its result (includes the last rows' media and the report). */
   batchSeconds: number;
   healthyBusySlotSeconds: number;
+  /**
+   * The same ratio up to the batch's last submit (while rows were left to give): the batch's end, where slots empty
+   * one by one whatever the pool does, left out.
+   */
+  utilisationWhileRowsLeft: number;
   /** The healthy accounts' utilisation before the refusals start, while they last, and after they stop. */
   phases: { before: number; refusing: number; after: number };
+  /**
+   * Where the healthy accounts' slots sat idle, slot-seconds: `ramp` before each account first ran all its slots,
+   * `tail` after the batch's last submit (no row left to give them), `gaps` in between (a slot freed and its next
+   * job not there yet: the refill path outlasted the queue-ahead).
+   */
+  idleSlotSeconds: { ramp: number; gaps: number; tail: number };
   parked: {
     name: string;
     /** When its simulator started and stopped refusing, seconds after the first submit. */
@@ -68,6 +82,14 @@ export interface PoolUtilisationResult {
   accounts: PoolAccountFigures[];
   /** Worker CPU over the batch, ms per job, from /proc. */
   workerCpuMsPerJob: number | null;
+  /**
+   * CPU ms per job over the batch of every process of the stack: the worker, this process (the simulators, which
+   * render each job's grid, and the bench's client), the Temporal dev server and the S3 server. Their sum × jobs per
+   * second is the cores the run needs; above the machine's cores, slots wait for CPU, not for the pool.
+   */
+  cpuMsPerJob: { worker: number; simulators: number; temporal: number; s3: number; total: number } | null;
+  /** Those processes' CPU over the batch / its run time: cores the stack kept busy (the machine has `os.cpus()`). */
+  coresBusy: number | null;
   /** The machine's 1-minute load average when the batch started and ended: other work on the cores shows here. */
   loadAverage: { start: number; end: number };
 }
@@ -89,6 +111,47 @@ function busyMsWithin(jobs: Ledger, from: number, to: number): number {
   return ms;
 }
 
+type CpuSample = Record<'worker' | 'simulators' | 'temporal' | 's3', number | null>;
+
+function cpuPerJob(start: CpuSample, end: CpuSample, jobs: number): PoolUtilisationResult['cpuMsPerJob'] {
+  const keys = ['worker', 'simulators', 'temporal', 's3'] as const;
+  if (jobs === 0 || keys.some((k) => start[k] === null || end[k] === null)) return null;
+  const per = Object.fromEntries(keys.map((k) => [k, Math.round((end[k]! - start[k]!) / jobs)])) as Record<(typeof keys)[number], number>;
+  return { ...per, total: keys.reduce((s, k) => s + per[k], 0) };
+}
+
+/** Idle slot-ms of one account's `slots` in [from, to), split at its first moment with every slot running and at `tailFrom`. */
+function idleOf(jobs: Ledger, slots: number, from: number, to: number, tailFrom: number): { ramp: number; gaps: number; tail: number } {
+  const edges: [number, number][] = [];
+  for (const j of jobs) {
+    const start = j.slotStart ?? j.finishTime;
+    if (start !== null && j.finishTime !== null) edges.push([start, 1], [j.finishTime, -1]);
+  }
+  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const idle = { ramp: 0, gaps: 0, tail: 0 };
+  let running = 0;
+  let at = from;
+  let full = false;
+  const add = (until: number) => {
+    const a = Math.max(at, from);
+    const b = Math.min(until, to);
+    if (b <= a) return;
+    const free = Math.max(0, slots - running);
+    // The tail part of [a, b), then the rest as ramp (before the account first ran full) or gaps.
+    const tailPart = Math.max(0, b - Math.max(a, tailFrom));
+    idle.tail += free * tailPart;
+    idle[full ? 'gaps' : 'ramp'] += free * (b - a - tailPart);
+  };
+  for (const [t, d] of edges) {
+    add(t);
+    at = Math.max(at, t);
+    running += d;
+    if (running >= slots) full = true;
+  }
+  add(to);
+  return idle;
+}
+
 async function queueFullRefusals(sim: RunningSimulator): Promise<number> {
   const stats = (await (await fetch(`${sim.url}/_sim/stats`)).json()) as { refused: { queueFullRefusals: number } };
   return stats.refused.queueFullRefusals;
@@ -104,7 +167,7 @@ async function setRefusing(sim: RunningSimulator, refusing: boolean): Promise<vo
 }
 
 /**
- * Pool utilisation: one batch of `rows` imagine rows over a pool of `accounts` accounts (one simulator each, every
+ * Pool utilisation: one batch of imagine rows (enough for `expectedWallMs`) over a pool of `accounts` accounts (one simulator each, every
  * job holding its slot exactly `jobMs`), read from an accounts file by a worker process, as `mj-batch worker` with
  * MJ_ACCOUNTS_FILE runs. The second account refuses every submit from a third of the expected wall time to two
  * thirds: the pool parks it, its rows go to the others, and a probe brings it back. The figure is how busy the
@@ -147,7 +210,10 @@ export async function benchPoolUtilisation(
     // started here, before the batch, with probes short enough for a run of minutes (default 30 s doubling to 10 min).
     await ensureAccountPool(client, taskQueue, specs, opts.timings);
 
-    const rows = Array.from({ length: opts.rows }, (_, i) => JSON.stringify({ id: `pool-${i + 1}`, prompt: `pool bench ${i + 1}` }));
+    // Jobs per ms with every account for two thirds of the run and one fewer for the middle third.
+    const rate = (opts.slots * (opts.accounts * 2 + (opts.accounts - 1))) / 3 / opts.jobMs;
+    const rowCount = Math.ceil(opts.expectedWallMs * rate);
+    const rows = Array.from({ length: rowCount }, (_, i) => JSON.stringify({ id: `pool-${i + 1}`, prompt: `pool bench ${i + 1}` }));
     const file = path.join(stack.dir, `${taskQueue}.jsonl`);
     fs.writeFileSync(file, `${rows.join('\n')}\n`);
     // `concurrencyOf`'s rule over the pool: twice the pool's slots and queue-ahead (half the rows in flight may be
@@ -165,7 +231,18 @@ export async function benchPoolUtilisation(
     const parkedSim = sims.get(parkedName)!;
     const refusalsBefore = new Map<string, number>();
     for (const [name, sim] of sims) refusalsBefore.set(name, await queueFullRefusals(sim));
+    const pids = {
+      worker: worker.pid,
+      temporal: readStackState(stack.dir)?.temporal.process?.pid,
+      s3: readStackState(stack.dir)?.s3.process?.pid,
+    };
+    const cpuNow = () => {
+      const of = (pid: number | undefined) => (pid === undefined ? null : cpuMsOf(pid));
+      const own = process.cpuUsage();
+      return { worker: of(pids.worker), simulators: (own.user + own.system) / 1000, temporal: of(pids.temporal), s3: of(pids.s3) };
+    };
     const cpuBefore = worker.usage()?.cpuMs ?? null;
+    const cpuAtStart = cpuNow();
     const loadAtStart = os.loadavg()[0]!;
     const t0 = Date.now();
     await startBatch(client, s3, stack.config.s3.bucket, taskQueue, file, input, undefined, { accounts: specs, timings: opts.timings });
@@ -173,9 +250,7 @@ export async function benchPoolUtilisation(
     let over = false;
     void done.finally(() => (over = true)).catch(() => undefined);
 
-    // The expected wall time with every account for two thirds of the run and one fewer for the middle third.
-    const rate = (opts.slots * (opts.accounts * 2 + (opts.accounts - 1))) / 3 / opts.jobMs;
-    const expectedMs = opts.rows / rate;
+    const expectedMs = opts.expectedWallMs;
     const ledgerOf = (name: string) =>
       sims
         .get(name)!
@@ -209,6 +284,7 @@ export async function benchPoolUtilisation(
     const { result } = await done;
     const batchSeconds = (Date.now() - t0) / 1000;
     const cpuAfter = worker.usage()?.cpuMs ?? null;
+    const cpuAtEnd = cpuNow();
     const loadAtEnd = os.loadavg()[0]!;
     if (refuseUntil === undefined) {
       // The batch ended before the window closed (it ran faster than expected): the figures still hold, say so.
@@ -220,7 +296,7 @@ export async function benchPoolUtilisation(
       .getHandle(accountPoolWorkflowId(taskQueue))
       .terminate('bench run finished')
       .catch(() => undefined);
-    if (result.counts.succeeded !== opts.rows) throw new Error(`pool bench: ${result.counts.succeeded} of ${opts.rows} rows succeeded`);
+    if (result.counts.succeeded !== rowCount) throw new Error(`pool bench: ${result.counts.succeeded} of ${rowCount} rows succeeded`);
 
     const ledgers = new Map(names.map((n) => [n, ledgerOf(n).filter((j) => j.charged)]));
     const healthy = names.filter((n) => n !== parkedName).flatMap((n) => ledgers.get(n)!);
@@ -230,6 +306,8 @@ export async function benchPoolUtilisation(
     const healthySlots = opts.slots * (opts.accounts - 1);
     const util = (from: number, to: number) => (to > from ? round3(busyMsWithin(healthy, from, to) / (healthySlots * (to - from))) : NaN);
     const busyOf = (jobs: Ledger) => busyMsWithin(jobs, -Infinity, Infinity);
+    const lastSubmit = Math.max(...names.flatMap((n) => ledgers.get(n)!.map((j) => j.submitTime)));
+    const jobCount = names.reduce((s, n) => s + ledgers.get(n)!.length, 0);
     const totalBusy = names.reduce((s, n) => s + busyOf(ledgers.get(n)!), 0);
     const accounts: PoolAccountFigures[] = [];
     for (const [name, sim] of sims) {
@@ -247,17 +325,27 @@ export async function benchPoolUtilisation(
     const rejoinedAt = parkedAt === undefined ? undefined : parkedStates.find((s) => s.at > parkedAt && s.a?.status === 'active')?.at;
     const since = (t: number | undefined) => (t === undefined ? null : round1((t - first) / 1000));
     const out: PoolUtilisationResult = {
-      rows: opts.rows,
+      rows: rowCount,
       slots: opts.slots,
       queueAhead: opts.queueAhead,
       jobMs: opts.jobMs,
+      expectedWallSeconds: round1(opts.expectedWallMs / 1000),
       concurrency,
       timings: opts.timings,
       utilisation: util(first, last),
+      utilisationWhileRowsLeft: util(first, lastSubmit),
       wallSeconds: round1((last - first) / 1000),
       batchSeconds: round1(batchSeconds),
       healthyBusySlotSeconds: round1(busyOf(healthy) / 1000),
       phases: { before: util(first, refuseFrom!), refusing: util(refuseFrom!, refuseUntil), after: util(refuseUntil, last) },
+      idleSlotSeconds: (() => {
+        const sum = { ramp: 0, gaps: 0, tail: 0 };
+        for (const n of names.filter((x) => x !== parkedName)) {
+          const idle = idleOf(ledgers.get(n)!, opts.slots, first, last, lastSubmit);
+          for (const k of ['ramp', 'gaps', 'tail'] as const) sum[k] += idle[k];
+        }
+        return { ramp: round1(sum.ramp / 1000), gaps: round1(sum.gaps / 1000), tail: round1(sum.tail / 1000) };
+      })(),
       parked: {
         name: parkedName,
         refuseFromS: since(refuseFrom)!,
@@ -270,10 +358,12 @@ export async function benchPoolUtilisation(
         busyShare: round3(busyOf(ledgers.get(parkedName)!) / totalBusy),
       },
       accounts,
-      workerCpuMsPerJob:
-        cpuBefore !== null && cpuAfter !== null
-          ? Math.round((cpuAfter - cpuBefore) / names.reduce((s, n) => s + ledgers.get(n)!.length, 0))
-          : null,
+      workerCpuMsPerJob: cpuBefore !== null && cpuAfter !== null ? Math.round((cpuAfter - cpuBefore) / jobCount) : null,
+      cpuMsPerJob: cpuPerJob(cpuAtStart, cpuAtEnd, jobCount),
+      coresBusy: (() => {
+        const per = cpuPerJob(cpuAtStart, cpuAtEnd, 1);
+        return per ? Math.round((per.total / (batchSeconds * 1000)) * 100) / 100 : null;
+      })(),
       loadAverage: { start: round1(loadAtStart), end: round1(loadAtEnd) },
     };
     log(

@@ -8,6 +8,7 @@ import { batchOutcome, cancelBatch, listBatches, pauseBatch, resumeBatch, setBat
 import { wholeNumber } from '../client/options';
 import { rowStages } from '../client/progress';
 import { batchUiUrl, summaryOf } from '../client/summary';
+import { failingWorkflowTask } from '../client/failing-task';
 import { progressQuery } from '../contracts/handlers';
 import { accountPoolStateById } from '../client/account-pool';
 import { WorkflowType } from '../contracts/naming';
@@ -91,6 +92,16 @@ function statusCommand(): Command {
         const status = d.status.name;
         const base = { batchId, status, temporalUiUrl: batchUiUrl(config, batchId) };
         if (status === 'RUNNING') {
+          // A task that keeps failing (e.g. a worker without the codec key) cannot answer the query: say why instead of timing out.
+          const failing = await failingWorkflowTask(client, d);
+          if (failing) {
+            if (flags.json) return printJson({ ...base, failingWorkflowTask: failing });
+            return printLines([
+              `batch ${batchId}: running, but its workflow task has failed ${failing.failures} time(s) and is retried until a worker can run it:`,
+              `  ${failing.message}`,
+              ...(base.temporalUiUrl ? [`  Web UI ${base.temporalUiUrl}`] : []),
+            ]);
+          }
           const p = await handle.query(progressQuery);
           const stages = stageCounts(p, await rowStages(client, batchId).catch(() => ({})));
           const slots = p.accountSlotsWorkflowId

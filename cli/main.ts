@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/config';
 import { accountsCommand } from './accounts-command';
+import { codecServerCommand } from './codec-server-command';
 import { demoCommand } from './demo-command';
 import { simCommand } from './sim-command';
 import { progress } from './output';
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
   for (const cmd of batchCommands()) program.addCommand(cmd);
   program.addCommand(accountsCommand());
   program.addCommand(reportCommand());
+  program.addCommand(codecServerCommand());
   program
     .command('worker')
     .description('run a worker for the configured Temporal server and S3 bucket until interrupted')

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolveBinary, TEMPORAL_CLI, VERSITYGW } from '../stack/binaries';
+import { clusterUp, installCluster, type ClusterEndpoints } from '../stack/cluster';
 import { defaultStackDir } from '../stack/paths';
 import { stackDown, stackStatus, stackUp, type StackOptions } from '../stack/stack';
 import { printJson, printLines, progress } from './output';
@@ -28,7 +29,7 @@ function baseOptions(flags: CommonFlags): StackOptions {
 
 export function stackCommand(): Command {
   const stack = new Command('stack').description(
-    'the local stack: Temporal dev server, S3 server and Midjourney simulator (data in .mj-batch/)',
+    'the local stack: Temporal dev server, S3 server and Midjourney simulator (data in .mj-batch/); --cluster adds a Temporal server on PostgreSQL',
   );
   const dirOption = ['--dir <path>', 'where the stack keeps data, pids and logs (default: ./.mj-batch, or $MJ_BATCH_STACK_DIR)'] as const;
 
@@ -50,6 +51,9 @@ export function stackCommand(): Command {
     )
     .option('--bucket <name>', 'the default bucket to create (default mj-batch, or $S3_BUCKET)')
     .option('--retention-days <days>', 'how long Temporal keeps closed workflows (default 14, at least 7)', parseDays)
+    .option('--cluster', 'also run a real Temporal server on PostgreSQL (frontend, history, matching, worker as processes)')
+    .option('--cluster-port <port>', "the cluster's frontend port (default 7433; history +1, matching +2, worker +6)", parsePort)
+    .option('--postgres-port <port>', "the cluster's PostgreSQL port (default 7432)", parsePort)
     .option('--json', 'print one JSON object with the endpoints')
     .action(
       async (
@@ -62,10 +66,16 @@ export function stackCommand(): Command {
           simProfile?: 'plus' | 'gateway';
           bucket?: string;
           retentionDays?: number;
+          cluster?: boolean;
+          clusterPort?: number;
+          postgresPort?: number;
         },
       ) => {
         const started = Date.now();
-        const endpoints = await stackUp({
+        const up = flags.cluster
+          ? (o: StackOptions) => clusterUp({ ...o, clusterPort: flags.clusterPort, postgresPort: flags.postgresPort })
+          : stackUp;
+        const endpoints: Awaited<ReturnType<typeof stackUp>> & Partial<Pick<ClusterEndpoints, 'cluster'>> = await up({
           ...baseOptions(flags),
           temporalPort: flags.temporalPort,
           uiPort: flags.uiPort,
@@ -87,6 +97,13 @@ export function stackCommand(): Command {
             : []),
           `  Midjourney   ${endpoints.simulatorUrl}${endpoints.simulatorApiKey ? `  key ${endpoints.simulatorApiKey} (simulator)` : ''}  [${endpoints.services.simulator}]`,
           `  data         ${endpoints.stackDir}`,
+          ...(endpoints.cluster
+            ? [
+                `  cluster      ${endpoints.cluster.address}  namespace ${endpoints.cluster.namespace}  [${endpoints.cluster.started.length > 0 ? `started ${endpoints.cluster.started.join(', ')}` : 'already-running'}]`,
+                ...endpoints.cluster.services.map((s) => `    ${s.name.padEnd(9)} ${s.endpoint}  pid ${s.pid}`),
+                `  to run mj-batch on the cluster: export TEMPORAL_ADDRESS=${endpoints.cluster.address}`,
+              ]
+            : []),
         ]);
       },
     );
@@ -94,25 +111,40 @@ export function stackCommand(): Command {
   stack
     .command('install')
     .description('find or build the server binaries (temporal, versitygw) without starting anything')
+    .option('--cluster', "also the cluster's: temporal-server, temporal-sql-tool, and PostgreSQL (apt-get, as root or sudo -n)")
     .option('--json', 'print one JSON object with the binary paths')
-    .action(async (flags: CommonFlags) => {
+    .action(async (flags: CommonFlags & { cluster?: boolean }) => {
       const started = Date.now();
-      const [temporal, versitygw] = await Promise.all([
+      const [temporal, versitygw, cluster] = await Promise.all([
         resolveBinary(TEMPORAL_CLI, { log: progress }),
         resolveBinary(VERSITYGW, { log: progress }),
+        flags.cluster ? installCluster({ log: progress }) : undefined,
       ]);
       const seconds = Number(((Date.now() - started) / 1000).toFixed(1));
-      if (flags.json) return printJson({ temporal, versitygw, seconds });
-      printLines([`  temporal   ${temporal}`, `  versitygw  ${versitygw}`, `  (${seconds} s)`]);
+      const clusterBins = cluster && { temporalServer: cluster.server, temporalSqlTool: cluster.sqlTool, postgres: cluster.postgres.dir };
+      if (flags.json) return printJson({ temporal, versitygw, ...clusterBins, seconds });
+      printLines([
+        `  temporal           ${temporal}`,
+        `  versitygw          ${versitygw}`,
+        ...(clusterBins
+          ? [
+              `  temporal-server    ${clusterBins.temporalServer}`,
+              `  temporal-sql-tool  ${clusterBins.temporalSqlTool}`,
+              `  postgres           ${clusterBins.postgres}`,
+            ]
+          : []),
+        `  (${seconds} s)`,
+      ]);
     });
 
   stack
     .command('down')
     .description('stop the servers `up` started (by recorded pid); their data stays for the next `up`')
     .option(...dirOption)
+    .option('--cluster', 'stop only the cluster (its Temporal services and PostgreSQL), not the dev stack')
     .option('--json', 'print one JSON object')
-    .action(async (flags: CommonFlags) => {
-      const results = await stackDown(baseOptions(flags));
+    .action(async (flags: CommonFlags & { cluster?: boolean }) => {
+      const results = await stackDown({ ...baseOptions(flags), only: flags.cluster ? ['cluster'] : undefined });
       if (flags.json) return printJson({ services: results });
       if (results.length === 0) return printLines(['no stack recorded here; nothing to stop']);
       printLines(results.map((r) => `  ${r.name.padEnd(9)} ${r.result}`));

@@ -6,6 +6,7 @@ import { defaultStackDir } from '../stack/paths';
 import { readStackState } from '../stack/state';
 import { ConfigError, parseSetting, SETTINGS, settingOf, type SettingName, type SettingValue } from './settings';
 import { DEFAULT_BUCKET } from '../contracts/bucket-layout';
+import { CodecKeyError, parseCodecKeys, type CodecKeys } from '../codec/keys';
 
 export { ConfigError };
 
@@ -22,6 +23,8 @@ export interface TemporalSettings {
   tlsCa?: string;
   /** The name the server's certificate is checked against, when it differs from the address's host. */
   tlsServerName?: string;
+  /** MJ_BATCH_CODEC_KEY and MJ_BATCH_CODEC_OLD_KEYS: unset, payloads are not encrypted. Never logged (it shows only ids). */
+  codec?: CodecKeys;
 }
 
 /** Where each setting came from, so `config` output and error messages can say it. */
@@ -65,6 +68,8 @@ export interface WorkerSettings {
   /** Unset: only when the API is local, decided by downloadPolicyFrom, since callers may point `mj` at a simulator after loading. */
   imageAllowPrivate?: boolean;
   imageMaxBytes: number;
+  /** MJ_BATCH_METRICS_LISTEN: where /metrics is served (the port defaults to 9464); unset: no metrics. */
+  metricsListen?: { host: string; port: number };
 }
 
 export interface AccountSettings {
@@ -96,6 +101,13 @@ export interface EffectiveConfig {
   sources: Partial<Record<ConfigKey, Source>>;
   /** Each setting's effective typed value (undefined: unset, with no fixed default), as `mj-batch config` shows it. */
   values: { [K in ConfigKey]?: SettingValue<K> };
+}
+
+/** `host:port`, `:port` (loopback), `host` (Prometheus' usual 9464) or `[::1]:port`, as the server listens on it. */
+function metricsListenOf(value: string | undefined): WorkerSettings['metricsListen'] {
+  if (value === undefined) return undefined;
+  const [host, port] = value.split(/:(?=\d+$)/);
+  return { host: host!.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1', port: Number(port ?? 9464) };
 }
 
 /** An empty variable (`TEMPORAL_ADDRESS=`) means unset, as shells and CI systems use it. */
@@ -151,6 +163,15 @@ function editDistance(a: string, b: string): number {
     row = next;
   }
   return row[b.length];
+}
+
+/** The codec's keys; bad key material is a ConfigError that names the variable, never the key. */
+function codecKeysOf(current: string | undefined, old: string[] | undefined): CodecKeys | undefined {
+  try {
+    return parseCodecKeys({ current, old });
+  } catch (err) {
+    throw err instanceof CodecKeyError ? new ConfigError(err.message) : err;
+  }
 }
 
 /**
@@ -221,6 +242,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, cwd = proces
     tlsKey,
     tlsCa,
     tlsServerName,
+    codec: codecKeysOf(get('MJ_BATCH_CODEC_KEY'), get('MJ_BATCH_CODEC_OLD_KEYS')),
     source: sources.TEMPORAL_ADDRESS!,
   };
 
@@ -265,6 +287,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, cwd = proces
     imageHosts: get('MJ_IMAGE_HOSTS') ?? [],
     imageAllowPrivate: get('MJ_IMAGE_ALLOW_PRIVATE'),
     imageMaxBytes: get('MJ_IMAGE_MAX_BYTES')!,
+    metricsListen: metricsListenOf(get('MJ_BATCH_METRICS_LISTEN')),
   };
 
   const config: EffectiveConfig = {

@@ -67,6 +67,21 @@ export const SETTINGS = [
   setting('TEMPORAL_UI_URL', 'Temporal', url, 'the Web UI, for links printed by run, watch, status, demo', {
     derived: "the local stack's",
   }),
+  // Payload encryption (codec/): keys only ever from the environment, so a config file never holds one.
+  setting('MJ_BATCH_CODEC_KEY', 'Temporal', str, 'AES-256-GCM key for every payload: base64 of 32 bytes, as id:base64 or bare', {
+    secret: true,
+    envOnly: true,
+    derived: 'none: payloads are not encrypted',
+  }),
+  setting('MJ_BATCH_CODEC_OLD_KEYS', 'Temporal', list, 'older codec keys, for decryption only (same forms, comma-separated)', {
+    secret: true,
+    envOnly: true,
+  }),
+  setting('MJ_BATCH_CODEC_AUTH', 'Temporal', str, 'the Authorization header codec-server requires', {
+    secret: true,
+    envOnly: true,
+    derived: 'none: no header needed',
+  }),
   setting('S3_ENDPOINT', 'S3', url, 'S3-compatible endpoint (unset for AWS S3)', { derived: 'the local stack' }),
   setting('S3_BUCKET', 'S3', str, 'bucket', { default: DEFAULT_BUCKET }),
   setting('S3_REGION', 'S3', str, 'region', { default: 'us-east-1', derived: 'AWS_REGION, else the local stack, else us-east-1' }),
@@ -111,6 +126,9 @@ export const SETTINGS = [
   setting('MJ_IMAGE_MAX_BYTES', 'Worker', int(1), 'largest image downloaded', { default: String(64 * 1024 * 1024) }),
   setting('MJ_BATCH_MEDIA_CONCURRENCY', 'Worker', int(1), 'media activities at once per worker', { derived: 'one per core' }),
   setting('MJ_BATCH_ACTIVITY_CONCURRENCY', 'Worker', int(1), 'orchestration activities at once per worker', { default: '50' }),
+  setting('MJ_BATCH_METRICS_LISTEN', 'Worker', hostPort, 'serve Prometheus metrics at http://<host:port>/metrics (docs/metrics.md)', {
+    derived: 'off',
+  }),
   setting('MJ_BATCH_CONFIG', 'Local', file, 'the config file', { derived: './mj-batch.config.json if it exists', envOnly: true }),
   setting('MJ_BATCH_STACK_DIR', 'Local', file, "the local stack's folder", { derived: './.mj-batch', envOnly: true }),
   setting('MJ_BATCH_LOG_FILE', 'Local', file, 'structured JSON logs of worker and demo (- for stderr)', {

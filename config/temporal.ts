@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
+import { EncryptionCodec, type EncryptionCodecOptions } from '../codec/encryption-codec';
 import { ConfigError, type TemporalSettings } from './config';
 
 function readPem(variable: string, file: string): Buffer {
@@ -30,8 +32,17 @@ export function connectionOptions(settings: TemporalSettings) {
   };
 }
 
+/**
+ * The data converter of every client and worker, so they agree: AES-256-GCM over every payload when codec keys are
+ * set (codec/). Without keys payloads stay plain JSON as before; the codec then only turns an encrypted payload it
+ * meets into an error naming the key id and the variable to set, instead of the SDK's "unknown encoding".
+ */
+export function dataConverterOf(settings: TemporalSettings, options?: EncryptionCodecOptions): DataConverter {
+  return { payloadCodecs: [new EncryptionCodec(settings.codec, options)] };
+}
+
 /** A client for starting, querying and listing workflows. Close it with `client.connection.close()`. */
 export async function connectClient(settings: TemporalSettings): Promise<Client> {
   const connection = await Connection.connect({ ...connectionOptions(settings), connectTimeout: '10s' });
-  return new Client({ connection, namespace: settings.namespace });
+  return new Client({ connection, namespace: settings.namespace, dataConverter: dataConverterOf(settings) });
 }

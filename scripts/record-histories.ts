@@ -45,7 +45,8 @@ async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   Runtime.install({ logger: new DefaultLogger('WARN') });
   await stackUp({ dir: defaultStackDir(), log: (l) => process.stderr.write(`${l}\n`) });
-  const config = loadConfig();
+  // Plain payloads, whatever MJ_BATCH_CODEC_KEY says: the replay suite reads these histories without keys.
+  const config = loadConfig({ ...process.env, MJ_BATCH_CODEC_KEY: '', MJ_BATCH_CODEC_OLD_KEYS: '' });
   const taskQueue = `record-histories-${process.pid}`;
   const [client, connection] = await Promise.all([connectClient(config.temporal), connectWorker(config.temporal)]);
   const s3 = createS3Client(config.s3);

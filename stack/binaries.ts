@@ -5,15 +5,17 @@ import { binaryCacheDir } from './paths';
 
 /** A server the stack builds from its Go module when it is not already on the machine. */
 export interface GoTool {
-  name: 'temporal' | 'versitygw';
+  name: 'temporal' | 'versitygw' | 'temporal-server' | 'temporal-sql-tool';
   title: string;
   goPackage: string;
+  /** The file `go install` writes (the package's last path element), when it differs from `name`. */
+  goBinary?: string;
   version: string;
   ldflags?: string;
   /** Environment variable that names an existing binary, checked first. */
   pathEnv: string;
   /** Environment variable that points at an existing service, which makes the binary unnecessary. */
-  serviceEnv: string;
+  serviceEnv?: string;
 }
 
 export const TEMPORAL_CLI: GoTool = {
@@ -36,14 +38,36 @@ export const VERSITYGW: GoTool = {
   serviceEnv: 'S3_ENDPOINT',
 };
 
+// The `stack up --cluster` servers: the real Temporal server and its schema tool, named as Temporal's releases name them.
+// v1.29.1's go.mod has no `replace` directive either. The tool carries the schemas inside (`--schema-name`).
+export const TEMPORAL_SERVER: GoTool = {
+  name: 'temporal-server',
+  title: 'Temporal server',
+  goPackage: 'go.temporal.io/server/cmd/server',
+  goBinary: 'server',
+  version: 'v1.29.1',
+  pathEnv: 'TEMPORAL_SERVER_PATH',
+};
+
+export const TEMPORAL_SQL_TOOL: GoTool = {
+  name: 'temporal-sql-tool',
+  title: 'Temporal SQL schema tool',
+  goPackage: 'go.temporal.io/server/cmd/tools/sql',
+  goBinary: 'sql',
+  version: 'v1.29.1',
+  pathEnv: 'TEMPORAL_SQL_TOOL_PATH',
+};
+
 export class MissingToolError extends Error {
   constructor(tool: GoTool) {
     super(
       `${tool.title} is not installed and cannot be built: Go was not found.\n` +
         `Ways out:\n` +
         `  - install Go >= 1.25 (https://go.dev/dl/) and run the command again; it builds ${tool.name} ${tool.version} once into ${binaryCacheDir()}\n` +
-        `  - put a \`${tool.name}\` binary on PATH, or set ${tool.pathEnv}=/path/to/${tool.name}\n` +
-        `  - point ${tool.serviceEnv} at an existing ${tool.name === 'temporal' ? 'Temporal server (e.g. localhost:7233)' : 'S3-compatible server'} instead`,
+        `  - put a \`${tool.name}\` binary on PATH, or set ${tool.pathEnv}=/path/to/${tool.name}` +
+        (tool.serviceEnv
+          ? `\n  - point ${tool.serviceEnv} at an existing ${tool.name === 'temporal' ? 'Temporal server (e.g. localhost:7233)' : 'S3-compatible server'} instead`
+          : ''),
     );
     this.name = 'MissingToolError';
   }
@@ -120,7 +144,7 @@ async function buildWithGo(tool: GoTool, opts: ResolveOptions): Promise<string> 
   try {
     await runGo(go, args, { ...env, GOBIN: tmpBin, CGO_ENABLED: '0', GOFLAGS: env.GOFLAGS ?? '-trimpath' });
     fs.mkdirSync(targetDir, { recursive: true });
-    fs.renameSync(path.join(tmpBin, tool.name), target);
+    fs.renameSync(path.join(tmpBin, tool.goBinary ?? tool.name), target);
   } finally {
     fs.rmSync(tmpBin, { recursive: true, force: true });
   }

@@ -22,6 +22,8 @@ export interface StackLayout {
   s3DataDir: string;
   s3MetaDir: string;
   s3IamDir: string;
+  /** `stack up --cluster`: PostgreSQL's data, the Temporal server's config. */
+  clusterDir: string;
 }
 
 export function stackLayout(dir: string): StackLayout {
@@ -33,6 +35,7 @@ export function stackLayout(dir: string): StackLayout {
     s3DataDir: path.join(dir, 's3', 'data'),
     s3MetaDir: path.join(dir, 's3', 'meta'),
     s3IamDir: path.join(dir, 's3', 'iam'),
+    clusterDir: path.join(dir, 'cluster'),
   };
 }
 

@@ -99,11 +99,12 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
-/** Polls `check` until it resolves, or throws the last error once `timeoutMs` has passed. */
-export async function waitUntil<T>(what: string, check: () => Promise<T>, timeoutMs: number): Promise<T> {
+/** Polls `check` until it resolves, or throws the last error once `timeoutMs` has passed (or `signal` aborts). */
+export async function waitUntil<T>(what: string, check: () => Promise<T>, timeoutMs: number, signal?: AbortSignal): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
+    if (signal?.aborted) throw new Error(`stopped waiting for ${what}`);
     try {
       return await check();
     } catch (err) {

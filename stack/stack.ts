@@ -5,6 +5,7 @@ import { packageRoot, stackLayout } from './paths';
 import { isPortFree, isRunning, startDetached, stopProcess, type ProcessRecord } from './processes';
 import { readStackState, writeStackState, type StackState } from './state';
 import { checkS3, checkSimulator, checkTemporal, ensureBucket, prepareNamespace, seedExampleInputs } from './health';
+import { clusterDown, clusterReports } from './cluster-processes';
 import { DEFAULT_SIM_API_KEY } from '../simulator/options';
 import { DEFAULT_BUCKET } from '../contracts/bucket-layout';
 import type { S3Settings } from '../storage/s3-client';
@@ -270,7 +271,9 @@ export async function stackUp(opts: StackOptions): Promise<StackEndpoints> {
   }
 
   // Record before the health checks, so `stack down` can stop what was started even if a check fails.
-  const state: StackState = { version: 1, temporal: temporalState, s3: s3State, simulator: simState };
+  // A cluster `stack up --cluster` recorded stays recorded (read again now: it may have been written meanwhile).
+  const cluster = readStackState(opts.dir)?.cluster;
+  const state: StackState = { version: 1, temporal: temporalState, s3: s3State, simulator: simState, ...(cluster ? { cluster } : {}) };
   writeStackState(opts.dir, state);
 
   const s3Settings = s3SettingsOf(s3State, o.env);
@@ -323,7 +326,8 @@ export function endpointsOf(state: StackState, dir: string, services: StackEndpo
 }
 
 export interface ServiceReport {
-  name: 'temporal' | 's3' | 'simulator';
+  /** The dev stack's services, then (after `stack up --cluster`) postgres and the cluster's Temporal services. */
+  name: 'temporal' | 's3' | 'simulator' | 'postgres' | 'frontend' | 'history' | 'matching' | 'worker';
   state: 'running' | 'stopped' | 'external' | 'not-configured';
   pid?: number;
   endpoint?: string;
@@ -382,23 +386,28 @@ export async function stackStatus(opts: StackOptions): Promise<ServiceReport[]> 
         ? false
         : undefined,
   ]);
-  return [temporal, s3, simulator];
+  return [temporal, s3, simulator, ...(state.cluster ? await clusterReports(state.cluster) : [])];
 }
 
 /** Stops the servers this stack started, by their recorded pids. Data stays on disk for the next `up`. */
 export async function stackDown(
-  opts: StackOptions & { only?: ('temporal' | 's3' | 'simulator')[] },
+  opts: StackOptions & { only?: ('temporal' | 's3' | 'simulator' | 'cluster')[] },
 ): Promise<{ name: string; result: 'stopped' | 'not-running' | 'external' }[]> {
   const state = readStackState(opts.dir);
   if (!state) return [];
-  const wanted = (name: 'temporal' | 's3' | 'simulator') => !opts.only || opts.only.includes(name);
+  const wanted = (name: 'temporal' | 's3' | 'simulator' | 'cluster') => !opts.only || opts.only.includes(name);
   const stop = async (name: 'temporal' | 's3' | 'simulator', external: boolean, rec?: ProcessRecord) => ({
     name,
     result: external ? ('external' as const) : rec ? await stopProcess(rec) : ('not-running' as const),
   });
-  return Promise.all([
-    ...(wanted('temporal') ? [stop('temporal', state.temporal.external, state.temporal.process)] : []),
-    ...(wanted('s3') ? [stop('s3', state.s3.external, state.s3.process)] : []),
-    ...(wanted('simulator') && state.simulator ? [stop('simulator', state.simulator.external, state.simulator.process)] : []),
+  // The cluster (its services, then PostgreSQL) stops beside the rest: S3 and the simulator do not depend on it.
+  const [cluster, rest] = await Promise.all([
+    wanted('cluster') ? clusterDown(opts.dir) : [],
+    Promise.all([
+      ...(wanted('temporal') ? [stop('temporal', state.temporal.external, state.temporal.process)] : []),
+      ...(wanted('s3') ? [stop('s3', state.s3.external, state.s3.process)] : []),
+      ...(wanted('simulator') && state.simulator ? [stop('simulator', state.simulator.external, state.simulator.process)] : []),
+    ]),
   ]);
+  return [...rest, ...cluster];
 }

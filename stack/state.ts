@@ -38,6 +38,22 @@ export interface StackState {
     apiKey?: string;
     process?: ProcessRecord;
   };
+  /** `stack up --cluster`: a Temporal server on PostgreSQL beside the dev server, sharing S3 and the simulator. */
+  cluster?: ClusterState;
+}
+
+export const CLUSTER_SERVICES = ['frontend', 'history', 'matching', 'worker'] as const;
+export type ClusterServiceName = (typeof CLUSTER_SERVICES)[number];
+
+export interface ClusterState {
+  /** The frontend: what TEMPORAL_ADDRESS should name to use the cluster. */
+  address: string;
+  namespace: string;
+  /** The frontend's gRPC port; the other services' ports follow from it (stack/cluster-config.ts). */
+  port: number;
+  postgresPort: number;
+  postgres?: ProcessRecord;
+  services: Partial<Record<ClusterServiceName, ProcessRecord>>;
 }
 
 export function readStackState(dir: string): StackState | undefined {

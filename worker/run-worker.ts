@@ -1,10 +1,10 @@
-import type { Worker, WorkflowBundleOption } from '@temporalio/worker';
+import { Runtime, type Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createAccountClients } from '../client/account-clients';
 import { accountOf } from '../client/account-slots';
 import { loadAccounts } from '../config/accounts';
 import { loadConfig, type EffectiveConfig } from '../config/config';
 import { downloadPolicyFrom } from '../config/media';
-import { connectClient } from '../config/temporal';
+import { connectClient, dataConverterOf } from '../config/temporal';
 import { connectWorker } from './connection';
 import { createDownloadDispatcher } from '../media/download';
 import type { MediaDeps } from '../media/store-image';
@@ -12,10 +12,13 @@ import { createS3Client } from '../storage/s3-client';
 import { signalRow, startCallbackReceiver, type CallbackReceiver } from './callback-receiver';
 import { createMediaWorker, createWorker } from './worker';
 import { mediaTaskQueue } from '../contracts/naming';
+import { startWorkerMetrics } from '../metrics/worker-metrics';
 
 export interface RunningWorkers {
   workers: Worker[];
   callbacks?: CallbackReceiver;
+  /** `http://host:port/metrics`, when MJ_BATCH_METRICS_LISTEN is set. */
+  metricsUrl?: string;
   /** Resolves when both workers have stopped (after `shutdown()` or SIGINT/SIGTERM). */
   run(): Promise<void>;
   /** Polls until `fn` settles, then drains and stops, as Worker.runUntil does. */
@@ -70,11 +73,25 @@ export async function startWorkers(config: EffectiveConfig, opts: WorkerStartOpt
   // The accounts file, else one account from MJ_BASE_URL and MJ_API_KEY; a missing key is a ConfigError (exit 2).
   const accounts = loadAccounts({ config, file: opts.accountsFile, implicitName: accountOf(config.mj), env: opts.env });
   const worker = opts.env ? loadConfig(opts.env).worker : config.worker;
-  const connection = await connectWorker(config.temporal);
+  // Before the worker's connection: the Temporal runtime's metrics exporter is fixed when the runtime is made.
+  const metrics = worker.metricsListen
+    ? await startWorkerMetrics({
+        listen: worker.metricsListen,
+        temporal: config.temporal,
+        taskQueue,
+        pool: Boolean(accounts.file),
+        log: opts.log,
+      })
+    : undefined;
+  const connection = await connectWorker(config.temporal).catch(async (err: unknown) => {
+    await metrics?.close();
+    throw err;
+  });
   const apiBaseUrls = accounts.accounts.map((a) => a.spec.baseUrl);
   const { s3, policy: downloadPolicy, dispatcher } = createMediaDeps({ ...config, worker }, apiBaseUrls);
   const mj = createAccountClients(accounts, config);
   const closers: (() => Promise<unknown> | unknown)[] = [
+    ...(metrics ? [() => metrics.close()] : []),
     () => mj.close(),
     () => dispatcher.close(),
     () => s3.destroy(),
@@ -103,6 +120,14 @@ export async function startWorkers(config: EffectiveConfig, opts: WorkerStartOpt
     deps: { s3, bucket: config.s3.bucket, mj, downloadPolicy, dispatcher, callbackUrl: callbacks?.hookUrl },
     mediaConcurrency: worker.mediaConcurrency,
     orchestrationConcurrency: worker.activityConcurrency,
+    // A payload this worker cannot decrypt fails its task, which the SDK retries forever: say once, at error level, which key is missing.
+    dataConverter: dataConverterOf(config.temporal, {
+      onMissingKey: (keyId, error) => {
+        const line = `payload codec: ${error.message}. Workflow and activity tasks that need it fail and retry until this worker has that key.`;
+        Runtime.instance().logger.error(line, { component: 'codec', keyId });
+        opts.log?.(`error: ${line}`);
+      },
+    }),
   };
   let workers: Worker[];
   try {
@@ -114,6 +139,15 @@ export async function startWorkers(config: EffectiveConfig, opts: WorkerStartOpt
   opts.log?.(
     `worker polling ${taskQueue} and ${mediaTaskQueue(taskQueue)} on ${config.temporal.address} (namespace ${config.temporal.namespace})`,
   );
+  const codec = config.temporal.codec;
+  // Key ids only: key material never reaches a log.
+  if (codec)
+    opts.log?.(
+      codec.currentId
+        ? `payloads encrypted with codec key ${codec.currentId}${codec.ids.length > 1 ? ` (older keys decrypt: ${codec.ids.slice(1).join(', ')})` : ''}`
+        : `payloads written in plain; codec keys ${codec.ids.join(', ')} decrypt older ones (MJ_BATCH_CODEC_KEY is not set)`,
+    );
+  if (metrics) opts.log?.(`metrics at ${metrics.url}`);
   // Names only: keys never reach a log.
   if (accounts.file)
     opts.log?.(
@@ -147,6 +181,7 @@ export async function startWorkers(config: EffectiveConfig, opts: WorkerStartOpt
   return {
     workers,
     callbacks,
+    metricsUrl: metrics?.url,
     run,
     shutdown,
     async runUntil<T>(fn: () => Promise<T>): Promise<T> {

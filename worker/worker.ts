@@ -1,3 +1,4 @@
+import type { DataConverter } from '@temporalio/common';
 import { Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, createMediaActivities, type ActivityDeps } from '../activities';
 import { mediaTaskQueue } from '../contracts/naming';
@@ -16,6 +17,8 @@ export interface WorkerSetup {
   /** Concurrent media activities (sharp): about one per core. */
   mediaConcurrency?: number;
   orchestrationConcurrency?: number;
+  /** The payload codec (config/temporal.ts dataConverterOf): both workers and every client must use the same keys. */
+  dataConverter?: DataConverter;
 }
 
 /** The orchestration worker: workflows and light activities (API calls, manifest pages, results). */
@@ -26,6 +29,7 @@ export function createWorker(setup: WorkerSetup): Promise<Worker> {
     taskQueue: setup.taskQueue,
     activities: createActivities(setup.deps),
     workflowBundle: setup.workflowBundle ?? prebuiltWorkflowBundle(),
+    dataConverter: setup.dataConverter,
     maxConcurrentActivityTaskExecutions: setup.orchestrationConcurrency ?? 50,
     // Give in-flight calls time to finish on SIGTERM before activities are cancelled and retried elsewhere.
     shutdownGraceTime: '30s',
@@ -45,6 +49,7 @@ export function createMediaWorker(setup: WorkerSetup): Promise<Worker> {
       policy: setup.deps.downloadPolicy,
       dispatcher: setup.deps.dispatcher,
     }),
+    dataConverter: setup.dataConverter,
     maxConcurrentActivityTaskExecutions: setup.mediaConcurrency ?? 2,
     shutdownGraceTime: '30s',
   });

@@ -3,9 +3,9 @@ import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporali
 import { loadConfig } from '../../config/config';
 import { prebuiltWorkflowBundle } from '../../worker/workflow-bundle';
 
-/** The running stack's configuration, exactly as every mj-batch command resolves it. */
-export function stackConfig() {
-  return loadConfig();
+/** The running stack's configuration, exactly as every mj-batch command resolves it (from `env`: default this process's). */
+export function stackConfig(env: NodeJS.ProcessEnv = process.env) {
+  return loadConfig(env);
 }
 
 /** A name no other test (or earlier run) uses: task queues, workflow ids, S3 prefixes. */

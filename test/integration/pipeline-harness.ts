@@ -33,7 +33,8 @@ export interface Pipeline {
 
 export async function startPipeline(sim: SimulatorSettings, env: NodeJS.ProcessEnv = {}): Promise<Pipeline> {
   const simulator = await startSimulator({ speed: 50, ...sim });
-  const base = stackConfig();
+  // Resolved with `env` too, so codec keys in it (MJ_BATCH_CODEC_*) reach the pipeline's client as well as its workers.
+  const base = stackConfig({ ...process.env, ...env });
   const taskQueue = unique('pipeline');
   const config: EffectiveConfig = {
     ...base,

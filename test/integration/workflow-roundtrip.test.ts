@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
-import { connectClient } from '../../config/temporal';
+import { connectClient, dataConverterOf } from '../../config/temporal';
 import { connectWorker } from '../../worker/connection';
 import { createS3Client } from '../../storage/s3-client';
 import { Worker, type NativeConnection } from '@temporalio/worker';
@@ -37,6 +37,7 @@ test('a workflow runs on the real dev server: durable timer, then an activity th
     taskQueue,
     activities: createSmokeActivities({ s3, bucket: config.s3.bucket }),
     workflowBundle: await smokeWorkflowBundle(),
+    dataConverter: dataConverterOf(config.temporal),
   });
 
   const result = await worker.runUntil(client.workflow.execute(smokeWorkflow, { taskQueue, workflowId, args: [{ key, text }] }));

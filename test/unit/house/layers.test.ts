@@ -6,6 +6,7 @@ import * as path from 'node:path';
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const PRODUCT = [
   'contracts',
+  'codec',
   'manifest',
   'media',
   'mj-client',
@@ -14,6 +15,7 @@ const PRODUCT = [
   'config',
   'stack',
   'simulator',
+  'metrics',
   'activities',
   'workflows',
   'worker',
