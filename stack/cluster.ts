@@ -22,7 +22,15 @@ import {
 import { clusterReports, type ClusterServiceReport } from './cluster-processes';
 import { prepareNamespace } from './health';
 import { stackLayout } from './paths';
-import { ensurePostgresInstalled, initPostgres, runToEnd, startPostgres, waitForPostgres, type PostgresBin } from './postgres';
+import {
+  ensurePostgresInstalled,
+  initPostgres,
+  postgresDataDir,
+  runToEnd,
+  startPostgres,
+  waitForPostgres,
+  type PostgresBin,
+} from './postgres';
 import { isPortFree, isRunning, startDetached, waitUntil, type ProcessRecord } from './processes';
 import { DEFAULT_RETENTION_DAYS, stackUp, type StackEndpoints, type StackOptions } from './stack';
 import { CLUSTER_SERVICES, readStackState, writeStackState, type ClusterServiceName, type ClusterState } from './state';
@@ -55,7 +63,7 @@ function clusterLayout(stackDir: string): ClusterLayout {
   const dir = stackLayout(stackDir).clusterDir;
   return {
     dir,
-    postgresData: path.join(dir, 'postgres'),
+    postgresData: postgresDataDir(path.join(dir, 'postgres')),
     configDir: path.join(dir, 'config'),
     dynamicConfig: path.join(dir, 'config', 'dynamic.yaml'),
     // Written once both databases have the server version's schema; a later server version updates them again.

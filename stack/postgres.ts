@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -77,6 +78,25 @@ function runAs(): RunAs {
     uid: Number(uid),
     gid: Number(gid),
   };
+}
+
+/**
+ * Where the database cluster lives: `preferred` (in the stack folder), unless running as root and the postgres
+ * account cannot reach it (a stack folder under a private directory, such as a `mktemp -d` clone): then a folder of
+ * the postgres account's own, `<its home>/mj-batch/<hash of preferred>`, one per stack folder.
+ */
+export function postgresDataDir(preferred: string): string {
+  if (process.getuid?.() !== 0) return preferred;
+  let probe = preferred;
+  while (!fs.existsSync(probe) && path.dirname(probe) !== probe) probe = path.dirname(probe);
+  const as = runAs();
+  if (spawnSync(...commandAs(as, 'test', ['-x', probe]), { stdio: 'ignore' }).status === 0) return preferred;
+  const home =
+    spawnSync('getent', ['passwd', RUN_AS_WHEN_ROOT], { encoding: 'utf8' }).stdout.split(':')[5]?.trim() || '/var/lib/postgresql';
+  const dir = path.join(home, 'mj-batch', createHash('sha256').update(preferred).digest('hex').slice(0, 12));
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  fs.chownSync(path.dirname(dir), as.uid!, as.gid!);
+  return dir;
 }
 
 /** The command line that runs `command` as `as`'s account. */
