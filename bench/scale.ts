@@ -29,6 +29,9 @@ export interface ScaleRun {
   batchHistoryBytesMax: number;
   /** Events of one row's workflow (the middle row). */
   eventsPerItem: number;
+  /** From the worker's MJ_BATCH_MEMORY_SAMPLE_MS lines: the most workflows cached and the main thread's largest heap, MiB. */
+  workerCachedWorkflowsMax: number | null;
+  workerHeapUsedMiBMax: number | null;
 }
 
 export interface ScaleResult {
@@ -43,6 +46,18 @@ export interface ScaleResult {
 
 const mib = (bytes: number) => Math.round((bytes / 1048576) * 10) / 10;
 
+/** The largest cache size and main-thread heap among the worker's `memory:` lines (worker/run-worker.ts memorySample). */
+export function memoryPeaks(logFile: string): Pick<ScaleRun, 'workerCachedWorkflowsMax' | 'workerHeapUsedMiBMax'> {
+  const text = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
+  let cached: number | null = null;
+  let heap: number | null = null;
+  for (const m of text.matchAll(/memory: .*heapUsedMiB=([\d.]+) .*cachedWorkflows=(\d+)/g)) {
+    heap = Math.max(heap ?? 0, Number(m[1]));
+    cached = Math.max(cached ?? 0, Number(m[2]));
+  }
+  return { workerCachedWorkflowsMax: cached, workerHeapUsedMiBMax: heap };
+}
+
 /**
  * 3. Scale: shorten rows (text jobs: the orchestration alone; the media stage has its own benchmark) at the
  * simulator's top speed on many slots, one fresh worker process per size.
@@ -55,7 +70,13 @@ export async function benchScale(stack: OwnStack, client: Client, s3: S3Client, 
     for (const size of opts.sizes) {
       const taskQueue = `bench-scale-${size}-${Date.now().toString(36)}`;
       const worker = new WorkerProcess(
-        { ...stack.env, MJ_BASE_URL: sim.url, MJ_API_KEY: sim.options.apiKey, MJ_BATCH_TASK_QUEUE: taskQueue },
+        {
+          ...stack.env,
+          MJ_BASE_URL: sim.url,
+          MJ_API_KEY: sim.options.apiKey,
+          MJ_BATCH_TASK_QUEUE: taskQueue,
+          MJ_BATCH_MEMORY_SAMPLE_MS: '5000',
+        },
         path.join(stack.dir, 'logs', `${taskQueue}.log`),
       );
       try {
@@ -113,8 +134,12 @@ export async function benchScale(stack: OwnStack, client: Client, s3: S3Client, 
           batchHistoryEventsMax: eventsMax,
           batchHistoryBytesMax: bytesMax,
           eventsPerItem: item.historyLength,
+          ...memoryPeaks(path.join(stack.dir, 'logs', `${taskQueue}.log`)),
         };
-        log(`scale ${size}: ${run.rowsPerSecond} rows/s, worker peak RSS ${run.workerPeakRssMiB} MiB, ${run.workerCpuMsPerRow} CPU-ms/row`);
+        log(
+          `scale ${size}: ${run.rowsPerSecond} rows/s, worker peak RSS ${run.workerPeakRssMiB} MiB, ${run.workerCpuMsPerRow} CPU-ms/row, ` +
+            `cached workflows max ${run.workerCachedWorkflowsMax}, main heap max ${run.workerHeapUsedMiBMax} MiB`,
+        );
         runs.push(run);
       } finally {
         await worker.stop();

@@ -7,6 +7,7 @@ import { concurrencyOf } from '../client/options';
 import { mapLimit } from '../report/map-limit';
 import { startSimulator } from '../simulator/server';
 import { accountSlotsWorkflowId } from '../contracts/account-slots';
+import { slotsQuery } from '../contracts/handlers';
 import type { OwnStack } from './own-stack';
 import { WorkerProcess } from './worker-process';
 
@@ -15,6 +16,8 @@ export interface SlotUtilisationOptions {
   slots: number;
   jobMs: number;
   queueAhead: number;
+  /** The most queue-ahead slow refills may ask for (`run --max-queue-ahead`; at or below `queueAhead`: fixed). */
+  maxQueueAhead: number;
   /** Rows per batch run in the run across boundaries (the others keep the default, more than `rows`). */
   rowsPerRun: number;
   log?: (line: string) => void;
@@ -34,12 +37,20 @@ export interface UtilisationRun {
   batchSeconds: number;
   /** Task finished (simulator) → the row's workflow knew (the history event that brought the terminal state). */
   noticeDelayMs: { median: number; p90: number; max: number };
+  /**
+   * Per lease, the time it was held with no job in the API (grant → child → submit, and the job's end → the row
+   * noticing → the release): what a slot would idle through without queue-ahead. From the slots workflow's history.
+   */
+  refillMs: { median: number; p90: number; leases: number };
+  /** The slots workflow's queue-ahead at the end of the run (sized from the refills within its range). */
+  queueAheadAtEnd: number;
 }
 
 export interface SlotUtilisationResult {
   slots: number;
   jobMs: number;
   queueAhead: number;
+  maxQueueAhead: number;
   polling: UtilisationRun;
   callbacks: UtilisationRun;
   /** As `callbacks`, with `rowsPerRun` rows per batch run: the batch continues as new many times. */
@@ -48,6 +59,10 @@ export interface SlotUtilisationResult {
 
 interface Event {
   eventTime?: { seconds?: unknown; nanos?: number | null } | null;
+  signalExternalWorkflowExecutionInitiatedEventAttributes?: {
+    signalName?: string | null;
+    input?: { payloads?: { data?: Uint8Array | null }[] | null } | null;
+  } | null;
   activityTaskCompletedEventAttributes?: { result?: { payloads?: { data?: Uint8Array | null }[] | null } | null } | null;
   workflowExecutionSignaledEventAttributes?: {
     signalName?: string | null;
@@ -79,6 +94,40 @@ export function noticeTimes(events: Event[]): Map<string, number> {
     if (snap?.taskId && snap.status && TERMINAL.has(snap.status) && !noticed.has(snap.taskId)) noticed.set(snap.taskId, ms(e.eventTime));
   }
   return noticed;
+}
+
+const payload = (p: { payloads?: { data?: Uint8Array | null }[] | null } | null | undefined): unknown => {
+  const data = p?.payloads?.[0]?.data;
+  try {
+    return data ? JSON.parse(Buffer.from(data).toString('utf8')) : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * From an account slots workflow's history: per lease released with its job times, the time it was held with no
+ * job in the API: release − grant − time queued − time ran (the lease's last grant; releases without times skipped).
+ */
+export function leaseOverheads(events: Event[]): number[] {
+  const grantedAt = new Map<string, number>();
+  const out: number[] = [];
+  for (const e of events) {
+    const granted = e.signalExternalWorkflowExecutionInitiatedEventAttributes;
+    if (granted?.signalName === 'slotGranted') {
+      const id = payload(granted.input);
+      if (typeof id === 'string') grantedAt.set(id, ms(e.eventTime));
+      continue;
+    }
+    const signal = e.workflowExecutionSignaledEventAttributes;
+    if (signal?.signalName !== 'releaseSlot') continue;
+    const release = payload(signal.input) as { leaseId?: string; queuedMs?: number; ranMs?: number } | string | undefined;
+    if (!release || typeof release === 'string' || !release.leaseId || !release.ranMs) continue;
+    const at = grantedAt.get(release.leaseId);
+    if (at === undefined) continue;
+    out.push(Math.max(0, ms(e.eventTime) - at - release.ranMs - (release.queuedMs ?? 0)));
+  }
+  return out;
 }
 
 const quantile = (xs: number[], q: number) => {
@@ -116,7 +165,7 @@ export async function benchSlotUtilisation(
       const { input } = await prepareBatch(file, s3, stack.config.s3.bucket, taskQueue, {
         batchId: `${taskQueue}-${tag}`,
         outputPrefix: `bench/${taskQueue}/${tag}`,
-        concurrency: concurrencyOf({ accountSlots: opts.slots, queueAhead: opts.queueAhead }),
+        concurrency: concurrencyOf({ accountSlots: opts.slots, queueAhead: opts.queueAhead, maxQueueAhead: opts.maxQueueAhead }),
         accountSlots: opts.slots,
         account,
         submitPolicy: 'at-most-once',
@@ -131,14 +180,15 @@ export async function benchSlotUtilisation(
         account,
         slots: opts.slots,
         queueAhead: opts.queueAhead,
+        maxQueueAhead: opts.maxQueueAhead,
       });
       let batchRuns = 1;
       const { result } = await waitForBatch(client, input.batchId, (p) => (batchRuns = Math.max(batchRuns, p.runs)));
       const batchSeconds = (Date.now() - t0) / 1000;
-      await client.workflow
-        .getHandle(accountSlotsWorkflowId(taskQueue, account))
-        .terminate('bench run finished')
-        .catch(() => undefined);
+      const slotsHandle = client.workflow.getHandle(accountSlotsWorkflowId(taskQueue, account));
+      const queueAheadAtEnd = (await slotsHandle.query(slotsQuery)).queueAhead;
+      await slotsHandle.terminate('bench run finished').catch(() => undefined);
+      const overheads = leaseOverheads(((await slotsHandle.fetchHistory()).events ?? []) as Event[]);
       if (result.counts.succeeded !== opts.rows)
         throw new Error(`slot bench (${tag}): ${result.counts.succeeded} of ${opts.rows} rows succeeded`);
 
@@ -169,15 +219,27 @@ export async function benchSlotUtilisation(
         wallSeconds: Math.round((last - first) / 100) / 10,
         batchSeconds: Math.round(batchSeconds * 10) / 10,
         noticeDelayMs: { median: quantile(delays, 0.5), p90: quantile(delays, 0.9), max: Math.max(...delays) },
+        refillMs: { median: quantile(overheads, 0.5), p90: quantile(overheads, 0.9), leases: overheads.length },
+        queueAheadAtEnd,
       };
       const what = rowsPerRun ? `callbacks, ${rowsPerRun} rows per run` : callbacks ? 'callbacks' : 'polling only';
-      log(`slot utilisation (${what}): ${out.utilisation} over ${out.wallSeconds} s; notice delay median ${out.noticeDelayMs.median} ms`);
+      log(
+        `slot utilisation (${what}): ${out.utilisation} over ${out.wallSeconds} s; notice delay median ${out.noticeDelayMs.median} ms; refill median ${out.refillMs.median} ms, p90 ${out.refillMs.p90} ms; queue-ahead at the end ${queueAheadAtEnd}`,
+      );
       return out;
     };
     const polling = await run(false);
     const callbacks = await run(true);
     const acrossRuns = await run(true, opts.rowsPerRun);
-    return { slots: opts.slots, jobMs: opts.jobMs, queueAhead: opts.queueAhead, polling, callbacks, acrossRuns };
+    return {
+      slots: opts.slots,
+      jobMs: opts.jobMs,
+      queueAhead: opts.queueAhead,
+      maxQueueAhead: opts.maxQueueAhead,
+      polling,
+      callbacks,
+      acrossRuns,
+    };
   } finally {
     await worker.stop();
     await sim.close();

@@ -14,6 +14,9 @@ export type AccountViewStatus = AccountState['status'] | 'idle';
  */
 export interface AccountView extends Omit<AccountState, 'status' | 'jobsToday' | 'refusalsLastHour'> {
   status: AccountViewStatus;
+  /** One account's slots: the queue-ahead's range and the refills it is sized from. */
+  queueAheadRange?: AccountSlotsStatus['queueAheadRange'];
+  refill?: AccountSlotsStatus['refill'];
   jobsToday?: number;
   refusalsLastHour?: number;
 }
@@ -79,11 +82,23 @@ export function reportFromSlots(
         slots: slots.slots,
         effectiveSlots: slots.slots,
         queueAhead: slots.queueAhead,
+        ...(running && slots.queueAheadRange ? { queueAheadRange: slots.queueAheadRange } : {}),
+        ...(running && slots.refill ? { refill: slots.refill } : {}),
         inUse: running ? slots.held : 0,
       },
     ],
     waiting: running ? slots.waiting : 0,
   };
+}
+
+/** How the single account's queue-ahead is sized: `queue-ahead 2-8, sized from refills (p90 3.1 s, jobs 2 s)`. */
+function queueAheadLine(a: AccountView): string {
+  const range = a.queueAheadRange;
+  if (!range || range.most <= range.least) return '';
+  const s = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+  return a.refill && a.refill.samples > 0
+    ? `queue-ahead ${range.least}-${range.most}, sized from ${a.refill.samples} refills (p90 ${s(a.refill.overheadMsP90)}, jobs ${s(a.refill.ranMsMedian)})`
+    : `queue-ahead ${range.least}-${range.most}, sized from refills once rows report them`;
 }
 
 /** `2025-06-01T22:00:00Z (in 4 min)`; `(due)` once it has passed. */
@@ -132,6 +147,7 @@ export function accountsLines(r: AccountsReport, now = Date.now()): string[] {
   for (const a of r.accounts) {
     const cells = [
       `in use ${a.inUse}/${a.effectiveSlots} (slots ${a.slots}${a.effectiveSlots < a.slots ? `, fewer after throttling` : ''}${a.queueAhead ? `, +${a.queueAhead} queue-ahead` : ''})`,
+      queueAheadLine(a),
       a.jobsToday !== undefined ? `jobs today ${a.jobsToday}${a.dailyJobs !== undefined ? `/${a.dailyJobs}` : ''}` : '',
       a.refusalsLastHour !== undefined ? `refusals in the last hour ${a.refusalsLastHour}` : '',
       a.modes.length < ACCOUNT_MODES.length ? `modes ${a.modes.join(',')}` : '',

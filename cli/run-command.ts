@@ -42,6 +42,8 @@ export interface RunFlags {
   concurrency?: number;
   accountSlots: number;
   queueAhead: number;
+  /** The most queue-ahead the account's slots may grow to when refills are slow. */
+  maxQueueAhead?: number;
   /** MJ_SLOTS (else 3), set by addBatchOptions: what --concurrency counts on with --account-slots 0. */
   apiSlots?: number;
   submitPolicy: SubmitPolicy;
@@ -74,6 +76,11 @@ export function addBatchOptions(cmd: Command): Command {
         "jobs kept waiting in the API's queue beyond the slots, so a slot never idles while a finished job is noticed (default: $MJ_QUEUE_AHEAD or 2)",
         wholeNumber(0),
       )
+      .option(
+        '--max-queue-ahead <n>',
+        "the most jobs kept waiting when the measured refill time asks for more than --queue-ahead, within the API's queue (default: $MJ_MAX_QUEUE_AHEAD or 8; at or below --queue-ahead: fixed)",
+        wholeNumber(0),
+      )
       // The defaults come from the checked configuration when the command runs, so a bad MJ_ACCOUNT_SLOTS stops it (exit 2) instead of turning the limit off.
       .hook('preAction', (command) => {
         const { account } = loadConfig();
@@ -81,6 +88,8 @@ export function addBatchOptions(cmd: Command): Command {
           command.setOptionValueWithSource('accountSlots', account.slots, 'default');
         if (command.getOptionValueSource('queueAhead') !== 'cli')
           command.setOptionValueWithSource('queueAhead', account.queueAhead, 'default');
+        if (command.getOptionValueSource('maxQueueAhead') !== 'cli')
+          command.setOptionValueWithSource('maxQueueAhead', account.maxQueueAhead, 'default');
         command.setOptionValue('apiSlots', account.apiSlots);
       })
       .addOption(
@@ -129,7 +138,7 @@ export async function launch(
   config: EffectiveConfig,
   manifestRef: string,
   input: BatchInput,
-  flags: Pick<RunFlags, 'wait' | 'json' | 'accountSlots' | 'queueAhead'> & { accounts?: string },
+  flags: Pick<RunFlags, 'wait' | 'json' | 'accountSlots' | 'queueAhead' | 'maxQueueAhead'> & { accounts?: string },
 ): Promise<void> {
   // Read (and checked) before anything starts: a bad accounts file is exit 2 with nothing started. Without shared
   // slots (`--account-slots 0`, a reprocess) there is no pool either: rows run on the worker's first account.
@@ -144,7 +153,7 @@ export async function launch(
       config.taskQueue,
       manifestRef,
       input,
-      { account: accountOf(config.mj), slots: flags.accountSlots, queueAhead: flags.queueAhead },
+      { account: accountOf(config.mj), slots: flags.accountSlots, queueAhead: flags.queueAhead, maxQueueAhead: flags.maxQueueAhead },
       accounts ? { accounts } : undefined,
     );
     const started = {

@@ -1,7 +1,7 @@
 // The account's slots workflow as the client meets it: its name, starting it, and what its leases look like.
 import { createHash } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { accountSlotsWorkflowId, STALE_CHECK_MS, type AccountSlotsInput } from '../contracts/account-slots';
+import { accountSlotsWorkflowId, STALE_CHECK_MS, type AccountSlotsInput, type AccountSlotsState } from '../contracts/account-slots';
 import { checkLeasesSignal, setSlotsSignal, slotsQuery } from '../contracts/handlers';
 import { WorkflowType } from '../contracts/naming';
 import { findStaleLeases, type StaleLease } from './stale-leases';
@@ -25,14 +25,21 @@ export function accountOf(mj: { baseUrl?: string; apiKey?: string; account?: str
  * Starts the account's slots workflow if it is not running, sets its slot count, and asks it to check the holders
  * of its leases as soon as the new batch's rows wait (so a terminated batch's slots come back at once).
  */
-export async function ensureAccountSlots(client: Client, taskQueue: string, account: string, slots: number, queueAhead = 0): Promise<void> {
-  const input: AccountSlotsInput = { account, slots, queueAhead, leaseTtlMs: LEASE_TTL_MS };
+export async function ensureAccountSlots(
+  client: Client,
+  taskQueue: string,
+  account: string,
+  slots: number,
+  queueAhead = 0,
+  maxQueueAhead = 0,
+): Promise<void> {
+  const input: AccountSlotsInput = { account, slots, queueAhead, maxQueueAhead, leaseTtlMs: LEASE_TTL_MS };
   const handle = await client.workflow.signalWithStart(WorkflowType.accountSlots, {
     workflowId: accountSlotsWorkflowId(taskQueue, account),
     taskQueue,
     args: [input],
     signal: setSlotsSignal,
-    signalArgs: [{ slots, queueAhead }],
+    signalArgs: [{ slots, queueAhead, maxQueueAhead }],
   });
   await handle.signal(checkLeasesSignal);
 }
@@ -41,7 +48,10 @@ export async function ensureAccountSlots(client: Client, taskQueue: string, acco
 export interface AccountSlotsStatus {
   account: string;
   slots: number;
+  /** Leases granted beyond the slots now; with a range, sized from the measured refills within it. */
   queueAhead: number;
+  queueAheadRange?: AccountSlotsState['queueAheadRange'];
+  refill?: AccountSlotsState['refill'];
   held: number;
   /** Rows of every batch on the account waiting for a slot. */
   waiting: number;
@@ -60,6 +70,8 @@ export async function accountSlotsStatus(client: Client, slotsWorkflowId: string
     account: s.account,
     slots: s.slots,
     queueAhead: s.queueAhead,
+    ...(s.queueAheadRange ? { queueAheadRange: s.queueAheadRange } : {}),
+    ...(s.refill ? { refill: s.refill } : {}),
     held: s.held.length,
     waiting: s.waiting,
     heldByClosedRows: full ? await findStaleLeases(client, s.held) : [],

@@ -155,7 +155,7 @@ export async function startBatch(
   taskQueue: string,
   manifestRef: string,
   input: BatchInput,
-  accountSlots?: { account: string; slots: number; queueAhead?: number },
+  accountSlots?: { account: string; slots: number; queueAhead?: number; maxQueueAhead?: number },
   pool?: { accounts: AccountSpec[]; timings?: PoolTimings },
 ) {
   try {
@@ -164,7 +164,14 @@ export async function startBatch(
       const { accountSlotsWorkflowId: _one, ...rest } = input;
       input = { ...rest, accountPoolWorkflowId: await ensureAccountPool(client, taskQueue, pool.accounts, pool.timings) };
     } else if (accountSlots && input.accountSlotsWorkflowId)
-      await ensureAccountSlots(client, taskQueue, accountSlots.account, accountSlots.slots, accountSlots.queueAhead);
+      await ensureAccountSlots(
+        client,
+        taskQueue,
+        accountSlots.account,
+        accountSlots.slots,
+        accountSlots.queueAhead,
+        accountSlots.maxQueueAhead,
+      );
     const handle = await client.workflow.start(WorkflowType.batch, { workflowId: input.batchId, taskQueue, args: [input] });
     await saveBatchRecord(s3, bucket, {
       batchId: input.batchId,

@@ -23,9 +23,17 @@ export const wholeNumber =
  * `--concurrency`, or enough rows to keep the account's slots and queue-ahead busy. With account slots a row gives
  * its slot back before it stores its images, so twice as many rows are let in: half of them may be storing images.
  */
-export function concurrencyOf(flags: { concurrency?: number; accountSlots: number; queueAhead: number; apiSlots?: number }): number {
+export function concurrencyOf(flags: {
+  concurrency?: number;
+  accountSlots: number;
+  queueAhead: number;
+  maxQueueAhead?: number;
+  apiSlots?: number;
+}): number {
   if (flags.concurrency) return flags.concurrency;
   // Without a shared limit, the account's own job slots (MJ_SLOTS, set on the flags by addBatchOptions) still bound it.
-  const jobs = (flags.accountSlots || flags.apiSlots || 3) + flags.queueAhead;
+  // The shared slots' queue-ahead grows up to `maxQueueAhead` when refills are slow: enough rows for that too.
+  const queue = flags.accountSlots > 0 ? Math.max(flags.queueAhead, flags.maxQueueAhead ?? 0) : flags.queueAhead;
+  const jobs = (flags.accountSlots || flags.apiSlots || 3) + queue;
   return flags.accountSlots > 0 ? 2 * jobs : jobs;
 }

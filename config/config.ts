@@ -7,6 +7,7 @@ import { readStackState } from '../stack/state';
 import { ConfigError, parseSetting, SETTINGS, settingOf, type SettingName, type SettingValue } from './settings';
 import { DEFAULT_BUCKET } from '../contracts/bucket-layout';
 import { CodecKeyError, parseCodecKeys, type CodecKeys } from '../codec/keys';
+import { defaultMaxCachedWorkflows, heapLimitMiB } from './workflow-cache';
 
 export { ConfigError };
 
@@ -68,6 +69,10 @@ export interface WorkerSettings {
   /** Unset: only when the API is local, decided by downloadPolicyFrom, since callers may point `mj` at a simulator after loading. */
   imageAllowPrivate?: boolean;
   imageMaxBytes: number;
+  /** MJ_BATCH_MAX_CACHED_WORKFLOWS, else defaultMaxCachedWorkflows (config/workflow-cache.ts). */
+  maxCachedWorkflows: number;
+  /** MJ_BATCH_MEMORY_SAMPLE_MS: log memory and cache size at this interval; unset: off. */
+  memorySampleMs?: number;
   /** MJ_BATCH_METRICS_LISTEN: where /metrics is served (the port defaults to 9464); unset: no metrics. */
   metricsListen?: { host: string; port: number };
 }
@@ -79,6 +84,8 @@ export interface AccountSettings {
   apiSlots: number;
   /** The default of `--queue-ahead`. */
   queueAhead: number;
+  /** The default of `--max-queue-ahead`. */
+  maxQueueAhead: number;
 }
 
 export interface EffectiveConfig {
@@ -273,9 +280,15 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, cwd = proces
   };
 
   const apiSlots = get('MJ_SLOTS')!;
-  const account: AccountSettings = { apiSlots, slots: get('MJ_ACCOUNT_SLOTS', undefined, apiSlots)!, queueAhead: get('MJ_QUEUE_AHEAD')! };
+  const account: AccountSettings = {
+    apiSlots,
+    slots: get('MJ_ACCOUNT_SLOTS', undefined, apiSlots)!,
+    queueAhead: get('MJ_QUEUE_AHEAD')!,
+    maxQueueAhead: get('MJ_MAX_QUEUE_AHEAD')!,
+  };
 
   const [host, port] = get('MJ_CALLBACK_LISTEN')!.split(/:(?=\d+$)/);
+  const activityConcurrency = get('MJ_BATCH_ACTIVITY_CONCURRENCY')!;
   const worker: WorkerSettings = {
     callbacks: get('MJ_CALLBACKS')!,
     callbackListen: { host: host || '127.0.0.1', port: Number(port ?? 0) },
@@ -283,10 +296,12 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, cwd = proces
     callbackSecret: get('MJ_CALLBACK_SECRET'),
     // Media work is CPU-bound (sharp): about one image per core.
     mediaConcurrency: get('MJ_BATCH_MEDIA_CONCURRENCY', undefined, Math.max(1, cpus().length))!,
-    activityConcurrency: get('MJ_BATCH_ACTIVITY_CONCURRENCY')!,
+    activityConcurrency,
     imageHosts: get('MJ_IMAGE_HOSTS') ?? [],
     imageAllowPrivate: get('MJ_IMAGE_ALLOW_PRIVATE'),
     imageMaxBytes: get('MJ_IMAGE_MAX_BYTES')!,
+    maxCachedWorkflows: get('MJ_BATCH_MAX_CACHED_WORKFLOWS', undefined, defaultMaxCachedWorkflows(heapLimitMiB(), activityConcurrency))!,
+    memorySampleMs: get('MJ_BATCH_MEMORY_SAMPLE_MS'),
     metricsListen: metricsListenOf(get('MJ_BATCH_METRICS_LISTEN')),
   };
 

@@ -111,6 +111,13 @@ export const SETTINGS = [
     envOnly: true,
   }),
   setting('MJ_QUEUE_AHEAD', 'Midjourney', int(0), 'default --queue-ahead of run', { default: '2', envOnly: true }),
+  setting(
+    'MJ_MAX_QUEUE_AHEAD',
+    'Midjourney',
+    int(0),
+    'default --max-queue-ahead of run: the most queue-ahead a slow refill may ask for (at or below --queue-ahead: fixed)',
+    { default: '8', envOnly: true },
+  ),
   setting('MJ_CALLBACKS', 'Worker', bool, "off turns the worker's callback receiver off (polling only)", { default: 'on' }),
   setting('MJ_CALLBACK_LISTEN', 'Worker', hostPort, 'where the receiver listens', { default: '127.0.0.1:0' }),
   setting('MJ_CALLBACK_PUBLIC_URL', 'Worker', url, "the receiver's URL as the proxy can reach it", { derived: 'the listen address' }),
@@ -126,6 +133,18 @@ export const SETTINGS = [
   setting('MJ_IMAGE_MAX_BYTES', 'Worker', int(1), 'largest image downloaded', { default: String(64 * 1024 * 1024) }),
   setting('MJ_BATCH_MEDIA_CONCURRENCY', 'Worker', int(1), 'media activities at once per worker', { derived: 'one per core' }),
   setting('MJ_BATCH_ACTIVITY_CONCURRENCY', 'Worker', int(1), 'orchestration activities at once per worker', { default: '50' }),
+  setting(
+    'MJ_BATCH_MAX_CACHED_WORKFLOWS',
+    'Worker',
+    int(2),
+    'workflows the worker keeps cached (an evicted one replays on its next task)',
+    {
+      derived: 'a quarter of the SDK default from the V8 heap, at least 4 x MJ_BATCH_ACTIVITY_CONCURRENCY',
+    },
+  ),
+  setting('MJ_BATCH_MEMORY_SAMPLE_MS', 'Worker', int(100), "log the worker's memory and cached workflows every so many ms (diagnostic)", {
+    derived: 'off',
+  }),
   setting('MJ_BATCH_METRICS_LISTEN', 'Worker', hostPort, 'serve Prometheus metrics at http://<host:port>/metrics (docs/metrics.md)', {
     derived: 'off',
   }),

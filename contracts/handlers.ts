@@ -3,7 +3,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AccountPoolState, PoolAccepted, PoolGrant, PoolLease, PoolReturn } from './account-pool';
 import type { AccountSpec } from './accounts';
-import type { AccountSlotsState, Lease, SlotsSize } from './account-slots';
+import type { AccountSlotsState, Lease, SlotRelease, SlotsSize } from './account-slots';
 import type { AccountCondition, BatchProgress, RowFinished } from './batch';
 import type { TaskSnapshot } from './rows';
 
@@ -28,7 +28,8 @@ export const setConcurrencyUpdate = defineUpdate<number, [number]>('setConcurren
 
 // The account's slots.
 export const acquireSlotSignal = defineSignal<[Lease]>('acquireSlot');
-export const releaseSlotSignal = defineSignal<[string]>('releaseSlot');
+/** The lease id; rows whose lease says `reportUsage` send their job times with it. */
+export const releaseSlotSignal = defineSignal<[string | SlotRelease]>('releaseSlot');
 /** A number (older callers) sets the slots only. */
 export const setSlotsSignal = defineSignal<[number | SlotsSize]>('setSlots');
 /** Sent to the holder with the lease id. */

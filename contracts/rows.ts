@@ -65,6 +65,9 @@ export interface TaskSnapshot {
   text?: string;
   /** The speed mode the API says the job ran in (Plus proxies report it; gateways do not). */
   modeRan?: string;
+  /** Of a finished job, from the API's own times: how long it waited in the API's queue, and how long it ran. */
+  queuedMs?: number;
+  ranMs?: number;
 }
 
 export interface ItemOptions {
@@ -100,7 +103,14 @@ export interface ItemInput {
    * accounts file, `workflowId` is the pool's and `account` the account the lease is on (every job of the row goes
    * there); `probe`: the account was parked and this row tries it.
    */
-  slotLease?: { workflowId: string; leaseId: string; account?: string; probe?: boolean };
+  slotLease?: {
+    workflowId: string;
+    leaseId: string;
+    account?: string;
+    probe?: boolean;
+    /** Release with the row's job times (`SlotRelease`), so the slots workflow sizes its queue-ahead from them. */
+    reportUsage?: boolean;
+  };
   /**
    * The batch's workflow id, when the batch started this row to outlive its run (continue-as-new does not wait for
    * rows in flight): the row tells it by `rowFinished` once its result is stored. Unset, the batch waits for the child.

@@ -24,5 +24,13 @@ export function snapshotOf(task: MjTask): TaskSnapshot {
     finalPrompt,
     text,
     modeRan: modeRanOf(task),
+    ...jobTimesOf(task),
   };
+}
+
+/** A finished job's time in the API's queue and on its slot, when the API gives all three times in order. */
+function jobTimesOf(task: MjTask): { queuedMs?: number; ranMs?: number } {
+  const { submitTime, startTime, finishTime } = task;
+  if (!submitTime || !startTime || !finishTime || startTime < submitTime || finishTime < startTime) return {};
+  return { queuedMs: startTime - submitTime, ranMs: finishTime - startTime };
 }

@@ -120,6 +120,7 @@ export async function startWorkers(config: EffectiveConfig, opts: WorkerStartOpt
     deps: { s3, bucket: config.s3.bucket, mj, downloadPolicy, dispatcher, callbackUrl: callbacks?.hookUrl },
     mediaConcurrency: worker.mediaConcurrency,
     orchestrationConcurrency: worker.activityConcurrency,
+    maxCachedWorkflows: worker.maxCachedWorkflows,
     // A payload this worker cannot decrypt fails its task, which the SDK retries forever: say once, at error level, which key is missing.
     dataConverter: dataConverterOf(config.temporal, {
       onMissingKey: (keyId, error) => {
@@ -148,6 +149,13 @@ export async function startWorkers(config: EffectiveConfig, opts: WorkerStartOpt
         : `payloads written in plain; codec keys ${codec.ids.join(', ')} decrypt older ones (MJ_BATCH_CODEC_KEY is not set)`,
     );
   if (metrics) opts.log?.(`metrics at ${metrics.url}`);
+  opts.log?.(`workflow cache: up to ${worker.maxCachedWorkflows} workflows (MJ_BATCH_MAX_CACHED_WORKFLOWS)`);
+  if (worker.memorySampleMs) {
+    const [orchestration] = workers;
+    const timer = setInterval(() => opts.log?.(memorySample(orchestration!)), worker.memorySampleMs);
+    timer.unref();
+    closers.unshift(() => clearInterval(timer));
+  }
   // Names only: keys never reach a log.
   if (accounts.file)
     opts.log?.(
@@ -194,6 +202,16 @@ export async function startWorkers(config: EffectiveConfig, opts: WorkerStartOpt
       }
     },
   };
+}
+
+const mib = (bytes: number) => (bytes / 1048576).toFixed(1);
+
+/** One MJ_BATCH_MEMORY_SAMPLE_MS line: the heap figures are the main thread's; RSS also holds the workflow thread and Core. */
+export function memorySample(worker: Pick<Worker, 'getStatus'>, usage = process.memoryUsage()): string {
+  return (
+    `memory: rssMiB=${mib(usage.rss)} heapUsedMiB=${mib(usage.heapUsed)} heapTotalMiB=${mib(usage.heapTotal)} ` +
+    `externalMiB=${mib(usage.external)} arrayBuffersMiB=${mib(usage.arrayBuffers)} cachedWorkflows=${worker.getStatus().numCachedWorkflows}`
+  );
 }
 
 /** `mj-batch worker`: runs until SIGINT/SIGTERM (the SDK's Runtime handles those and drains in-flight work). */

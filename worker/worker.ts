@@ -17,6 +17,8 @@ export interface WorkerSetup {
   /** Concurrent media activities (sharp): about one per core. */
   mediaConcurrency?: number;
   orchestrationConcurrency?: number;
+  /** Workflows kept cached (config: MJ_BATCH_MAX_CACHED_WORKFLOWS); default the SDK's, sized from the V8 heap. */
+  maxCachedWorkflows?: number;
   /** The payload codec (config/temporal.ts dataConverterOf): both workers and every client must use the same keys. */
   dataConverter?: DataConverter;
 }
@@ -31,6 +33,7 @@ export function createWorker(setup: WorkerSetup): Promise<Worker> {
     workflowBundle: setup.workflowBundle ?? prebuiltWorkflowBundle(),
     dataConverter: setup.dataConverter,
     maxConcurrentActivityTaskExecutions: setup.orchestrationConcurrency ?? 50,
+    maxCachedWorkflows: setup.maxCachedWorkflows,
     // Give in-flight calls time to finish on SIGTERM before activities are cancelled and retried elsewhere.
     shutdownGraceTime: '30s',
   });

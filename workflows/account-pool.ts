@@ -111,7 +111,9 @@ export async function accountPoolWorkflow(input: AccountPoolInput): Promise<neve
     } else if (!waiting.some((w) => w.id === lease.id)) waiting.push(lease);
     changed = true;
   });
-  setHandler(releaseSlotSignal, (id) => {
+  setHandler(releaseSlotSignal, (release) => {
+    // Pool leases do not ask for job times (`reportUsage`), but a release may carry them.
+    const id = typeof release === 'string' ? release : release.leaseId;
     const i = waiting.findIndex((w) => w.id === id);
     if (i >= 0) waiting.splice(i, 1);
     const lease = drop(id, false);

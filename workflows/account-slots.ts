@@ -9,7 +9,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createSlotLeaseActivities } from '../activities/slot-leases';
-import { STALE_CHECK_MS, type AccountSlotsInput, type Lease } from '../contracts/account-slots';
+import { STALE_CHECK_MS, USAGE_WINDOW, type AccountSlotsInput, type Lease, type LeaseUsage } from '../contracts/account-slots';
+import { queueAheadFor, usageStats } from './queue-ahead';
 import {
   acquireSlotSignal,
   checkLeasesSignal,
@@ -35,7 +36,12 @@ export async function accountSlotsWorkflow(input: AccountSlotsInput): Promise<ne
   const waiting: Lease[] = [...(input.carried?.waiting ?? [])];
   let slots = input.slots;
   let queueAhead = input.queueAhead ?? 0;
-  const capacity = () => slots + queueAhead;
+  let maxQueueAhead = input.maxQueueAhead ?? 0;
+  // Rows whose lease says `reportUsage` release with their jobs' times; from the first such release on, the
+  // queue-ahead follows the measured refill time (between `queueAhead` and `maxQueueAhead`).
+  const usage: LeaseUsage[] = [...(input.carried?.usage ?? [])];
+  const queueAheadNow = () => queueAheadFor(usage, slots, queueAhead, maxQueueAhead);
+  const capacity = () => slots + queueAheadNow();
   const regrant: Lease[] = [];
 
   setHandler(acquireSlotSignal, (lease) => {
@@ -48,7 +54,16 @@ export async function accountSlotsWorkflow(input: AccountSlotsInput): Promise<ne
     } else if (!waiting.some((w) => w.id === lease.id))
       waiting.push({ id: lease.id, holder: lease.holder, holderRun: lease.holderRun, row: lease.row });
   });
-  setHandler(releaseSlotSignal, (id) => {
+  setHandler(releaseSlotSignal, (release) => {
+    const id = typeof release === 'string' ? release : release.leaseId;
+    const lease = held.get(id);
+    if (typeof release !== 'string' && lease?.grantedAt !== undefined && (release.ranMs ?? 0) > 0) {
+      // Only rows started with `reportUsage` send times, so histories from before adaptation replay as they ran.
+      const ranMs = release.ranMs!;
+      const overheadMs = Math.max(0, Date.now() - lease.grantedAt - ranMs - (release.queuedMs ?? 0));
+      usage.push({ ranMs, overheadMs });
+      if (usage.length > USAGE_WINDOW) usage.splice(0, usage.length - USAGE_WINDOW);
+    }
     held.delete(id);
     const i = waiting.findIndex((w) => w.id === id);
     if (i >= 0) waiting.splice(i, 1);
@@ -57,6 +72,7 @@ export async function accountSlotsWorkflow(input: AccountSlotsInput): Promise<ne
     const next = typeof size === 'number' ? { slots: size, queueAhead } : size;
     if (Number.isInteger(next.slots) && next.slots >= 1) slots = next.slots;
     if (Number.isInteger(next.queueAhead) && next.queueAhead >= 0) queueAhead = next.queueAhead;
+    if (typeof size !== 'number' && Number.isInteger(size.maxQueueAhead) && size.maxQueueAhead! >= 0) maxQueueAhead = size.maxQueueAhead!;
   });
   // Only a client that knows the signal sets it, so histories from before it replay as they ran.
   let checkAsked = false;
@@ -67,7 +83,9 @@ export async function accountSlotsWorkflow(input: AccountSlotsInput): Promise<ne
   setHandler(slotsQuery, () => ({
     account: input.account,
     slots,
-    queueAhead,
+    queueAhead: queueAheadNow(),
+    queueAheadRange: { least: queueAhead, most: Math.max(queueAhead, maxQueueAhead) },
+    ...(usage.length > 0 ? { refill: usageStats(usage) } : {}),
     held: [...held.values()],
     waiting: waiting.length,
     reclaimed,
@@ -135,7 +153,8 @@ export async function accountSlotsWorkflow(input: AccountSlotsInput): Promise<ne
         ...input,
         slots,
         queueAhead,
-        carried: { held: [...held.values()], waiting, reclaimed },
+        maxQueueAhead,
+        carried: { held: [...held.values()], waiting, reclaimed, ...(usage.length > 0 ? { usage } : {}) },
       });
     }
   }

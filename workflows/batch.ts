@@ -380,7 +380,10 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchResult> {
         outputPrefix: input.outputPrefix,
         row,
         options: input.item,
-        slotLease: slotsId ? { workflowId: slotsId, leaseId, ...leaseAccount(grants.get(leaseId)) } : undefined,
+        // One account's slots size their queue-ahead from the rows' job times; a pool's leases do not ask for them.
+        slotLease: slotsId
+          ? { workflowId: slotsId, leaseId, ...(poolId ? leaseAccount(grants.get(leaseId)) : { reportUsage: true }) }
+          : undefined,
         ...(reportTo ? { reportTo } : {}),
       });
       const startChild = () => scope.run(() => executeChild(rowWorkflow, { workflowId: rowId, args: [rowInput()] }));

@@ -371,6 +371,8 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
 
   const taskIds: string[] = [];
   const modesRan = new Set<string>();
+  /** The row's jobs' time in the API's queue and on a slot (the API's own times), for the slots workflow. */
+  const jobTimes = { queuedMs: 0, ranMs: 0 };
   const images: StoredImage[] = [];
   let text: string | undefined;
   const base = {
@@ -409,6 +411,11 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
         // A gateway's view has no mode; the upstream's callback may have said it.
         const ran = current.modeRan ?? pushed.get(taskId)?.modeRan;
         if (ran) modesRan.add(ran);
+        const times = current.ranMs !== undefined ? current : pushed.get(taskId);
+        if (times?.ranMs !== undefined) {
+          jobTimes.ranMs += times.ranMs;
+          jobTimes.queuedMs += times.queuedMs ?? 0;
+        }
         return current;
       }
       if (current.status === 'MODAL' && !modalSent) {
@@ -585,9 +592,11 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemResult> {
   let lease = input.slotLease;
   const releaseSlot = async () => {
     if (!lease) return;
-    const { workflowId, leaseId } = lease;
+    const { workflowId, leaseId, reportUsage } = lease;
     lease = undefined;
-    const send = () => getExternalWorkflowHandle(workflowId).signal(releaseSlotSignal, leaseId);
+    // Only leases that ask for it (their batch started them so) carry the job times, so older histories replay.
+    const release = reportUsage && jobTimes.ranMs > 0 ? { leaseId, ...jobTimes } : leaseId;
+    const send = () => getExternalWorkflowHandle(workflowId).signal(releaseSlotSignal, release);
     if (awaitRelease) await CancellationScope.nonCancellable(send).catch(() => undefined);
     else send().catch(() => undefined);
   };

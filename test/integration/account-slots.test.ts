@@ -1,6 +1,6 @@
 import { ensureAccountSlots } from '../../client/account-slots';
 import { waitForBatch } from '../../client/batches';
-import { accountSlotsWorkflowId } from '../../contracts/account-slots';
+import { accountSlotsWorkflowId, USAGE_MIN_SAMPLES } from '../../contracts/account-slots';
 import { slotsQuery } from '../../contracts/handlers';
 import { unique } from './helpers';
 import { jsonl, maxOutstandingJobs, startOnAccount, startPipeline, writeManifest, type Pipeline } from './pipeline-harness';
@@ -61,4 +61,39 @@ test("queue-ahead lets that many more jobs wait in the API's queue, and no more"
   expect(maxOutstandingJobs(jobs)).toBe(3);
   const state = await p.client.workflow.getHandle(accountSlotsWorkflowId(p.taskQueue, account)).query(slotsQuery);
   expect(state).toMatchObject({ slots: 1, queueAhead: 2, held: [], waiting: 0 });
+});
+
+test("with a range, the queue-ahead grows from the rows' measured refills once enough leases report, within the most", async () => {
+  const account = unique('acct');
+  const rows = Array.from({ length: 14 }, (_, i) => ({ id: `adapt-${i}`, prompt: `adapt lamp ${i} ${unique('x')}` }));
+  const manifest = writeManifest('adapt.jsonl', jsonl(rows));
+  const input = await startOnAccount(p, manifest, {
+    concurrency: 8,
+    account,
+    slots: 1,
+    queueAhead: 0,
+    maxQueueAhead: 3,
+    outputPrefix: unique('out/adapt'),
+  });
+  const { result } = await waitForBatch(p.client, input.batchId, () => undefined, 500);
+  expect(result.counts.succeeded).toBe(14);
+
+  const jobs = p
+    .ledger()
+    .filter((j) => j.state?.startsWith('adapt-'))
+    .sort((a, b) => a.submitTime - b.submitTime);
+  expect(jobs).toHaveLength(14);
+  // The least (none waiting) until enough leases reported: the first jobs ran one after another ...
+  expect(maxOutstandingJobs(jobs.slice(0, USAGE_MIN_SAMPLES + 1))).toBe(1);
+  // ... then refills, which always take some time, asked for jobs waiting in the API's queue: never more than the most.
+  const most = maxOutstandingJobs(jobs);
+  expect(most).toBeGreaterThanOrEqual(2);
+  expect(most).toBeLessThanOrEqual(1 + 3);
+
+  // Sized from what the API said the jobs took: the median of the simulator's own job times.
+  const state = await p.client.workflow.getHandle(accountSlotsWorkflowId(p.taskQueue, account)).query(slotsQuery);
+  const ran = jobs.map((j) => j.finishTime! - j.startTime!).sort((a, b) => a - b);
+  expect(state).toMatchObject({ slots: 1, queueAheadRange: { least: 0, most: 3 }, held: [], waiting: 0 });
+  expect(state.refill).toMatchObject({ samples: 14, ranMsMedian: ran[Math.floor((ran.length - 1) / 2)] });
+  expect(state.refill!.overheadMsP90).toBeGreaterThan(0);
 });

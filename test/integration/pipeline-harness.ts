@@ -112,9 +112,9 @@ export async function runBatch(p: Pipeline, manifest: string, opts: BatchOptions
 export async function startOnAccount(
   p: Pipeline,
   manifest: string,
-  opts: Partial<BatchOptions> & { account: string; slots: number; queueAhead?: number },
+  opts: Partial<BatchOptions> & { account: string; slots: number; queueAhead?: number; maxQueueAhead?: number },
 ) {
-  const { account, slots, queueAhead = 0, ...options } = opts;
+  const { account, slots, queueAhead = 0, maxQueueAhead, ...options } = opts;
   const { input } = await prepareBatch(
     manifest,
     p.s3,
@@ -122,7 +122,7 @@ export async function startOnAccount(
     p.taskQueue,
     defaultOptions({ ...options, accountSlots: slots, account }),
   );
-  await startBatch(p.client, p.s3, p.config.s3.bucket, p.taskQueue, manifest, input, { account, slots, queueAhead });
+  await startBatch(p.client, p.s3, p.config.s3.bucket, p.taskQueue, manifest, input, { account, slots, queueAhead, maxQueueAhead });
   return input;
 }
 

@@ -198,6 +198,8 @@ describe('the settings table: every value is checked, and parsed to its type', (
       imageHosts: ['cdn.example', '*.discordapp.net'],
       imageAllowPrivate: false,
       imageMaxBytes: 1048576,
+      // Sized from this process's heap limit (test/unit/workflow-cache.test.ts checks the sizing).
+      maxCachedWorkflows: expect.any(Number),
     });
     expect(c.mj).toMatchObject({ auth: 'mj-api-secret', modePrefix: 'mj-dash' });
     expect(c.temporal).toMatchObject({ address: 'temporal.example', tls: true });
@@ -220,16 +222,21 @@ describe('the settings table: every value is checked, and parsed to its type', (
       imageMaxBytes: DEFAULT_DOWNLOAD_POLICY.maxBytes,
     });
     expect(c.worker.mediaConcurrency).toBeGreaterThanOrEqual(1);
-    expect(c.account).toEqual({ slots: 3, apiSlots: 3, queueAhead: 2 });
+    expect(c.account).toEqual({ slots: 3, apiSlots: 3, queueAhead: 2, maxQueueAhead: 8 });
     expect(c.logFile).toBe(path.join(cwd, '.mj-batch', 'logs', 'mj-batch.log'));
-    expect(loadConfig({ MJ_SLOTS: '5' }, cwd).account).toEqual({ slots: 5, apiSlots: 5, queueAhead: 2 });
-    expect(loadConfig({ MJ_SLOTS: '4', MJ_ACCOUNT_SLOTS: '0', MJ_QUEUE_AHEAD: '0' }, cwd).account).toEqual({
+    expect(loadConfig({ MJ_SLOTS: '5' }, cwd).account).toEqual({ slots: 5, apiSlots: 5, queueAhead: 2, maxQueueAhead: 8 });
+    expect(loadConfig({ MJ_SLOTS: '4', MJ_ACCOUNT_SLOTS: '0', MJ_QUEUE_AHEAD: '0', MJ_MAX_QUEUE_AHEAD: '0' }, cwd).account).toEqual({
       slots: 0,
       apiSlots: 4,
       queueAhead: 0,
+      maxQueueAhead: 0,
     });
     expect(concurrencyOf({ accountSlots: 0, queueAhead: 1, apiSlots: 4 })).toBe(5);
     expect(concurrencyOf({ accountSlots: 2, queueAhead: 1, apiSlots: 4 })).toBe(6);
+    // Shared slots whose queue-ahead may grow: rows enough for the most it may grow to; without them it never grows.
+    expect(concurrencyOf({ accountSlots: 2, queueAhead: 1, maxQueueAhead: 5, apiSlots: 4 })).toBe(14);
+    expect(concurrencyOf({ accountSlots: 2, queueAhead: 3, maxQueueAhead: 1 })).toBe(10);
+    expect(concurrencyOf({ accountSlots: 0, queueAhead: 1, maxQueueAhead: 5, apiSlots: 4 })).toBe(5);
   });
 
   test('the image download policy comes from the configuration; private addresses only for a local API unless set', () => {
@@ -255,7 +262,14 @@ describe('the settings table: every value is checked, and parsed to its type', (
     const parse = async (argv: string[], env: Record<string, string>) => {
       Object.assign(
         process.env,
-        { MJ_BATCH_CONFIG: '', MJ_BATCH_STACK_DIR: tempDir(), MJ_ACCOUNT_SLOTS: '', MJ_SLOTS: '', MJ_QUEUE_AHEAD: '' },
+        {
+          MJ_BATCH_CONFIG: '',
+          MJ_BATCH_STACK_DIR: tempDir(),
+          MJ_ACCOUNT_SLOTS: '',
+          MJ_SLOTS: '',
+          MJ_QUEUE_AHEAD: '',
+          MJ_MAX_QUEUE_AHEAD: '',
+        },
         env,
       );
       let flags: RunFlags | undefined;
@@ -265,7 +279,9 @@ describe('the settings table: every value is checked, and parsed to its type', (
       return flags!;
     };
     try {
-      expect(await parse([], {})).toMatchObject({ accountSlots: 3, queueAhead: 2, apiSlots: 3 });
+      expect(await parse([], {})).toMatchObject({ accountSlots: 3, queueAhead: 2, maxQueueAhead: 8, apiSlots: 3 });
+      expect(await parse(['--max-queue-ahead', '4'], { MJ_MAX_QUEUE_AHEAD: '6' })).toMatchObject({ maxQueueAhead: 4 });
+      expect(await parse([], { MJ_MAX_QUEUE_AHEAD: '6' })).toMatchObject({ maxQueueAhead: 6 });
       const noLimit = await parse([], { MJ_ACCOUNT_SLOTS: '0', MJ_SLOTS: '4', MJ_QUEUE_AHEAD: '1' });
       expect(noLimit).toMatchObject({ accountSlots: 0, queueAhead: 1, apiSlots: 4 });
       expect(concurrencyOf(noLimit)).toBe(5);
@@ -295,6 +311,7 @@ describe('the settings table: every value is checked, and parsed to its type', (
         'MJ_SLOTS',
         'MJ_ACCOUNT_SLOTS',
         'MJ_QUEUE_AHEAD',
+        'MJ_MAX_QUEUE_AHEAD',
       ]),
     );
     for (const s of SETTINGS)
