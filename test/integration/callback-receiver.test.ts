@@ -165,9 +165,21 @@ test('a callback becomes a taskUpdate signal carrying the task snapshot', async 
       { customId: 'MJ::JOB::reroll::0::2f4c0e1b-6a2f-4d2a-9c77-0f5b0e6f1a11::SOLO', intent: 'reroll' },
       { customId: 'MJ::BOOKMARK::2f4c0e1b' },
     ],
+    // From the task's submit, start and finish times: 1 s in the queue, 28 s on a slot.
+    queuedMs: 1_000,
+    ranMs: 28_000,
   });
   // Only the snapshot travels: nothing else of the proxy's task (nor its notifyHook) reaches the history.
-  expect(Object.keys(updates[0]!).sort()).toEqual(['buttons', 'finalPrompt', 'imageUrl', 'progress', 'status', 'taskId']);
+  expect(Object.keys(updates[0]!).sort()).toEqual([
+    'buttons',
+    'finalPrompt',
+    'imageUrl',
+    'progress',
+    'queuedMs',
+    'ranMs',
+    'status',
+    'taskId',
+  ]);
 });
 
 test('an in-progress task with a numeric id and a fractional progress is signalled too, in order', async () => {
