@@ -34,4 +34,4 @@ test('a 2,000-row manifest runs through several continue-as-new runs with nothin
   for await (const run of p.client.workflow.list({ query: `WorkflowId = '${input.batchId}'` })) runs.push(run);
   expect(runs.length).toBeGreaterThanOrEqual(5);
   for (const run of runs) expect(run.historyLength).toBeLessThan(10_000);
-}, 600_000);
+}, 900_000);

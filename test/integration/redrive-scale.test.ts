@@ -188,4 +188,4 @@ test(`a redrive of ${ROWS.toLocaleString('en')} failed rows starts with a small 
   expect(ran.length).toBeLessThan(ROWS / 10);
   expect(ran.filter((j) => doneKeys.has(j.state!))).toEqual([]);
   console.log(`redrive-scale timings: ${JSON.stringify(timings)}`);
-}, 360_000);
+}, 720_000);
