@@ -87,6 +87,9 @@ test('a batch killed mid-way (worker SIGKILLed, batch terminated) and run again:
       '3',
       '--queue-ahead',
       '1',
+      // Fixed: a queue-ahead grown from the refills could submit every job before three rows are stored.
+      '--max-queue-ahead',
+      '1',
       '--submit-policy',
       'at-most-once',
     ];
