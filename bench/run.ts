@@ -225,7 +225,6 @@ export async function runBench(flags: BenchFlags, log: (line: string) => void): 
     met: value === null || value === undefined ? null : ok(value),
   });
   const f = figures;
-  const slots = passes[0]?.slots;
   return {
     quick: !!flags.quick,
     date: new Date().toISOString(),
@@ -257,7 +256,7 @@ export async function runBench(flags: BenchFlags, log: (line: string) => void): 
       goal('history-size warnings', '0', f.historyWarnings, (v) => v === 0),
       goal('pool utilisation (healthy accounts, one parked a third of the run)', '>= 0.95', f.poolUtilisation, (v) => v >= 0.95),
     ],
-    details: passes[closestPass(perPass, figures)] ?? (slots ? { slots } : {}),
+    details: passes[closestPass(perPass, figures)]!,
   };
 }
 

@@ -69,6 +69,7 @@ export async function benchScale(stack: OwnStack, client: Client, s3: S3Client, 
   try {
     for (const size of opts.sizes) {
       const taskQueue = `bench-scale-${size}-${Date.now().toString(36)}`;
+      const workerLog = path.join(stack.dir, 'logs', `${taskQueue}.log`);
       const worker = new WorkerProcess(
         {
           ...stack.env,
@@ -77,7 +78,7 @@ export async function benchScale(stack: OwnStack, client: Client, s3: S3Client, 
           MJ_BATCH_TASK_QUEUE: taskQueue,
           MJ_BATCH_MEMORY_SAMPLE_MS: '5000',
         },
-        path.join(stack.dir, 'logs', `${taskQueue}.log`),
+        workerLog,
       );
       try {
         await worker.start();
@@ -134,7 +135,7 @@ export async function benchScale(stack: OwnStack, client: Client, s3: S3Client, 
           batchHistoryEventsMax: eventsMax,
           batchHistoryBytesMax: bytesMax,
           eventsPerItem: item.historyLength,
-          ...memoryPeaks(path.join(stack.dir, 'logs', `${taskQueue}.log`)),
+          ...memoryPeaks(workerLog),
         };
         log(
           `scale ${size}: ${run.rowsPerSecond} rows/s, worker peak RSS ${run.workerPeakRssMiB} MiB, ${run.workerCpuMsPerRow} CPU-ms/row, ` +

@@ -73,14 +73,15 @@ interface Event {
 const TERMINAL = new Set(['SUCCESS', 'FAILURE', 'CANCEL']);
 // Seconds arrive as a protobuf Long: through its string form to a number.
 const ms = (t: Event['eventTime']) => Number(String(t?.seconds ?? 0)) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
-const decode = (p: { payloads?: { data?: Uint8Array | null }[] | null } | null | undefined) => {
+const payload = (p: { payloads?: { data?: Uint8Array | null }[] | null } | null | undefined): unknown => {
   const data = p?.payloads?.[0]?.data;
   try {
-    return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { taskId?: string; status?: string }) : undefined;
+    return data ? JSON.parse(Buffer.from(data).toString('utf8')) : undefined;
   } catch {
     return undefined;
   }
 };
+const decode = (p: Parameters<typeof payload>[0]) => payload(p) as { taskId?: string; status?: string } | undefined;
 
 /** When each task's terminal state first reached the row's workflow: a fetch's result or a callback's signal. */
 export function noticeTimes(events: Event[]): Map<string, number> {
@@ -95,15 +96,6 @@ export function noticeTimes(events: Event[]): Map<string, number> {
   }
   return noticed;
 }
-
-const payload = (p: { payloads?: { data?: Uint8Array | null }[] | null } | null | undefined): unknown => {
-  const data = p?.payloads?.[0]?.data;
-  try {
-    return data ? JSON.parse(Buffer.from(data).toString('utf8')) : undefined;
-  } catch {
-    return undefined;
-  }
-};
 
 /**
  * From an account slots workflow's history: per lease released with its job times, the time it was held with no

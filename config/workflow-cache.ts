@@ -3,8 +3,8 @@ import { getHeapStatistics } from 'node:v8';
 
 /**
  * The Temporal TS SDK's own default (1.x, `reuseV8Context` on, lib/worker-options.js): 600 workflows per GiB of V8
- * heap above 200 MiB, at least 10. On a 4 GiB heap that is ~2,300 workflows, most of them idle rows kept after their
- * last task until the cache fills, so the worker's RSS grows with the batch instead of with what is running.
+ * heap above 200 MiB, at least 10: ~2,300 workflows on a 4 GiB heap. Whether the cache is what grows the worker's RSS
+ * with the batch is not measured yet (MJ_BATCH_MEMORY_SAMPLE_MS logs the cache size beside the heap).
  */
 export function sdkDefaultMaxCachedWorkflows(heapLimitMiB: number): number {
   return Math.max(Math.floor((Math.max(heapLimitMiB - 200, 0) * 600) / 1024), 10);

@@ -47,6 +47,13 @@ export interface LeaseUsage {
   overheadMs: number;
 }
 
+/** Median job time and p90 refill time of the recent leases the queue-ahead is sized from. */
+export interface RefillStats {
+  samples: number;
+  ranMsMedian: number;
+  overheadMsP90: number;
+}
+
 /** Leases whose usage the queue-ahead is sized from (the most recent), and how many it needs before adapting. */
 export const USAGE_WINDOW = 30;
 export const USAGE_MIN_SAMPLES = 5;
@@ -58,8 +65,7 @@ export interface AccountSlotsState {
   queueAhead: number;
   /** The least and most queue-ahead (absent in slots workflows from before adaptation). */
   queueAheadRange?: { least: number; most: number };
-  /** Median job time and p90 refill time of the recent leases it is sized from. */
-  refill?: { samples: number; ranMsMedian: number; overheadMsP90: number };
+  refill?: RefillStats;
   held: Lease[];
   waiting: number;
   /** Leases taken back because their batch or row had closed without giving them back. */

@@ -72,7 +72,7 @@ export async function accountSlotsWorkflow(input: AccountSlotsInput): Promise<ne
     const next = typeof size === 'number' ? { slots: size, queueAhead } : size;
     if (Number.isInteger(next.slots) && next.slots >= 1) slots = next.slots;
     if (Number.isInteger(next.queueAhead) && next.queueAhead >= 0) queueAhead = next.queueAhead;
-    if (typeof size !== 'number' && Number.isInteger(size.maxQueueAhead) && size.maxQueueAhead! >= 0) maxQueueAhead = size.maxQueueAhead!;
+    if (Number.isInteger(next.maxQueueAhead) && next.maxQueueAhead! >= 0) maxQueueAhead = next.maxQueueAhead!;
   });
   // Only a client that knows the signal sets it, so histories from before it replay as they ran.
   let checkAsked = false;

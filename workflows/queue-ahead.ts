@@ -1,10 +1,10 @@
 // How many leases an account's slots workflow grants beyond its slots: pure, so it is unit-tested and replay-safe.
-import { USAGE_MIN_SAMPLES, type LeaseUsage } from '../contracts/account-slots';
+import { USAGE_MIN_SAMPLES, type LeaseUsage, type RefillStats } from '../contracts/account-slots';
 
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 
 /** The typical job (median time on a slot) and the slow refills (p90 of the time held with no job in the API). */
-export function usageStats(usage: LeaseUsage[]): { samples: number; ranMsMedian: number; overheadMsP90: number } {
+export function usageStats(usage: LeaseUsage[]): RefillStats {
   if (usage.length === 0) return { samples: 0, ranMsMedian: 0, overheadMsP90: 0 };
   return {
     samples: usage.length,

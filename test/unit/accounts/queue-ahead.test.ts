@@ -41,55 +41,18 @@ describe("queue-ahead from the measured refills (Little's law)", () => {
   });
 
   test('kept within the least and the most; the least until enough leases have reported', () => {
-    expect(
-      queueAheadFor(
-        leases(10, 2000, () => 10_000),
-        3,
-        2,
-        8,
-      ),
-    ).toBe(8);
-    expect(
-      queueAheadFor(
-        leases(10, 2000, () => 0),
-        3,
-        2,
-        8,
-      ),
-    ).toBe(2);
-    expect(
-      queueAheadFor(
-        leases(USAGE_MIN_SAMPLES - 1, 2000, () => 10_000),
-        3,
-        2,
-        8,
-      ),
-    ).toBe(2);
-    expect(
-      queueAheadFor(
-        leases(USAGE_MIN_SAMPLES, 2000, () => 10_000),
-        3,
-        2,
-        8,
-      ),
-    ).toBe(8);
-    // A most at or below the least: a fixed queue-ahead.
-    expect(
-      queueAheadFor(
-        leases(10, 2000, () => 10_000),
-        3,
-        2,
-        2,
-      ),
-    ).toBe(2);
-    expect(
-      queueAheadFor(
-        leases(10, 2000, () => 10_000),
-        3,
-        4,
-        0,
-      ),
-    ).toBe(4);
+    const slow = (n = 10) => leases(n, 2000, () => 10_000);
+    // [usage, least, most, expected], each on 3 slots.
+    const cases: [LeaseUsage[], number, number, number][] = [
+      [slow(), 2, 8, 8],
+      [leases(10, 2000, () => 0), 2, 8, 2],
+      [slow(USAGE_MIN_SAMPLES - 1), 2, 8, 2],
+      [slow(USAGE_MIN_SAMPLES), 2, 8, 8],
+      // A most at or below the least: a fixed queue-ahead.
+      [slow(), 2, 2, 2],
+      [slow(), 4, 0, 4],
+    ];
+    for (const [usage, least, most, expected] of cases) expect(queueAheadFor(usage, 3, least, most)).toBe(expected);
   });
 
   test('no usage: zeros', () => {
