@@ -28,7 +28,12 @@ export function snapshotOf(task: MjTask): TaskSnapshot {
   };
 }
 
-/** A finished job's time in the API's queue and on its slot, when the API gives all three times in order. */
+/**
+ * A finished job's time in the API's queue and on its slot, when the API gives all three times in order. A Plus
+ * proxy sets `startTime` when it hands the job to Discord (leaving its queue) and `finishTime` at the end; a new-api
+ * gateway shows 0 for both until its first upstream poll (../shared/reference/midjourney-proxy-api.md, task fields
+ * and states), so a zero or out-of-order time gives no figures rather than wrong ones.
+ */
 function jobTimesOf(task: MjTask): { queuedMs?: number; ranMs?: number } {
   const { submitTime, startTime, finishTime } = task;
   if (!submitTime || !startTime || !finishTime || startTime < submitTime || finishTime < startTime) return {};
